@@ -1,0 +1,328 @@
+//! The sender: signs each event, makes attempts under the retry policy, journals every one.
+//!
+//! One delivery is a chain of small steps: prepare (sign once, headers per attempt) -> send ->
+//! decide (pure policy) -> journal -> wait for the next attempt or finish. Attempts in flight are
+//! bounded by a semaphore; waits between attempts hold no permit.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::TimeDelta;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info_span};
+use url::Url;
+
+use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
+use super::outcome::TerminalState;
+use super::policy::{Decision, RetryPolicy};
+use super::transport::{Transport, TransportOptions};
+use crate::contract::headers::{self, HeaderInputs};
+use crate::contract::{Envelope, EventType, Secret, Signer, format_timestamp};
+use crate::simulation::Clock;
+
+/// Default bound on attempts in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// Where and how deliveries are sent.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    /// The subscriber's webhook URL.
+    pub url: Url,
+    /// Signs bodies under the chosen scheme.
+    pub signer: Signer,
+    /// Bearer token for `Authorization`, when the profile sends it.
+    pub bearer: Option<Secret>,
+    /// Simulated deadline for a complete answer.
+    pub timeout: Duration,
+    /// When to retry.
+    pub policy: RetryPolicy,
+    /// Whether to add the mock-only `X-InboxKit-Mock-*` headers.
+    pub mock_headers: bool,
+}
+
+/// Why a body cannot be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidBody {
+    /// Not JSON.
+    #[error("the body is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// No string `event` at the top level.
+    #[error("the body has no string field `event`")]
+    NoEvent,
+}
+
+/// A webhook body ready to send, with what the journal indexes it by.
+#[derive(Debug, Clone)]
+pub struct OutgoingEvent {
+    body: Bytes,
+    event: String,
+    entity_uid: Option<String>,
+    status: Option<String>,
+    previous_status: Option<String>,
+}
+
+impl OutgoingEvent {
+    /// Serializes a typed envelope.
+    pub fn from_envelope(envelope: &Envelope) -> Self {
+        let entity = &envelope.data.entity;
+        OutgoingEvent {
+            body: Bytes::from(envelope.to_bytes()),
+            event: envelope.event.to_string(),
+            entity_uid: Some(entity.uid().to_owned()),
+            status: Some(entity.status().to_owned()),
+            previous_status: entity.previous_status().map(str::to_owned),
+        }
+    }
+
+    /// Takes any JSON body with a top-level `event` (overridden or hand-written bodies).
+    pub fn from_json(body: Bytes) -> Result<Self, InvalidBody> {
+        let value: serde_json::Value = serde_json::from_slice(&body)?;
+        let event = value.get("event").and_then(|e| e.as_str()).ok_or(InvalidBody::NoEvent)?.to_owned();
+        let key = EventType::parse(&event).data_key();
+        let entity = value
+            .get("data")
+            .and_then(|data| data.get(key?))
+            .filter(|e| e.is_object());
+        let field = |name: &str| entity.and_then(|e| e.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(OutgoingEvent {
+            entity_uid: field("uid"),
+            status: field("status"),
+            previous_status: field("previous_status"),
+            event,
+            body,
+        })
+    }
+
+    /// The exact body bytes.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The event type, as in the body.
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+}
+
+/// Sender settings that are fixed for its life.
+#[derive(Debug, Clone)]
+pub struct SenderOptions {
+    /// Attempts in flight at once.
+    pub concurrency: usize,
+    /// Deliveries the journal keeps.
+    pub journal_capacity: usize,
+    /// HTTP client settings.
+    pub transport: TransportOptions,
+    /// Seed for retry jitter (random when absent).
+    pub jitter_seed: Option<u64>,
+}
+
+impl Default for SenderOptions {
+    fn default() -> Self {
+        SenderOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            journal_capacity: super::journal::DEFAULT_JOURNAL_CAPACITY,
+            transport: TransportOptions::default(),
+            jitter_seed: None,
+        }
+    }
+}
+
+/// Why the sender could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// The HTTP client could not be created.
+    #[error("could not create the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Why a redelivery could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeliverError {
+    /// No such delivery in the journal (never made, or evicted).
+    #[error("no delivery `{0}` in the journal")]
+    UnknownDelivery(DeliveryId),
+}
+
+/// Delivers events; cheap to clone, all clones share one journal, pool and bound.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    transport: Transport,
+    journal: Journal,
+    clock: Clock,
+    permits: Semaphore,
+    jitter: Mutex<StdRng>,
+    tasks: TaskTracker,
+}
+
+impl Sender {
+    /// A sender on `clock` with its own connection pool and journal.
+    pub fn new(clock: Clock, options: SenderOptions) -> Result<Self, SenderError> {
+        let jitter = match options.jitter_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => rand::make_rng(),
+        };
+        Ok(Sender {
+            inner: Arc::new(Inner {
+                transport: Transport::new(&options.transport)?,
+                journal: Journal::with_capacity(options.journal_capacity),
+                clock,
+                permits: Semaphore::new(options.concurrency.max(1)),
+                jitter: Mutex::new(jitter),
+                tasks: TaskTracker::new(),
+            }),
+        })
+    }
+
+    /// The journal of every delivery.
+    pub fn journal(&self) -> &Journal {
+        &self.inner.journal
+    }
+
+    /// The clock deliveries are timed on.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Opens a delivery and starts it in the background; returns its id at once.
+    pub fn submit(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryId {
+        let id = DeliveryId::generate();
+        self.inner.journal.open(DeliveryRecord {
+            id: id.clone(),
+            event: event.event.clone(),
+            entity_uid: event.entity_uid.clone(),
+            status: event.status.clone(),
+            previous_status: event.previous_status.clone(),
+            target: subscriber.url.to_string(),
+            created_at: format_timestamp(self.inner.clock.now()),
+            state: DeliveryState::Pending,
+            body: String::from_utf8_lossy(&event.body).into_owned(),
+            attempts: Vec::new(),
+        });
+        let span = info_span!("delivery", id = %id, event = %event.event);
+        let inner = self.inner.clone();
+        let task_id = id.clone();
+        self.inner
+            .tasks
+            .spawn(async move { inner.run(task_id, subscriber, event.body).await }.instrument(span));
+        id
+    }
+
+    /// Delivers one event to a terminal state and returns its full record.
+    pub async fn deliver(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryRecord {
+        let id = self.submit(subscriber, event);
+        self.inner
+            .journal
+            .wait_terminal(&id)
+            .await
+            .expect("a delivery stays in the journal while it is in progress")
+    }
+
+    /// Makes one manual attempt of a journaled delivery to `subscriber`; the delivery's terminal
+    /// state does not change (the attempt is journaled with trigger `manual`).
+    pub async fn redeliver(&self, id: &DeliveryId, subscriber: &Subscriber) -> Result<AttemptRecord, RedeliverError> {
+        let record = self
+            .inner
+            .journal
+            .get(id)
+            .ok_or_else(|| RedeliverError::UnknownDelivery(id.clone()))?;
+        let body = Bytes::from(record.body.into_bytes());
+        let signature = subscriber.signer.sign(&body);
+        let number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1;
+        let attempt = self
+            .inner
+            .attempt(id, &record.event, subscriber, &body, &signature, number, Trigger::Manual)
+            .await;
+        self.inner.journal.record_attempt(id, attempt.clone(), record.state);
+        Ok(attempt)
+    }
+
+    /// Waits until every submitted delivery is terminal.
+    pub async fn drain(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        self.inner.tasks.reopen();
+    }
+}
+
+impl Inner {
+    async fn run(&self, id: DeliveryId, subscriber: Arc<Subscriber>, body: Bytes) {
+        let event = self.journal.get(&id).map(|r| r.event).unwrap_or_default();
+        let signature = subscriber.signer.sign(&body);
+        let mut number = 1;
+        loop {
+            let mut attempt = self
+                .attempt(&id, &event, &subscriber, &body, &signature, number, Trigger::Scheduled)
+                .await;
+            let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
+            match subscriber.policy.decide(number, attempt.outcome, sample) {
+                Decision::Finish(state) => {
+                    debug!(attempts = number, state = %state, "delivery finished");
+                    self.journal.record_attempt(&id, attempt, DeliveryState::from(state));
+                    return;
+                }
+                Decision::RetryAfter(delay) => {
+                    let due = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                    attempt.next_attempt_at = Some(format_timestamp(due));
+                    self.journal.record_attempt(&id, attempt, DeliveryState::Retrying);
+                    self.clock.sleep_until(due).await;
+                    number += 1;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        id: &DeliveryId,
+        event: &str,
+        subscriber: &Subscriber,
+        body: &Bytes,
+        signature: &str,
+        number: u32,
+        trigger: Trigger,
+    ) -> AttemptRecord {
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let started_at = format_timestamp(self.clock.now());
+        let request_headers = headers::build(&HeaderInputs {
+            event,
+            timestamp: &started_at,
+            signature,
+            bearer: subscriber.bearer.as_ref().map(Secret::expose),
+            mock: subscriber.mock_headers.then_some((id.0.as_str(), number)),
+        });
+        let deadline = self.clock.to_real(subscriber.timeout);
+        let exchange = self
+            .transport
+            .post(&subscriber.url, &request_headers, body.clone(), deadline)
+            .await;
+        debug!(attempt = number, outcome = %exchange.outcome, latency_ms = exchange.latency.as_secs_f64() * 1e3, "attempt");
+        AttemptRecord {
+            number,
+            trigger,
+            started_at,
+            url: subscriber.url.to_string(),
+            request_headers,
+            response: exchange.response,
+            latency_ms: exchange.latency.as_secs_f64() * 1e3,
+            outcome: exchange.outcome,
+            error: exchange.error,
+            next_attempt_at: None,
+        }
+    }
+}
+
+/// The terminal state of a finished record (panics on an unfinished one: call after `deliver`).
+pub fn terminal_state(record: &DeliveryRecord) -> TerminalState {
+    record.state.terminal().expect("deliver returns terminal records")
+}

@@ -1,0 +1,443 @@
+//! The journal: one record per delivery with every attempt, bounded, with lasting counters.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::outcome::{AttemptOutcome, TerminalState};
+use super::transport::RecordedResponse;
+use crate::contract::headers::HeaderList;
+
+/// Default number of deliveries the journal keeps before evicting finished ones.
+pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
+
+/// Identifies a delivery; stays the same across retries and redeliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryId(pub String);
+
+impl DeliveryId {
+    /// A new, time-ordered, unique id (`dlv_` + UUIDv7).
+    pub fn generate() -> Self {
+        DeliveryId(format!("dlv_{}", uuid::Uuid::now_v7().simple()))
+    }
+}
+
+impl std::fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Created; the first attempt has not finished.
+    Pending,
+    /// An attempt failed and another is scheduled.
+    Retrying,
+    /// Terminal: a 2xx answer.
+    Delivered,
+    /// Terminal: an answer that is not retried.
+    Rejected,
+    /// Terminal: retries used up.
+    Exhausted,
+}
+
+impl DeliveryState {
+    /// The terminal state, if this is one.
+    pub fn terminal(self) -> Option<TerminalState> {
+        match self {
+            DeliveryState::Delivered => Some(TerminalState::Delivered),
+            DeliveryState::Rejected => Some(TerminalState::Rejected),
+            DeliveryState::Exhausted => Some(TerminalState::Exhausted),
+            DeliveryState::Pending | DeliveryState::Retrying => None,
+        }
+    }
+}
+
+impl From<TerminalState> for DeliveryState {
+    fn from(state: TerminalState) -> Self {
+        match state {
+            TerminalState::Delivered => DeliveryState::Delivered,
+            TerminalState::Rejected => DeliveryState::Rejected,
+            TerminalState::Exhausted => DeliveryState::Exhausted,
+        }
+    }
+}
+
+/// What started an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The retry schedule (the first attempt included).
+    Scheduled,
+    /// A redelivery asked for by a user; it does not change the terminal state.
+    Manual,
+}
+
+/// One attempt, exactly as made and answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1-based attempt number within the delivery.
+    pub number: u32,
+    /// Scheduled or manual.
+    pub trigger: Trigger,
+    /// Simulated time the attempt started (ISO 8601).
+    pub started_at: String,
+    /// Where it was sent.
+    pub url: String,
+    /// Exact request headers.
+    pub request_headers: HeaderList,
+    /// The answer, if any.
+    pub response: Option<RecordedResponse>,
+    /// Wall-clock latency in milliseconds.
+    pub latency_ms: f64,
+    /// Coded outcome.
+    pub outcome: AttemptOutcome,
+    /// The failure below HTTP, if any.
+    pub error: Option<String>,
+    /// When the next scheduled attempt is due, if one is.
+    pub next_attempt_at: Option<String>,
+}
+
+/// A delivery of one event, with all its attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// Delivery id.
+    pub id: DeliveryId,
+    /// Event type (the body's `event`).
+    pub event: String,
+    /// The entity's `uid`, when the body has one.
+    pub entity_uid: Option<String>,
+    /// The entity's new `status`, when the body has one.
+    pub status: Option<String>,
+    /// The entity's `previous_status`, when the body has one.
+    pub previous_status: Option<String>,
+    /// Subscriber URL.
+    pub target: String,
+    /// Simulated creation time (ISO 8601).
+    pub created_at: String,
+    /// Current state.
+    pub state: DeliveryState,
+    /// Exact request body.
+    pub body: String,
+    /// Every attempt, scheduled and manual, in order.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+impl DeliveryRecord {
+    /// Scheduled attempts only (what the retry policy made).
+    pub fn scheduled_attempts(&self) -> usize {
+        self.attempts.iter().filter(|a| a.trigger == Trigger::Scheduled).count()
+    }
+
+    /// The last attempt, if any.
+    pub fn last_attempt(&self) -> Option<&AttemptRecord> {
+        self.attempts.last()
+    }
+}
+
+/// Totals that survive eviction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Deliveries opened.
+    pub events: u64,
+    /// Attempts made, by outcome.
+    pub attempts: BTreeMap<AttemptOutcome, u64>,
+    /// Deliveries finished, by terminal state.
+    pub terminal: BTreeMap<TerminalState, u64>,
+    /// Finished deliveries dropped to keep the journal bounded.
+    pub evicted: u64,
+}
+
+impl Counters {
+    /// Deliveries opened and not yet in a terminal state.
+    pub fn in_progress(&self) -> u64 {
+        self.events - self.terminal.values().sum::<u64>()
+    }
+
+    /// All attempts made.
+    pub fn attempts_total(&self) -> u64 {
+        self.attempts.values().sum()
+    }
+}
+
+/// Which deliveries a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Filter {
+    /// Only this event type.
+    pub event: Option<String>,
+    /// Only this entity uid.
+    pub uid: Option<String>,
+    /// Only this state.
+    pub state: Option<DeliveryState>,
+    /// Only deliveries whose last attempt had this outcome.
+    pub outcome: Option<AttemptOutcome>,
+    /// Only deliveries created at or after this ISO time.
+    pub since: Option<String>,
+    /// Only deliveries created before this ISO time.
+    pub until: Option<String>,
+}
+
+impl Filter {
+    fn matches(&self, record: &DeliveryRecord) -> bool {
+        self.event.as_ref().is_none_or(|e| *e == record.event)
+            && self.uid.as_ref().is_none_or(|u| record.entity_uid.as_ref() == Some(u))
+            && self.state.is_none_or(|s| s == record.state)
+            && self.outcome.is_none_or(|o| record.last_attempt().map(|a| a.outcome) == Some(o))
+            && self.since.as_ref().is_none_or(|s| record.created_at.as_str() >= s.as_str())
+            && self.until.as_ref().is_none_or(|u| record.created_at.as_str() < u.as_str())
+    }
+}
+
+/// The in-memory journal, shared by the sender and every interface.
+#[derive(Debug)]
+pub struct Journal {
+    inner: Mutex<Inner>,
+    version: watch::Sender<u64>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    records: HashMap<DeliveryId, DeliveryRecord>,
+    order: VecDeque<DeliveryId>,
+    capacity: usize,
+    counters: Counters,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal::with_capacity(DEFAULT_JOURNAL_CAPACITY)
+    }
+}
+
+impl Journal {
+    /// A journal keeping at most `capacity` deliveries (in-progress ones are never evicted).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Journal {
+            inner: Mutex::new(Inner {
+                records: HashMap::new(),
+                order: VecDeque::new(),
+                capacity: capacity.max(1),
+                counters: Counters::default(),
+            }),
+            version: watch::channel(0).0,
+        }
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
+        let result = change(&mut self.inner.lock().expect("journal lock"));
+        self.version.send_modify(|v| *v += 1);
+        result
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Inner) -> T) -> T {
+        read(&self.inner.lock().expect("journal lock"))
+    }
+
+    /// Adds a new delivery.
+    pub fn open(&self, record: DeliveryRecord) {
+        self.update(|inner| {
+            inner.counters.events += 1;
+            inner.order.push_back(record.id.clone());
+            inner.records.insert(record.id.clone(), record);
+            inner.evict();
+        });
+    }
+
+    /// Appends an attempt and moves the delivery to `state`.
+    pub fn record_attempt(&self, id: &DeliveryId, attempt: AttemptRecord, state: DeliveryState) {
+        self.update(|inner| {
+            *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
+            let Some(record) = inner.records.get_mut(id) else {
+                return;
+            };
+            let was_terminal = record.state.terminal().is_some();
+            record.attempts.push(attempt);
+            if !was_terminal {
+                record.state = state;
+                if let Some(terminal) = state.terminal() {
+                    *inner.counters.terminal.entry(terminal).or_default() += 1;
+                }
+            }
+        });
+    }
+
+    /// One delivery by id.
+    pub fn get(&self, id: &DeliveryId) -> Option<DeliveryRecord> {
+        self.read(|inner| inner.records.get(id).cloned())
+    }
+
+    /// Deliveries matching `filter`, oldest first, skipping `offset` and returning up to `limit`;
+    /// also returns how many matched in all.
+    pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> (Vec<DeliveryRecord>, usize) {
+        self.read(|inner| {
+            let matching = inner
+                .order
+                .iter()
+                .filter_map(|id| inner.records.get(id))
+                .filter(|record| filter.matches(record));
+            let mut total = 0;
+            let mut page = Vec::new();
+            for record in matching {
+                if total >= offset && page.len() < limit {
+                    page.push(record.clone());
+                }
+                total += 1;
+            }
+            (page, total)
+        })
+    }
+
+    /// Every delivery still held, oldest first.
+    pub fn all(&self) -> Vec<DeliveryRecord> {
+        self.list(&Filter::default(), 0, usize::MAX).0
+    }
+
+    /// Lasting totals.
+    pub fn counters(&self) -> Counters {
+        self.read(|inner| inner.counters.clone())
+    }
+
+    /// Drops every record and counter.
+    pub fn clear(&self) {
+        self.update(|inner| {
+            inner.records.clear();
+            inner.order.clear();
+            inner.counters = Counters::default();
+        });
+    }
+
+    /// Waits until `done` holds for the journal's counters, checking after every change.
+    pub async fn wait_until(&self, mut done: impl FnMut(&Counters) -> bool) {
+        let mut changes = self.version.subscribe();
+        loop {
+            if done(&self.counters()) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until delivery `id` is terminal and returns it (None if it is unknown).
+    pub async fn wait_terminal(&self, id: &DeliveryId) -> Option<DeliveryRecord> {
+        let mut changes = self.version.subscribe();
+        loop {
+            let record = self.get(id)?;
+            if record.state.terminal().is_some() {
+                return Some(record);
+            }
+            if changes.changed().await.is_err() {
+                return Some(record);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Evicts the oldest finished deliveries while over capacity.
+    fn evict(&mut self) {
+        while self.records.len() > self.capacity {
+            let Some(position) = self
+                .order
+                .iter()
+                .position(|id| self.records.get(id).is_none_or(|r| r.state.terminal().is_some()))
+            else {
+                return;
+            };
+            if let Some(id) = self.order.remove(position) {
+                if self.records.remove(&id).is_some() {
+                    self.counters.evicted += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> DeliveryRecord {
+        DeliveryRecord {
+            id: DeliveryId(format!("d{n}")),
+            event: "domain.status_changed".into(),
+            entity_uid: Some(format!("domain-{n}")),
+            status: Some("active".into()),
+            previous_status: None,
+            target: "http://127.0.0.1:1/".into(),
+            created_at: format!("2024-01-10T15:30:{n:02}.000Z"),
+            state: DeliveryState::Pending,
+            body: "{}".into(),
+            attempts: vec![],
+        }
+    }
+
+    fn attempt(outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord {
+            number: 1,
+            trigger: Trigger::Scheduled,
+            started_at: String::new(),
+            url: String::new(),
+            request_headers: vec![],
+            response: None,
+            latency_ms: 1.0,
+            outcome,
+            error: None,
+            next_attempt_at: None,
+        }
+    }
+
+    #[test]
+    fn eviction_keeps_in_progress_deliveries_and_counters() {
+        let journal = Journal::with_capacity(2);
+        for n in 0..3 {
+            journal.open(record(n));
+        }
+        // All three are pending: none may be evicted.
+        assert_eq!(journal.all().len(), 3);
+        journal.record_attempt(&DeliveryId("d1".into()), attempt(AttemptOutcome::Delivered), DeliveryState::Delivered);
+        journal.open(record(3));
+        let ids: Vec<_> = journal.all().into_iter().map(|r| r.id.0).collect();
+        assert_eq!(ids, ["d0", "d2", "d3"]);
+        let counters = journal.counters();
+        assert_eq!((counters.events, counters.evicted, counters.in_progress()), (4, 1, 3));
+    }
+
+    #[test]
+    fn terminal_state_is_counted_once_and_never_changes() {
+        let journal = Journal::default();
+        journal.open(record(0));
+        let id = DeliveryId("d0".into());
+        journal.record_attempt(&id, attempt(AttemptOutcome::Http4xx), DeliveryState::Rejected);
+        journal.record_attempt(&id, attempt(AttemptOutcome::Delivered), DeliveryState::Delivered);
+        assert_eq!(journal.get(&id).unwrap().state, DeliveryState::Rejected);
+        assert_eq!(journal.counters().terminal.values().sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn listing_filters_and_pages() {
+        let journal = Journal::default();
+        for n in 0..5 {
+            journal.open(record(n));
+        }
+        let filter = Filter {
+            since: Some("2024-01-10T15:30:01.000Z".into()),
+            ..Filter::default()
+        };
+        let (page, total) = journal.list(&filter, 1, 2);
+        assert_eq!(total, 4);
+        assert_eq!(page.iter().map(|r| r.id.0.as_str()).collect::<Vec<_>>(), ["d2", "d3"]);
+        let by_uid = Filter {
+            uid: Some("domain-3".into()),
+            ..Filter::default()
+        };
+        assert_eq!(journal.list(&by_uid, 0, 10).1, 1);
+    }
+}

@@ -1,0 +1,12 @@
+//! Delivery: the retry policy, one HTTP attempt, the journal, and the sender that ties them.
+
+pub mod engine;
+pub mod journal;
+pub mod outcome;
+pub mod policy;
+pub mod transport;
+
+pub use engine::{OutgoingEvent, Sender, SenderOptions, Subscriber};
+pub use journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
+pub use outcome::{AttemptOutcome, TerminalState};
+pub use policy::{Decision, RetryPolicy};

@@ -1,0 +1,11 @@
+//! inboxkit-mock: a local, programmable stand-in for InboxKit's signed status-change webhooks.
+//!
+//! The modules follow the data flow: [`contract`] (what goes on the wire) -> [`model`] (the
+//! simulated account) -> [`simulation`] (clock and lifecycles) -> [`delivery`] (signing, retry
+//! policy, journal) -> [`receiver`] (the reference subscriber).
+
+pub mod contract;
+pub mod delivery;
+pub mod model;
+pub mod receiver;
+pub mod simulation;

@@ -1,0 +1,7 @@
+//! The simulated InboxKit account: ids and fake-but-realistic entities.
+
+pub mod fake;
+pub mod ids;
+
+pub use fake::Faker;
+pub use ids::{IdKind, new_id};

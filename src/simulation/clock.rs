@@ -1,0 +1,239 @@
+//! The simulated clock: scaled, pausable and advanceable, shared by simulation and delivery.
+//!
+//! Simulated time runs `scale` times faster than real time. Every duration of the contract (the
+//! 10 s deadline, retry delays, lifecycle steps) is simulated time, so a scale of 100 makes the
+//! deadline 100 ms of real waiting. Tests pause the clock and advance it by hand, like Stripe's
+//! test clocks; sleepers wake when time reaches them, whichever way it got there.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Why a clock setting was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClockError {
+    /// Scale must be a positive, finite number.
+    #[error("time scale must be a positive number, got {0}")]
+    BadScale(f64),
+}
+
+#[derive(Debug)]
+struct State {
+    anchor_real: Instant,
+    anchor_sim: DateTime<Utc>,
+    scale: f64,
+    paused: bool,
+}
+
+impl State {
+    fn now(&self) -> DateTime<Utc> {
+        if self.paused {
+            return self.anchor_sim;
+        }
+        let real = self.anchor_real.elapsed().mul_f64(self.scale);
+        self.anchor_sim + TimeDelta::from_std(real).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// Moves the anchor to now, so later changes apply from this moment.
+    fn rebase(&mut self) {
+        self.anchor_sim = self.now();
+        self.anchor_real = Instant::now();
+    }
+}
+
+/// A shared handle to one simulated clock.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    state: Arc<Mutex<State>>,
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::real()
+    }
+}
+
+impl Clock {
+    /// A clock that follows real time from now.
+    pub fn real() -> Self {
+        Clock::starting_at(Utc::now(), 1.0).expect("1.0 is a valid scale")
+    }
+
+    /// A clock starting at `start`, running `scale` times faster than real time.
+    pub fn starting_at(start: DateTime<Utc>, scale: f64) -> Result<Self, ClockError> {
+        check_scale(scale)?;
+        Ok(Clock {
+            state: Arc::new(Mutex::new(State {
+                anchor_real: Instant::now(),
+                anchor_sim: start,
+                scale,
+                paused: false,
+            })),
+            changes: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    /// A clock following real time from now, scaled.
+    pub fn scaled(scale: f64) -> Result<Self, ClockError> {
+        Clock::starting_at(Utc::now(), scale)
+    }
+
+    fn change<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        let result = change(&mut self.state.lock().expect("clock lock"));
+        self.changes.send_modify(|v| *v += 1);
+        result
+    }
+
+    /// Simulated now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.lock().expect("clock lock").now()
+    }
+
+    /// Simulated seconds per real second.
+    pub fn scale(&self) -> f64 {
+        self.state.lock().expect("clock lock").scale
+    }
+
+    /// Whether time stands still until advanced or resumed.
+    pub fn is_paused(&self) -> bool {
+        self.state.lock().expect("clock lock").paused
+    }
+
+    /// Changes the speed from now on.
+    pub fn set_scale(&self, scale: f64) -> Result<(), ClockError> {
+        check_scale(scale)?;
+        self.change(|state| {
+            state.rebase();
+            state.scale = scale;
+        });
+        Ok(())
+    }
+
+    /// Stops time.
+    pub fn pause(&self) {
+        self.change(|state| {
+            state.rebase();
+            state.paused = true;
+        });
+    }
+
+    /// Lets time run again from where it stood.
+    pub fn resume(&self) {
+        self.change(|state| {
+            state.rebase();
+            state.paused = false;
+        });
+    }
+
+    /// Jumps forward by `by`; returns the new simulated now.
+    pub fn advance(&self, by: Duration) -> DateTime<Utc> {
+        self.change(|state| {
+            state.rebase();
+            state.anchor_sim += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+            state.anchor_sim
+        })
+    }
+
+    /// The real time a simulated duration takes at the current scale.
+    pub fn to_real(&self, simulated: Duration) -> Duration {
+        simulated.div_f64(self.scale())
+    }
+
+    /// Waits until simulated time reaches `at` (at once if it already has).
+    pub async fn sleep_until(&self, at: DateTime<Utc>) {
+        let mut changes = self.changes.subscribe();
+        loop {
+            let (remaining, paused, scale) = {
+                let state = self.state.lock().expect("clock lock");
+                (at - state.now(), state.paused, state.scale)
+            };
+            if remaining <= TimeDelta::zero() {
+                return;
+            }
+            let wait = remaining.to_std().unwrap_or(Duration::MAX).div_f64(scale);
+            tokio::select! {
+                _ = tokio::time::sleep(wait), if !paused => {}
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a simulated duration.
+    pub async fn sleep(&self, simulated: Duration) {
+        let at = self.now() + TimeDelta::from_std(simulated).unwrap_or(TimeDelta::MAX);
+        self.sleep_until(at).await;
+    }
+
+    /// A receiver that changes whenever the clock is paused, resumed, advanced or rescaled.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+fn check_scale(scale: f64) -> Result<(), ClockError> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(())
+    } else {
+        Err(ClockError::BadScale(scale))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z").unwrap().with_timezone(&Utc)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scaled_time_runs_faster() {
+        let clock = Clock::starting_at(start(), 60.0).unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(clock.now() - start(), TimeDelta::seconds(60));
+        assert_eq!(clock.to_real(Duration::from_secs(10)), Duration::from_secs(10).div_f64(60.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_clock_wakes_sleepers_only_when_advanced() {
+        let clock = Clock::starting_at(start(), 1.0).unwrap();
+        clock.pause();
+        let sleeper = {
+            let clock = clock.clone();
+            tokio::spawn(async move { clock.sleep(Duration::from_secs(600)).await })
+        };
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(!sleeper.is_finished(), "paused time must not pass");
+        clock.advance(Duration::from_secs(599));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        clock.advance(Duration::from_secs(1));
+        sleeper.await.unwrap();
+        assert_eq!(clock.now() - start(), TimeDelta::seconds(600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resume_continues_from_the_paused_instant() {
+        let clock = Clock::starting_at(start(), 2.0).unwrap();
+        clock.pause();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        clock.resume();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(clock.now() - start(), TimeDelta::seconds(10));
+    }
+
+    #[test]
+    fn bad_scales_are_refused() {
+        assert!(Clock::scaled(0.0).is_err());
+        assert!(Clock::scaled(f64::NAN).is_err());
+        assert!(Clock::real().set_scale(-1.0).is_err());
+    }
+}
