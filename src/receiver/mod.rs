@@ -1,1 +1,86 @@
-//! The reference receiver.
+//! The reference receiver: a subscriber that verifies, validates, dedupes and records.
+//!
+//! It answers like a correct consumer should: 401 for a bad signature, 400 for a body that is not
+//! a webhook, 200 with the documented body otherwise (duplicates included, not reprocessed).
+
+mod app;
+pub mod store;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+pub use app::{MAX_BODY_BYTES, SUCCESS_MESSAGE};
+pub use store::{ReceivedRecord, ReceivedStore, Verdict};
+
+use crate::contract::Signer;
+
+/// How the receiver checks requests.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiverConfig {
+    /// Verifies `X-InboxKit-Signature`; `None` accepts any signature.
+    pub verifier: Option<Signer>,
+    /// Requests kept for `GET /received`.
+    pub capacity: Option<usize>,
+    /// HTTP worker threads (default: 2).
+    pub workers: Option<usize>,
+}
+
+/// Why the receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// Binding or starting the HTTP server failed.
+    #[error("could not start the receiver: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A receiver running in the background; stops when [`RunningReceiver::stop`] is called.
+#[derive(Debug)]
+pub struct RunningReceiver {
+    addr: SocketAddr,
+    store: Arc<ReceivedStore>,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningReceiver {
+    /// Starts a receiver on an already bound listener (bind port 0 in tests).
+    pub fn start(listener: TcpListener, config: ReceiverConfig) -> Result<Self, ReceiverError> {
+        let addr = listener.local_addr()?;
+        let store = Arc::new(config.capacity.map(ReceivedStore::with_capacity).unwrap_or_default());
+        let server = app::server(listener, store.clone(), config)?;
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        Ok(RunningReceiver {
+            addr,
+            store,
+            handle,
+            task,
+        })
+    }
+
+    /// Binds 127.0.0.1 on a free port and starts there.
+    pub fn start_local(config: ReceiverConfig) -> Result<Self, ReceiverError> {
+        RunningReceiver::start(TcpListener::bind(("127.0.0.1", 0))?, config)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The webhook URL to give a sender.
+    pub fn webhook_url(&self) -> url::Url {
+        url::Url::parse(&format!("http://{}/webhook", self.addr)).expect("a socket address makes a valid URL")
+    }
+
+    /// What it received.
+    pub fn store(&self) -> &Arc<ReceivedStore> {
+        &self.store
+    }
+
+    /// Stops accepting, finishes in-flight requests, and waits for the server to end.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}

@@ -1,6 +1,9 @@
-//! Simulation: the clock everything runs on, and the entity lifecycles.
+//! Simulation: the clock everything runs on, the entity lifecycles, and applying them.
 
 pub mod clock;
 pub mod lifecycle;
+pub mod sample;
+pub mod transition;
 
 pub use clock::{Clock, ClockError};
+pub use transition::IllegalTransition;

@@ -1,0 +1,147 @@
+//! What the reference receiver got: every request, its verdict, and the dedupe index.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::contract::headers::HeaderList;
+
+/// Requests the receiver keeps for `GET /received` before dropping the oldest.
+pub const DEFAULT_RECORD_CAPACITY: usize = 100_000;
+
+/// How the receiver judged a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Valid and new: processed.
+    Accepted,
+    /// Valid, but `uid` + `status` was seen before: acknowledged, not reprocessed.
+    Duplicate,
+    /// The signature was missing or wrong (401).
+    BadSignature,
+    /// Not a valid webhook body, or header and body disagree (400).
+    BadPayload,
+    /// A fault program decided the answer.
+    Faulted,
+}
+
+/// One request as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedRecord {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    /// Arrival time (ISO 8601, real clock).
+    pub received_at: String,
+    /// Request path.
+    pub path: String,
+    /// Request headers in arrival order.
+    pub headers: HeaderList,
+    /// Raw body (lossy UTF-8).
+    pub body: String,
+    /// `event` from the body, if it parsed.
+    pub event: Option<String>,
+    /// Entity uid, if present.
+    pub uid: Option<String>,
+    /// Entity status, if present.
+    pub status: Option<String>,
+    /// Signature check result: `None` when no key is configured.
+    pub signature_valid: Option<bool>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why a request was refused, when it was.
+    pub problem: Option<String>,
+    /// HTTP status answered.
+    pub answered: u16,
+}
+
+impl ReceivedRecord {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Received requests plus the `uid` + `status` dedupe index.
+#[derive(Debug)]
+pub struct ReceivedStore {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<ReceivedRecord>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    records: VecDeque<ReceivedRecord>,
+    seen: HashSet<(String, String)>,
+    next_seq: u64,
+    capacity: usize,
+}
+
+impl Default for ReceivedStore {
+    fn default() -> Self {
+        ReceivedStore::with_capacity(DEFAULT_RECORD_CAPACITY)
+    }
+}
+
+impl ReceivedStore {
+    /// A store keeping the last `capacity` requests.
+    pub fn with_capacity(capacity: usize) -> Self {
+        ReceivedStore {
+            inner: Mutex::new(Inner {
+                records: VecDeque::new(),
+                seen: HashSet::new(),
+                next_seq: 1,
+                capacity: capacity.max(1),
+            }),
+            events: broadcast::channel(1024).0,
+        }
+    }
+
+    /// Marks `uid` + `status` as processed; false if it was already.
+    pub fn first_sighting(&self, uid: &str, status: &str) -> bool {
+        let mut inner = self.inner.lock().expect("store lock");
+        inner.seen.insert((uid.to_owned(), status.to_owned()))
+    }
+
+    /// Stores a record, giving it the next sequence number; returns that number.
+    pub fn push(&self, mut record: ReceivedRecord) -> u64 {
+        let mut inner = self.inner.lock().expect("store lock");
+        record.seq = inner.next_seq;
+        inner.next_seq += 1;
+        if inner.records.len() == inner.capacity {
+            inner.records.pop_front();
+        }
+        inner.records.push_back(record.clone());
+        drop(inner);
+        // Nobody listening is fine.
+        let _ = self.events.send(record.clone());
+        record.seq
+    }
+
+    /// Every stored request, oldest first.
+    pub fn all(&self) -> Vec<ReceivedRecord> {
+        self.inner.lock().expect("store lock").records.iter().cloned().collect()
+    }
+
+    /// How many requests arrived since start or the last clear.
+    pub fn count(&self) -> u64 {
+        self.inner.lock().expect("store lock").next_seq - 1
+    }
+
+    /// Forgets every request and the dedupe index.
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().expect("store lock");
+        inner.records.clear();
+        inner.seen.clear();
+        inner.next_seq = 1;
+    }
+
+    /// A live stream of requests as they arrive.
+    pub fn subscribe(&self) -> broadcast::Receiver<ReceivedRecord> {
+        self.events.subscribe()
+    }
+}

@@ -1,0 +1,189 @@
+//! Applying a lifecycle step to an entity: new status, derived fields, and the change report.
+
+use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, Step};
+use crate::contract::{
+    Change, ClientIdRequest, ConsentRequest, DnsPropagationStatus, Domain, DomainStatus, Entity,
+    Failure, Mailbox, MailboxStatus, PayloadShape, RequestStatus,
+};
+use crate::model::fake::status_text;
+
+/// A transition that the table does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {entity} cannot go from `{from}` to `{to}`; allowed from `{from}`: {}", if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") })]
+pub struct IllegalTransition {
+    /// Entity kind.
+    pub entity: &'static str,
+    /// Current status.
+    pub from: String,
+    /// Requested status.
+    pub to: String,
+    /// Statuses that are allowed from `from`.
+    pub allowed: Vec<String>,
+}
+
+fn find<'a, S: PartialEq + Clone + std::fmt::Display>(
+    table: &'a Lifecycle<S>,
+    from: &S,
+    to: &S,
+) -> Result<&'a Step<S>, IllegalTransition> {
+    table.step(from, to).ok_or_else(|| IllegalTransition {
+        entity: table.entity,
+        from: from.to_string(),
+        to: to.to_string(),
+        allowed: table.allowed_from(from).iter().map(ToString::to_string).collect(),
+    })
+}
+
+fn change<S>(step: &Step<S>) -> Change {
+    Change {
+        reason: step.reason.to_owned(),
+        changed_fields: step.changed_fields.iter().map(|f| (*f).to_owned()).collect(),
+        triggered_by: step.triggered_by(),
+        failure: step.failure.map(|f| Failure {
+            error_code: f.code.to_owned(),
+            action_required: f.action_required,
+            retry_available: f.retry_available,
+        }),
+    }
+}
+
+/// The DNS propagation value a status implies, if it implies one.
+fn dns_for_domain(status: &DomainStatus, shape: PayloadShape) -> Option<DnsPropagationStatus> {
+    match status {
+        DomainStatus::WaitingForDnsPropagation => Some(DnsPropagationStatus::Waiting),
+        // The seed example reports `completed`; the newer docs list `propagated`.
+        DomainStatus::Active => Some(match shape {
+            PayloadShape::Seed => DnsPropagationStatus::Completed,
+            PayloadShape::Current => DnsPropagationStatus::Propagated,
+        }),
+        _ => None,
+    }
+}
+
+/// Moves a domain to `to` if the table allows it.
+pub fn advance_domain(domain: &mut Domain, to: &DomainStatus, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+    let step = find(&DOMAIN, &domain.status, to)?;
+    let mut report = change(step);
+    if step.failure.is_some_and(|f| f.code == "dns_propagation_failed") {
+        domain.dns_propagation_status = DnsPropagationStatus::Failed;
+    } else if let Some(dns) = dns_for_domain(to, shape) {
+        domain.dns_propagation_status = dns;
+    }
+    if domain.dns_propagation_status == DnsPropagationStatus::Completed && shape == PayloadShape::Current {
+        domain.dns_propagation_status = DnsPropagationStatus::Propagated;
+    }
+    domain.previous_status = Some(std::mem::replace(&mut domain.status, to.clone()));
+    report.changed_fields.dedup();
+    Ok(report)
+}
+
+/// Moves a mailbox to `to` if the table allows it.
+pub fn advance_mailbox(mailbox: &mut Mailbox, to: &MailboxStatus, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+    let step = find(&MAILBOX, &mailbox.status, to)?;
+    match to {
+        MailboxStatus::ConfiguringWorkspace | MailboxStatus::ConfiguringDns => {
+            mailbox.dns_propagation_status = DnsPropagationStatus::Waiting;
+        }
+        MailboxStatus::Active => {
+            mailbox.dns_propagation_status = match shape {
+                PayloadShape::Seed => DnsPropagationStatus::Completed,
+                PayloadShape::Current => DnsPropagationStatus::Propagated,
+            };
+        }
+        MailboxStatus::ScheduledForCancellation => {
+            mailbox.mailbox_cancellation_status = Some("pending".to_owned());
+        }
+        MailboxStatus::Cancelled => {
+            mailbox.mailbox_cancellation_status = Some("completed".to_owned());
+        }
+        _ => {}
+    }
+    mailbox.previous_status = Some(std::mem::replace(&mut mailbox.status, to.clone()));
+    Ok(change(step))
+}
+
+/// Moves a consent or client-ID request's status to `to` if the table allows it.
+fn advance_request(
+    status: &mut RequestStatus,
+    text: &mut String,
+    reason: &mut Option<String>,
+    to: &RequestStatus,
+) -> Result<Change, IllegalTransition> {
+    let step = find(&REQUEST, status, to)?;
+    *status = to.clone();
+    *text = status_text(to);
+    *reason = step.failure.map(|f| f.code.to_owned());
+    Ok(change(step))
+}
+
+/// Moves a consent request to `to`.
+pub fn advance_consent(request: &mut ConsentRequest, to: &RequestStatus) -> Result<Change, IllegalTransition> {
+    advance_request(&mut request.status, &mut request.status_text, &mut request.status_reason, to)
+}
+
+/// Moves a client-ID request to `to`.
+pub fn advance_client_id(request: &mut ClientIdRequest, to: &RequestStatus) -> Result<Change, IllegalTransition> {
+    advance_request(&mut request.status, &mut request.status_text, &mut request.status_reason, to)
+}
+
+/// Moves any entity to the status named `to` (wire spelling).
+pub fn advance_entity(entity: &mut Entity, to: &str, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+    match entity {
+        Entity::Domain(d) => advance_domain(d, &DomainStatus::parse(to), shape),
+        Entity::Mailbox(m) => advance_mailbox(m, &MailboxStatus::parse(to), shape),
+        Entity::ConsentRequest(c) => advance_consent(c, &RequestStatus::parse(to)),
+        Entity::ClientIdRequest(c) => advance_client_id(c, &RequestStatus::parse(to)),
+    }
+}
+
+/// The statuses `entity` may move to next.
+pub fn allowed_next(entity: &Entity) -> Vec<String> {
+    match entity {
+        Entity::Domain(d) => DOMAIN.allowed_from(&d.status).iter().map(ToString::to_string).collect(),
+        Entity::Mailbox(m) => MAILBOX.allowed_from(&m.status).iter().map(ToString::to_string).collect(),
+        Entity::ConsentRequest(c) => REQUEST.allowed_from(&c.status).iter().map(ToString::to_string).collect(),
+        Entity::ClientIdRequest(c) => REQUEST.allowed_from(&c.status).iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Faker;
+    use chrono::{DateTime, Utc};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z").unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_domain_walks_its_typical_path() {
+        let mut domain = Faker::seeded(1).purchased_domain(None, 1, now());
+        let change = advance_domain(&mut domain, &DomainStatus::WaitingForDnsPropagation, PayloadShape::Seed).unwrap();
+        assert_eq!(change.changed_fields, ["status", "dns_propagation_status"]);
+        assert_eq!(domain.dns_propagation_status, DnsPropagationStatus::Waiting);
+        advance_domain(&mut domain, &DomainStatus::Active, PayloadShape::Seed).unwrap();
+        assert_eq!(domain.previous_status, Some(DomainStatus::WaitingForDnsPropagation));
+        assert_eq!(domain.dns_propagation_status, DnsPropagationStatus::Completed);
+    }
+
+    #[test]
+    fn illegal_transitions_name_the_allowed_ones() {
+        let mut mailbox = Faker::seeded(1).mailbox("x.com", crate::contract::Platform::Google, now());
+        let error = advance_mailbox(&mut mailbox, &MailboxStatus::Active, PayloadShape::Seed).unwrap_err();
+        assert_eq!(error.allowed, ["pending", "cancelled"]);
+        assert!(error.to_string().contains("from `scheduled` to `active`"), "{error}");
+        assert_eq!(mailbox.status, MailboxStatus::Scheduled, "a refused transition changes nothing");
+    }
+
+    #[test]
+    fn failures_carry_their_code() {
+        let mut request = Faker::seeded(2).consent_request();
+        for to in [RequestStatus::Pending, RequestStatus::Processing] {
+            advance_consent(&mut request, &to).unwrap();
+        }
+        let change = advance_consent(&mut request, &RequestStatus::Failed).unwrap();
+        assert_eq!(change.failure.unwrap().error_code, "request_failed");
+        assert_eq!(request.status_text, "Failed");
+    }
+}
