@@ -1,0 +1,134 @@
+//! Command-line interface: argument parsing, exit codes, and one module per subcommand.
+
+mod contract_args;
+mod demo;
+mod receive;
+mod render;
+mod send;
+mod sign;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    /// Success (for `send`: delivered; `send` maps terminal states with `TerminalState::exit_code`).
+    pub const OK: u8 = 0;
+    /// `send`: rejected (a no-retry answer); `verify`: the signature does not match.
+    pub const REJECTED: u8 = 1;
+    /// Bad usage: unknown flag or event, malformed `--set`, invalid URL, missing secret.
+    pub const USAGE: u8 = 64;
+    /// Something failed at run time (a port in use, an I/O error).
+    pub const RUNTIME: u8 = 70;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success (send: delivered)
+  1   send: rejected (4xx or another no-retry answer); verify: signature mismatch
+  2   send: retries exhausted
+  64  usage error (bad flag, unknown event, malformed --set, invalid URL, missing secret)
+  70  runtime error";
+
+/// A local, programmable stand-in for InboxKit's signed status-change webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "inboxkit-mock", version, about, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    /// Log more (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Drive a domain and a mailbox through their lifecycles to a built-in receiver.
+    Demo(demo::Args),
+    /// Send one signed event to a subscriber and print the delivery with every attempt.
+    Send(send::Args),
+    /// Print the X-InboxKit-Signature value of the body on standard input.
+    Sign(sign::SignArgs),
+    /// Check an X-InboxKit-Signature value against the body on standard input.
+    Verify(sign::VerifyArgs),
+    /// Run the reference receiver: verify, validate, dedupe, record, answer 200.
+    Receive(receive::Args),
+}
+
+/// How a subcommand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The user asked for something impossible; exit 64.
+    #[error("{0}")]
+    Usage(String),
+    /// Something broke while running; exit 70.
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl CliError {
+    /// A usage error with this message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::Usage(message.into())
+    }
+}
+
+/// Parses the command line, runs the subcommand, and maps the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::from(exit::RUNTIME);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(CliError::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(CliError::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit::RUNTIME)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<u8, CliError> {
+    match command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Send(args) => send::run(args).await,
+        Command::Sign(args) => sign::sign(args),
+        Command::Verify(args) => sign::verify(args),
+        Command::Receive(args) => receive::run(args).await,
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,inboxkit_mock=info",
+        (false, 1) => "info,inboxkit_mock=debug",
+        (false, _) => "debug,inboxkit_mock=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INBOXKIT_MOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
