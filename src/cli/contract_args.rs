@@ -7,7 +7,9 @@ use clap::Args;
 use url::Url;
 
 use super::CliError;
-use inboxkit_mock::contract::{ContractSettings, PayloadShape, Profile, Secret, SignatureScheme, Signer};
+use inboxkit_mock::contract::{
+    ContractSettings, PayloadShape, Profile, Secret, SignatureScheme, Signer,
+};
 use inboxkit_mock::delivery::policy::parse_delays;
 use inboxkit_mock::delivery::{RetryPolicy, Subscriber};
 use inboxkit_mock::simulation::Clock;
@@ -42,7 +44,9 @@ impl KeyArgs {
         let scheme = self.scheme(fallback);
         let (key, flag) = match scheme {
             SignatureScheme::HmacBody => (&self.secret, "--secret (or INBOXKIT_MOCK_SECRET)"),
-            SignatureScheme::ApiKeySha256 => (&self.api_key, "--api-key (or INBOXKIT_MOCK_API_KEY)"),
+            SignatureScheme::ApiKeySha256 => {
+                (&self.api_key, "--api-key (or INBOXKIT_MOCK_API_KEY)")
+            }
         };
         let key = key.as_ref().ok_or_else(|| {
             CliError::usage(format!(
@@ -111,9 +115,9 @@ pub struct DeliveryArgs {
 pub struct DelayList(pub Vec<Duration>);
 
 fn parse_delay_list(text: &str) -> Result<DelayList, String> {
-    parse_delays(text)
-        .map(DelayList)
-        .map_err(|e| format!("`{text}` is not a comma-separated list of durations like 10s,30s,60s: {e}"))
+    parse_delays(text).map(DelayList).map_err(|e| {
+        format!("`{text}` is not a comma-separated list of durations like 10s,30s,60s: {e}")
+    })
 }
 
 impl DeliveryArgs {
@@ -126,7 +130,9 @@ impl DeliveryArgs {
     pub fn subscriber(&self, url: Url) -> Result<Arc<Subscriber>, CliError> {
         let settings = self.profile.settings();
         let signer = self.keys.signer(settings.signature_scheme)?;
-        let send_authorization = self.send_authorization.unwrap_or(settings.send_authorization);
+        let send_authorization = self
+            .send_authorization
+            .unwrap_or(settings.send_authorization);
         let bearer = send_authorization.then(|| {
             Secret::new(
                 self.auth_token
@@ -153,9 +159,12 @@ pub fn random_token() -> String {
 
 /// Parses a subscriber URL, accepting only http and https.
 pub fn parse_target(text: &str) -> Result<Url, CliError> {
-    let url = Url::parse(text).map_err(|e| CliError::usage(format!("`{text}` is not a valid URL: {e}")))?;
+    let url = Url::parse(text)
+        .map_err(|e| CliError::usage(format!("`{text}` is not a valid URL: {e}")))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),
-        _ => Err(CliError::usage(format!("`{text}` is not an http:// or https:// URL with a host"))),
+        _ => Err(CliError::usage(format!(
+            "`{text}` is not an http:// or https:// URL with a host"
+        ))),
     }
 }

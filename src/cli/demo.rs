@@ -8,7 +8,9 @@ use inboxkit_mock::contract::{
     Account, Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, Platform,
     Profile, Secret, Signer,
 };
-use inboxkit_mock::delivery::{OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState};
+use inboxkit_mock::delivery::{
+    OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
+};
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::simulation::Clock;
@@ -42,22 +44,24 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         ..ReceiverConfig::default()
     })
     .context("starting the built-in receiver")?;
-    let clock = Clock::scaled(args.time_scale).map_err(|e| CliError::usage(format!("--time-scale: {e}")))?;
+    let clock = Clock::scaled(args.time_scale)
+        .map_err(|e| CliError::usage(format!("--time-scale: {e}")))?;
     let subscriber = Arc::new(Subscriber {
         url: receiver.webhook_url(),
         signer,
-        bearer: settings.send_authorization.then(|| Secret::new(random_token())),
+        bearer: settings
+            .send_authorization
+            .then(|| Secret::new(random_token())),
         timeout: settings.timeout,
         policy: RetryPolicy::default(),
         mock_headers: true,
     });
     println!(
         "inboxkit-mock demo: profile {:?}, built-in receiver at {} verifying {} signatures (random key)\n",
-        args.profile,
-        subscriber.url,
-        settings.signature_scheme
+        args.profile, subscriber.url, settings.signature_scheme
     );
-    let sender = Sender::new(clock.clone(), SenderOptions::default()).map_err(anyhow::Error::from)?;
+    let sender =
+        Sender::new(clock.clone(), SenderOptions::default()).map_err(anyhow::Error::from)?;
     let mut faker = Faker::seeded(args.seed);
     let account = faker.account();
     let shape = settings.payload_shape;
@@ -67,38 +71,76 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let mut events = Vec::new();
     for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
         clock.advance(step.after);
-        let change = advance_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
-        events.push(envelope(shape, &account, Entity::Domain(domain.clone()), &change, &clock));
+        let change =
+            advance_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
+        events.push(envelope(
+            shape,
+            &account,
+            Entity::Domain(domain.clone()),
+            &change,
+            &clock,
+        ));
     }
     domain.assigned_mailboxes += 1;
     domain.available_mailboxes -= 1;
     for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
         clock.advance(step.after);
-        let change = advance_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
-        events.push(envelope(shape, &account, Entity::Mailbox(mailbox.clone()), &change, &clock));
+        let change =
+            advance_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
+        events.push(envelope(
+            shape,
+            &account,
+            Entity::Mailbox(mailbox.clone()),
+            &change,
+            &clock,
+        ));
     }
 
     let mut records = Vec::new();
     for event in &events {
-        records.push(sender.deliver(subscriber.clone(), OutgoingEvent::from_envelope(event)).await);
+        records.push(
+            sender
+                .deliver(subscriber.clone(), OutgoingEvent::from_envelope(event))
+                .await,
+        );
     }
     print!("{}", render::table(&records));
 
-    let delivered = records.iter().filter(|r| r.state.terminal() == Some(TerminalState::Delivered)).count();
+    let delivered = records
+        .iter()
+        .filter(|r| r.state.terminal() == Some(TerminalState::Delivered))
+        .count();
     let attempts: usize = records.iter().map(|r| r.attempts.len()).sum();
     let received = receiver.store().all();
-    let verified = received.iter().filter(|r| r.signature_valid == Some(true)).count();
+    let verified = received
+        .iter()
+        .filter(|r| r.signature_valid == Some(true))
+        .count();
     println!(
         "\n{} events: {delivered} delivered, {} not; {attempts} attempts; the receiver verified {verified} of {} signatures",
         records.len(),
         records.len() - delivered,
         received.len()
     );
-    println!("next: `inboxkit-mock send --to URL --secret S` sends one event to your own subscriber");
+    println!(
+        "next: `inboxkit-mock send --to URL --secret S` sends one event to your own subscriber"
+    );
     receiver.stop().await;
-    Ok(if delivered == records.len() && verified == received.len() { exit::OK } else { exit::RUNTIME })
+    Ok(
+        if delivered == records.len() && verified == received.len() {
+            exit::OK
+        } else {
+            exit::RUNTIME
+        },
+    )
 }
 
-fn envelope(shape: PayloadShape, account: &Account, entity: Entity, change: &Change, clock: &Clock) -> Envelope {
+fn envelope(
+    shape: PayloadShape,
+    account: &Account,
+    entity: Entity,
+    change: &Change,
+    clock: &Clock,
+) -> Envelope {
     Envelope::status_changed(shape, account, entity, change, clock.now())
 }

@@ -36,12 +36,24 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     };
     let listener = TcpListener::bind((args.bind.as_str(), args.port))
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
-    let verifying = verifier.as_ref().map_or("any signature accepted (no key given)".to_owned(), |s| {
-        format!("verifying {} signatures", s.scheme())
-    });
-    let receiver = RunningReceiver::start(listener, ReceiverConfig { verifier, ..ReceiverConfig::default() })
-        .context("starting the receiver")?;
-    println!("receiver listening on {} ({verifying}); GET {}received lists requests", receiver.webhook_url(), receiver.webhook_url().join("/").expect("valid"));
+    let verifying = verifier
+        .as_ref()
+        .map_or("any signature accepted (no key given)".to_owned(), |s| {
+            format!("verifying {} signatures", s.scheme())
+        });
+    let receiver = RunningReceiver::start(
+        listener,
+        ReceiverConfig {
+            verifier,
+            ..ReceiverConfig::default()
+        },
+    )
+    .context("starting the receiver")?;
+    println!(
+        "receiver listening on {} ({verifying}); GET {}received lists requests",
+        receiver.webhook_url(),
+        receiver.webhook_url().join("/").expect("valid")
+    );
     let mut stream = receiver.store().subscribe();
     loop {
         tokio::select! {

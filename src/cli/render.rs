@@ -34,7 +34,11 @@ pub fn delivery(record: &DeliveryRecord) -> String {
     );
     let _ = writeln!(text, "  to {}", record.target);
     for attempt in &record.attempts {
-        let manual = if attempt.trigger == Trigger::Manual { " (manual)" } else { "" };
+        let manual = if attempt.trigger == Trigger::Manual {
+            " (manual)"
+        } else {
+            ""
+        };
         let _ = write!(
             text,
             "  attempt {}{manual}  {}  {:<10} {:>9.1} ms  {}",
@@ -55,7 +59,10 @@ pub fn delivery(record: &DeliveryRecord) -> String {
     let _ = write!(
         text,
         "result: {} after {} attempt{}",
-        record.state.terminal().map_or("in progress", |s| s.as_str()),
+        record
+            .state
+            .terminal()
+            .map_or("in progress", |s| s.as_str()),
         record.attempts.len(),
         if record.attempts.len() == 1 { "" } else { "s" }
     );

@@ -66,13 +66,20 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let mut body = serde_json::to_value(&envelope).expect("envelopes serialize");
     overrides::apply_all(&mut body, &sets).map_err(|e| CliError::usage(format!("--set {e}")))?;
     let body = Bytes::from(serde_json::to_vec(&body).expect("JSON values serialize"));
-    let outgoing = OutgoingEvent::from_json(body).map_err(|e| CliError::usage(format!("--set made an invalid body: {e}")))?;
+    let outgoing = OutgoingEvent::from_json(body)
+        .map_err(|e| CliError::usage(format!("--set made an invalid body: {e}")))?;
 
     let sender = Sender::new(clock, SenderOptions::default()).map_err(anyhow::Error::from)?;
     let record = sender.deliver(subscriber, outgoing).await;
     match args.output {
         Output::Text => println!("{}", render::delivery(&record)),
-        Output::Json => println!("{}", serde_json::to_string_pretty(&record).expect("records serialize")),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&record).expect("records serialize")
+        ),
     }
-    Ok(record.state.terminal().map_or(super::exit::RUNTIME, |s| s.exit_code()))
+    Ok(record
+        .state
+        .terminal()
+        .map_or(super::exit::RUNTIME, |s| s.exit_code()))
 }

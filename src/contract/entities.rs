@@ -135,6 +135,8 @@ pub struct ClientIdRequest {
 }
 
 /// The entity an event is about, serialized as `"<data key>": {...}`.
+// Entities are built per event and serialized at once; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {

@@ -165,7 +165,8 @@ mod tests {
     use super::*;
 
     /// The example request body of the seed page (shared/seed), verbatim.
-    pub(crate) const SEED_EXAMPLE: &str = include_str!("../../tests/fixtures/seed_example_body.json");
+    pub(crate) const SEED_EXAMPLE: &str =
+        include_str!("../../tests/fixtures/seed_example_body.json");
 
     #[test]
     fn seed_example_round_trips_field_for_field() {

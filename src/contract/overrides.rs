@@ -88,7 +88,11 @@ impl FieldOverride {
     }
 }
 
-fn child<'a>(node: &'a mut Value, segment: &str, full: &str) -> Result<&'a mut Value, OverrideError> {
+fn child<'a>(
+    node: &'a mut Value,
+    segment: &str,
+    full: &str,
+) -> Result<&'a mut Value, OverrideError> {
     match node {
         Value::Object(map) => Ok(map.entry(segment.to_owned()).or_insert(Value::Null)),
         Value::Array(items) => {
@@ -124,12 +128,19 @@ mod tests {
     #[test]
     fn sets_strings_numbers_and_nested_fields() {
         let mut body = json!({"data": {"domain": {"status": "pending", "tags": ["a"]}}});
-        let sets: Vec<FieldOverride> = ["data.domain.status=active", "data.domain.tags.0=7", "data.extra={\"x\":true}"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
+        let sets: Vec<FieldOverride> = [
+            "data.domain.status=active",
+            "data.domain.tags.0=7",
+            "data.extra={\"x\":true}",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
         apply_all(&mut body, &sets).unwrap();
-        assert_eq!(body, json!({"data": {"domain": {"status": "active", "tags": [7]}, "extra": {"x": true}}}));
+        assert_eq!(
+            body,
+            json!({"data": {"domain": {"status": "active", "tags": [7]}, "extra": {"x": true}}})
+        );
     }
 
     #[test]
@@ -138,11 +149,22 @@ mod tests {
             "data.domain.status".parse::<FieldOverride>().unwrap_err(),
             OverrideError::MissingEquals("data.domain.status".into())
         );
-        assert!(matches!("data..x=1".parse::<FieldOverride>(), Err(OverrideError::BadPath(_))));
+        assert!(matches!(
+            "data..x=1".parse::<FieldOverride>(),
+            Err(OverrideError::BadPath(_))
+        ));
         let mut body = json!({"event": "x", "data": {"tags": []}});
-        let err = "event.sub=1".parse::<FieldOverride>().unwrap().apply(&mut body).unwrap_err();
+        let err = "event.sub=1"
+            .parse::<FieldOverride>()
+            .unwrap()
+            .apply(&mut body)
+            .unwrap_err();
         assert!(err.to_string().contains("string"), "{err}");
-        let err = "data.tags.3=1".parse::<FieldOverride>().unwrap().apply(&mut body).unwrap_err();
+        let err = "data.tags.3=1"
+            .parse::<FieldOverride>()
+            .unwrap()
+            .apply(&mut body)
+            .unwrap_err();
         assert!(matches!(err, OverrideError::BadIndex { len: 0, .. }));
     }
 }

@@ -20,7 +20,8 @@ pub enum SignatureScheme {
 
 impl SignatureScheme {
     /// Both schemes, for tools that try each (e.g. `drift`, the receiver's record).
-    pub const ALL: [SignatureScheme; 2] = [SignatureScheme::HmacBody, SignatureScheme::ApiKeySha256];
+    pub const ALL: [SignatureScheme; 2] =
+        [SignatureScheme::HmacBody, SignatureScheme::ApiKeySha256];
 
     /// The name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {

@@ -281,7 +281,10 @@ mod tests {
     fn known_values_round_trip_through_json() {
         for status in MailboxStatus::KNOWN {
             let json = serde_json::to_string(status).unwrap();
-            assert_eq!(&serde_json::from_str::<MailboxStatus>(&json).unwrap(), status);
+            assert_eq!(
+                &serde_json::from_str::<MailboxStatus>(&json).unwrap(),
+                status
+            );
         }
     }
 

@@ -81,13 +81,22 @@ impl OutgoingEvent {
     /// Takes any JSON body with a top-level `event` (overridden or hand-written bodies).
     pub fn from_json(body: Bytes) -> Result<Self, InvalidBody> {
         let value: serde_json::Value = serde_json::from_slice(&body)?;
-        let event = value.get("event").and_then(|e| e.as_str()).ok_or(InvalidBody::NoEvent)?.to_owned();
+        let event = value
+            .get("event")
+            .and_then(|e| e.as_str())
+            .ok_or(InvalidBody::NoEvent)?
+            .to_owned();
         let key = EventType::parse(&event).data_key();
         let entity = value
             .get("data")
             .and_then(|data| data.get(key?))
             .filter(|e| e.is_object());
-        let field = |name: &str| entity.and_then(|e| e.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+        let field = |name: &str| {
+            entity
+                .and_then(|e| e.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
         Ok(OutgoingEvent {
             entity_uid: field("uid"),
             status: field("status"),
@@ -211,14 +220,18 @@ impl Sender {
         let span = info_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
         let task_id = id.clone();
-        self.inner
-            .tasks
-            .spawn(async move { inner.run(task_id, subscriber, event.body).await }.instrument(span));
+        self.inner.tasks.spawn(
+            async move { inner.run(task_id, subscriber, event.body).await }.instrument(span),
+        );
         id
     }
 
     /// Delivers one event to a terminal state and returns its full record.
-    pub async fn deliver(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryRecord {
+    pub async fn deliver(
+        &self,
+        subscriber: Arc<Subscriber>,
+        event: OutgoingEvent,
+    ) -> DeliveryRecord {
         let id = self.submit(subscriber, event);
         self.inner
             .journal
@@ -229,7 +242,11 @@ impl Sender {
 
     /// Makes one manual attempt of a journaled delivery to `subscriber`; the delivery's terminal
     /// state does not change (the attempt is journaled with trigger `manual`).
-    pub async fn redeliver(&self, id: &DeliveryId, subscriber: &Subscriber) -> Result<AttemptRecord, RedeliverError> {
+    pub async fn redeliver(
+        &self,
+        id: &DeliveryId,
+        subscriber: &Subscriber,
+    ) -> Result<AttemptRecord, RedeliverError> {
         let record = self
             .inner
             .journal
@@ -240,9 +257,19 @@ impl Sender {
         let number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1;
         let attempt = self
             .inner
-            .attempt(id, &record.event, subscriber, &body, &signature, number, Trigger::Manual)
+            .attempt(
+                id,
+                &record.event,
+                subscriber,
+                &body,
+                &signature,
+                number,
+                Trigger::Manual,
+            )
             .await;
-        self.inner.journal.record_attempt(id, attempt.clone(), record.state);
+        self.inner
+            .journal
+            .record_attempt(id, attempt.clone(), record.state);
         Ok(attempt)
     }
 
@@ -261,19 +288,30 @@ impl Inner {
         let mut number = 1;
         loop {
             let mut attempt = self
-                .attempt(&id, &event, &subscriber, &body, &signature, number, Trigger::Scheduled)
+                .attempt(
+                    &id,
+                    &event,
+                    &subscriber,
+                    &body,
+                    &signature,
+                    number,
+                    Trigger::Scheduled,
+                )
                 .await;
             let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
             match subscriber.policy.decide(number, attempt.outcome, sample) {
                 Decision::Finish(state) => {
                     debug!(attempts = number, state = %state, "delivery finished");
-                    self.journal.record_attempt(&id, attempt, DeliveryState::from(state));
+                    self.journal
+                        .record_attempt(&id, attempt, DeliveryState::from(state));
                     return;
                 }
                 Decision::RetryAfter(delay) => {
-                    let due = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                    let due =
+                        self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
                     attempt.next_attempt_at = Some(format_timestamp(due));
-                    self.journal.record_attempt(&id, attempt, DeliveryState::Retrying);
+                    self.journal
+                        .record_attempt(&id, attempt, DeliveryState::Retrying);
                     self.clock.sleep_until(due).await;
                     number += 1;
                 }
@@ -292,7 +330,11 @@ impl Inner {
         number: u32,
         trigger: Trigger,
     ) -> AttemptRecord {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let started_at = format_timestamp(self.clock.now());
         let request_headers = headers::build(&HeaderInputs {
             event,
@@ -324,5 +366,8 @@ impl Inner {
 
 /// The terminal state of a finished record (panics on an unfinished one: call after `deliver`).
 pub fn terminal_state(record: &DeliveryRecord) -> TerminalState {
-    record.state.terminal().expect("deliver returns terminal records")
+    record
+        .state
+        .terminal()
+        .expect("deliver returns terminal records")
 }

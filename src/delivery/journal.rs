@@ -132,7 +132,10 @@ pub struct DeliveryRecord {
 impl DeliveryRecord {
     /// Scheduled attempts only (what the retry policy made).
     pub fn scheduled_attempts(&self) -> usize {
-        self.attempts.iter().filter(|a| a.trigger == Trigger::Scheduled).count()
+        self.attempts
+            .iter()
+            .filter(|a| a.trigger == Trigger::Scheduled)
+            .count()
     }
 
     /// The last attempt, if any.
@@ -186,11 +189,22 @@ pub struct Filter {
 impl Filter {
     fn matches(&self, record: &DeliveryRecord) -> bool {
         self.event.as_ref().is_none_or(|e| *e == record.event)
-            && self.uid.as_ref().is_none_or(|u| record.entity_uid.as_ref() == Some(u))
+            && self
+                .uid
+                .as_ref()
+                .is_none_or(|u| record.entity_uid.as_ref() == Some(u))
             && self.state.is_none_or(|s| s == record.state)
-            && self.outcome.is_none_or(|o| record.last_attempt().map(|a| a.outcome) == Some(o))
-            && self.since.as_ref().is_none_or(|s| record.created_at.as_str() >= s.as_str())
-            && self.until.as_ref().is_none_or(|u| record.created_at.as_str() < u.as_str())
+            && self
+                .outcome
+                .is_none_or(|o| record.last_attempt().map(|a| a.outcome) == Some(o))
+            && self
+                .since
+                .as_ref()
+                .is_none_or(|s| record.created_at.as_str() >= s.as_str())
+            && self
+                .until
+                .as_ref()
+                .is_none_or(|u| record.created_at.as_str() < u.as_str())
     }
 }
 
@@ -274,7 +288,12 @@ impl Journal {
 
     /// Deliveries matching `filter`, oldest first, skipping `offset` and returning up to `limit`;
     /// also returns how many matched in all.
-    pub fn list(&self, filter: &Filter, offset: usize, limit: usize) -> (Vec<DeliveryRecord>, usize) {
+    pub fn list(
+        &self,
+        filter: &Filter,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<DeliveryRecord>, usize) {
         self.read(|inner| {
             let matching = inner
                 .order
@@ -344,17 +363,17 @@ impl Inner {
     /// Evicts the oldest finished deliveries while over capacity.
     fn evict(&mut self) {
         while self.records.len() > self.capacity {
-            let Some(position) = self
-                .order
-                .iter()
-                .position(|id| self.records.get(id).is_none_or(|r| r.state.terminal().is_some()))
-            else {
+            let Some(position) = self.order.iter().position(|id| {
+                self.records
+                    .get(id)
+                    .is_none_or(|r| r.state.terminal().is_some())
+            }) else {
                 return;
             };
-            if let Some(id) = self.order.remove(position) {
-                if self.records.remove(&id).is_some() {
-                    self.counters.evicted += 1;
-                }
+            if let Some(id) = self.order.remove(position)
+                && self.records.remove(&id).is_some()
+            {
+                self.counters.evicted += 1;
             }
         }
     }
@@ -402,12 +421,19 @@ mod tests {
         }
         // All three are pending: none may be evicted.
         assert_eq!(journal.all().len(), 3);
-        journal.record_attempt(&DeliveryId("d1".into()), attempt(AttemptOutcome::Delivered), DeliveryState::Delivered);
+        journal.record_attempt(
+            &DeliveryId("d1".into()),
+            attempt(AttemptOutcome::Delivered),
+            DeliveryState::Delivered,
+        );
         journal.open(record(3));
         let ids: Vec<_> = journal.all().into_iter().map(|r| r.id.0).collect();
         assert_eq!(ids, ["d0", "d2", "d3"]);
         let counters = journal.counters();
-        assert_eq!((counters.events, counters.evicted, counters.in_progress()), (4, 1, 3));
+        assert_eq!(
+            (counters.events, counters.evicted, counters.in_progress()),
+            (4, 1, 3)
+        );
     }
 
     #[test]
@@ -415,8 +441,16 @@ mod tests {
         let journal = Journal::default();
         journal.open(record(0));
         let id = DeliveryId("d0".into());
-        journal.record_attempt(&id, attempt(AttemptOutcome::Http4xx), DeliveryState::Rejected);
-        journal.record_attempt(&id, attempt(AttemptOutcome::Delivered), DeliveryState::Delivered);
+        journal.record_attempt(
+            &id,
+            attempt(AttemptOutcome::Http4xx),
+            DeliveryState::Rejected,
+        );
+        journal.record_attempt(
+            &id,
+            attempt(AttemptOutcome::Delivered),
+            DeliveryState::Delivered,
+        );
         assert_eq!(journal.get(&id).unwrap().state, DeliveryState::Rejected);
         assert_eq!(journal.counters().terminal.values().sum::<u64>(), 1);
     }
@@ -433,7 +467,10 @@ mod tests {
         };
         let (page, total) = journal.list(&filter, 1, 2);
         assert_eq!(total, 4);
-        assert_eq!(page.iter().map(|r| r.id.0.as_str()).collect::<Vec<_>>(), ["d2", "d3"]);
+        assert_eq!(
+            page.iter().map(|r| r.id.0.as_str()).collect::<Vec<_>>(),
+            ["d2", "d3"]
+        );
         let by_uid = Filter {
             uid: Some("domain-3".into()),
             ..Filter::default()

@@ -152,11 +152,20 @@ mod tests {
     fn status_codes_map_to_documented_classes() {
         assert_eq!(AttemptOutcome::from_status(200), AttemptOutcome::Delivered);
         assert_eq!(AttemptOutcome::from_status(299), AttemptOutcome::Delivered);
-        assert_eq!(AttemptOutcome::from_status(302), AttemptOutcome::RedirectNotFollowed);
+        assert_eq!(
+            AttemptOutcome::from_status(302),
+            AttemptOutcome::RedirectNotFollowed
+        );
         assert_eq!(AttemptOutcome::from_status(404), AttemptOutcome::Http4xx);
         assert_eq!(AttemptOutcome::from_status(503), AttemptOutcome::Http5xx);
-        assert_eq!(AttemptOutcome::from_status(101), AttemptOutcome::UnexpectedStatus);
-        assert_eq!(AttemptOutcome::from_status(600), AttemptOutcome::UnexpectedStatus);
+        assert_eq!(
+            AttemptOutcome::from_status(101),
+            AttemptOutcome::UnexpectedStatus
+        );
+        assert_eq!(
+            AttemptOutcome::from_status(600),
+            AttemptOutcome::UnexpectedStatus
+        );
     }
 
     #[test]

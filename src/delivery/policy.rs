@@ -99,7 +99,9 @@ impl RetryPolicy {
             return Decision::Finish(TerminalState::Rejected);
         }
         match self.delays.get(attempt.saturating_sub(1) as usize) {
-            Some(delay) if attempt >= 1 => Decision::RetryAfter(self.jittered(*delay, jitter_sample)),
+            Some(delay) if attempt >= 1 => {
+                Decision::RetryAfter(self.jittered(*delay, jitter_sample))
+            }
             _ => Decision::Finish(TerminalState::Exhausted),
         }
     }
@@ -125,10 +127,16 @@ mod delay_list {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(delays: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(delays.iter().map(|d| humantime::format_duration(*d).to_string()))
+        serializer.collect_seq(
+            delays
+                .iter()
+                .map(|d| humantime::format_duration(*d).to_string()),
+        )
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
         Vec::<String>::deserialize(deserializer)?
             .iter()
             .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
@@ -146,7 +154,10 @@ mod tests {
     }
 
     /// Runs the policy over a script of answers; returns attempts made and the terminal state.
-    fn simulate(policy: &RetryPolicy, answers: &[AttemptOutcome]) -> (usize, Option<TerminalState>, Vec<Duration>) {
+    fn simulate(
+        policy: &RetryPolicy,
+        answers: &[AttemptOutcome],
+    ) -> (usize, Option<TerminalState>, Vec<Duration>) {
         let mut waited = Vec::new();
         for (index, answer) in answers.iter().enumerate() {
             match policy.decide(index as u32 + 1, *answer, 0.5) {
@@ -164,13 +175,20 @@ mod tests {
         let always_500 = [AttemptOutcome::Http5xx; 10];
         assert_eq!(
             simulate(&policy, &always_500),
-            (4, Some(TerminalState::Exhausted), DEFAULT_RETRY_DELAYS.to_vec())
+            (
+                4,
+                Some(TerminalState::Exhausted),
+                DEFAULT_RETRY_DELAYS.to_vec()
+            )
         );
         assert_eq!(
             simulate(&policy, &[AttemptOutcome::Http4xx]).1,
             Some(TerminalState::Rejected)
         );
-        let (attempts, state, _) = simulate(&policy, &[AttemptOutcome::Http5xx, AttemptOutcome::Delivered]);
+        let (attempts, state, _) = simulate(
+            &policy,
+            &[AttemptOutcome::Http5xx, AttemptOutcome::Delivered],
+        );
         assert_eq!((attempts, state), (2, Some(TerminalState::Delivered)));
         let (attempts, state, _) = simulate(&policy, &[AttemptOutcome::Timeout; 4]);
         assert_eq!((attempts, state), (4, Some(TerminalState::Exhausted)));
@@ -183,7 +201,10 @@ mod tests {
     #[test]
     fn connection_errors_follow_their_switch() {
         let mut policy = RetryPolicy::default();
-        assert!(matches!(policy.decide(1, AttemptOutcome::ConnectError, 0.5), Decision::RetryAfter(_)));
+        assert!(matches!(
+            policy.decide(1, AttemptOutcome::ConnectError, 0.5),
+            Decision::RetryAfter(_)
+        ));
         policy.retry_connection_errors = false;
         assert_eq!(
             policy.decide(1, AttemptOutcome::ConnectError, 0.5),

@@ -67,7 +67,13 @@ impl Transport {
     }
 
     /// POSTs `body` with `headers` to `url`; the answer must be complete within `deadline`.
-    pub async fn post(&self, url: &Url, headers: &HeaderList, body: Bytes, deadline: Duration) -> Exchange {
+    pub async fn post(
+        &self,
+        url: &Url,
+        headers: &HeaderList,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Exchange {
         let started = Instant::now();
         let header_map = match header_map(headers) {
             Ok(map) => map,
@@ -87,7 +93,12 @@ impl Transport {
             let headers = response
                 .headers()
                 .iter()
-                .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let (body, body_truncated, body_error) = read_capped(&mut response).await;
             Ok::<_, reqwest::Error>((
@@ -106,7 +117,10 @@ impl Transport {
             Err(_elapsed) => Exchange {
                 outcome: AttemptOutcome::Timeout,
                 response: None,
-                error: Some(format!("no complete answer within {}", humantime::format_duration(deadline))),
+                error: Some(format!(
+                    "no complete answer within {}",
+                    humantime::format_duration(deadline)
+                )),
                 latency,
             },
             Ok(Err(error)) => Exchange {
@@ -148,14 +162,20 @@ async fn read_capped(response: &mut reqwest::Response) -> (String, bool, Option<
             }
         }
     }
-    (String::from_utf8_lossy(&buffer).into_owned(), truncated, error)
+    (
+        String::from_utf8_lossy(&buffer).into_owned(),
+        truncated,
+        error,
+    )
 }
 
 fn header_map(headers: &HeaderList) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header name `{name}`: {e}"))?;
-        let value = HeaderValue::from_str(value).map_err(|e| format!("header `{name}` value: {e}"))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| format!("header name `{name}`: {e}"))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| format!("header `{name}` value: {e}"))?;
         map.append(name, value);
     }
     Ok(map)
@@ -180,13 +200,19 @@ fn classify(error: &reqwest::Error) -> AttemptOutcome {
             if hyper_error.is_parse() || hyper_error.is_parse_status() {
                 return AttemptOutcome::InvalidResponse;
             }
-            if hyper_error.is_incomplete_message() || hyper_error.is_closed() || hyper_error.is_canceled() {
+            if hyper_error.is_incomplete_message()
+                || hyper_error.is_closed()
+                || hyper_error.is_canceled()
+            {
                 return AttemptOutcome::ConnectionClosed;
             }
         }
         if let Some(io_error) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
-            if matches!(io_error.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
+            if matches!(
+                io_error.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            ) {
                 return AttemptOutcome::ConnectionClosed;
             }
         }

@@ -12,13 +12,20 @@ use rand::{RngExt, SeedableRng};
 use super::ids::{IdKind, new_id};
 use crate::contract::{
     Account, ClientIdRequest, ConnectionType, ConsentRequest, DnsPropagationStatus, Domain,
-    DomainStatus, Mailbox, MailboxStatus, Platform, RenewalStatus, RequestStatus,
-    format_timestamp,
+    DomainStatus, Mailbox, MailboxStatus, Platform, RenewalStatus, RequestStatus, format_timestamp,
 };
 
 const TLDS: &[&str] = &["com", "io", "co", "net", "org"];
 const DOMAIN_WORDS: &[&str] = &["mail", "send", "reach", "hq", "team", "app", "go", "get"];
-const TAGS: &[&str] = &["production", "marketing", "outreach", "sales", "warmup", "eu", "us"];
+const TAGS: &[&str] = &[
+    "production",
+    "marketing",
+    "outreach",
+    "sales",
+    "warmup",
+    "eu",
+    "us",
+];
 /// InboxKit's own nameservers (seed example).
 pub const INBOXKIT_NAMESERVERS: [&str; 2] = ["ns1.inboxkit.com", "ns2.inboxkit.com"];
 /// Mailboxes a domain can hold (seed example: 50 available on a fresh domain).
@@ -71,13 +78,23 @@ impl Faker {
 
     fn tags(&mut self) -> Vec<String> {
         let count = self.rng.random_range(0..=2);
-        TAGS.sample(&mut self.rng, count).map(|t| (*t).to_owned()).collect()
+        TAGS.sample(&mut self.rng, count)
+            .map(|t| (*t).to_owned())
+            .collect()
     }
 
     /// A freshly bought domain in `registration_in_progress`, renewing in `years`.
-    pub fn purchased_domain(&mut self, name: Option<String>, years: u32, now: DateTime<Utc>) -> Domain {
+    pub fn purchased_domain(
+        &mut self,
+        name: Option<String>,
+        years: u32,
+        now: DateTime<Utc>,
+    ) -> Domain {
         let name = name.unwrap_or_else(|| self.domain_name());
-        let tld = name.rsplit_once('.').map(|(_, tld)| tld.to_lowercase()).unwrap_or_default();
+        let tld = name
+            .rsplit_once('.')
+            .map(|(_, tld)| tld.to_lowercase())
+            .unwrap_or_default();
         Domain {
             uid: self.id(IdKind::Domain),
             name,
@@ -85,19 +102,29 @@ impl Faker {
             status: DomainStatus::RegistrationInProgress,
             previous_status: None,
             dns_propagation_status: DnsPropagationStatus::Pending,
-            nameservers: INBOXKIT_NAMESERVERS.iter().map(|s| (*s).to_owned()).collect(),
+            nameservers: INBOXKIT_NAMESERVERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             connection_type: ConnectionType::Purchased,
             assigned_mailboxes: 0,
             available_mailboxes: MAILBOXES_PER_DOMAIN,
             tags: self.tags(),
-            renewal_date: Some(format_timestamp(midnight(now + Duration::days(365 * i64::from(years))))),
+            renewal_date: Some(format_timestamp(midnight(
+                now + Duration::days(365 * i64::from(years)),
+            ))),
             renewal_status: RenewalStatus::Na,
             registration_years: Some(years),
         }
     }
 
     /// A mailbox just bought on `domain_name`, in `scheduled`.
-    pub fn mailbox(&mut self, domain_name: &str, platform: Platform, now: DateTime<Utc>) -> Mailbox {
+    pub fn mailbox(
+        &mut self,
+        domain_name: &str,
+        platform: Platform,
+        now: DateTime<Utc>,
+    ) -> Mailbox {
         let first_name: String = FirstName().fake_with_rng(&mut self.rng);
         let last_name: String = LastName().fake_with_rng(&mut self.rng);
         let username = format!("{}.{}", first_name, last_name)
@@ -105,7 +132,14 @@ impl Faker {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
             .collect::<String>();
-        self.mailbox_named(&username, &first_name, &last_name, domain_name, platform, now)
+        self.mailbox_named(
+            &username,
+            &first_name,
+            &last_name,
+            domain_name,
+            platform,
+            now,
+        )
     }
 
     /// A mailbox with the given names (as the buy endpoint receives them), in `scheduled`.
@@ -170,13 +204,19 @@ impl Faker {
     /// A random 16-character password with letters, digits and symbols.
     pub fn password(&mut self) -> String {
         const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!@#$%";
-        (0..16).map(|_| CHARS[self.rng.random_range(0..CHARS.len())] as char).collect()
+        (0..16)
+            .map(|_| CHARS[self.rng.random_range(0..CHARS.len())] as char)
+            .collect()
     }
 
     /// A Google-style app password: four groups of four lowercase letters.
     pub fn app_password(&mut self) -> String {
         (0..4)
-            .map(|_| (0..4).map(|_| self.rng.random_range(b'a'..=b'z') as char).collect::<String>())
+            .map(|_| {
+                (0..4)
+                    .map(|_| self.rng.random_range(b'a'..=b'z') as char)
+                    .collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -184,7 +224,9 @@ impl Faker {
     /// A base32 TOTP secret of 32 characters.
     pub fn totp_secret(&mut self) -> String {
         const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        (0..32).map(|_| BASE32[self.rng.random_range(0..BASE32.len())] as char).collect()
+        (0..32)
+            .map(|_| BASE32[self.rng.random_range(0..BASE32.len())] as char)
+            .collect()
     }
 
     /// A uniform draw in `[0, 1)`, for failure probabilities and jitter.
@@ -209,7 +251,10 @@ pub fn status_text(status: &RequestStatus) -> String {
 }
 
 fn midnight(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    time.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
 }
 
 #[cfg(test)]
@@ -217,7 +262,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -225,8 +272,14 @@ mod tests {
         let mut a = Faker::seeded(42);
         let mut b = Faker::seeded(42);
         assert_eq!(a.account(), b.account());
-        assert_eq!(a.purchased_domain(None, 1, now()), b.purchased_domain(None, 1, now()));
-        assert_eq!(a.mailbox("x.com", Platform::Google, now()), b.mailbox("x.com", Platform::Google, now()));
+        assert_eq!(
+            a.purchased_domain(None, 1, now()),
+            b.purchased_domain(None, 1, now())
+        );
+        assert_eq!(
+            a.mailbox("x.com", Platform::Google, now()),
+            b.mailbox("x.com", Platform::Google, now())
+        );
         assert_ne!(Faker::seeded(1).account(), Faker::seeded(2).account());
     }
 
@@ -235,12 +288,23 @@ mod tests {
         let mut faker = Faker::seeded(3);
         let domain = faker.purchased_domain(None, 2, now());
         assert_eq!(domain.tld, domain.name.rsplit('.').next().unwrap());
-        assert_eq!(domain.renewal_date.as_deref(), Some("2026-01-09T00:00:00.000Z"));
+        assert_eq!(
+            domain.renewal_date.as_deref(),
+            Some("2026-01-09T00:00:00.000Z")
+        );
         let mailbox = faker.mailbox(&domain.name, Platform::Microsoft, now());
-        assert_eq!(mailbox.email, format!("{}@{}", mailbox.username, domain.name));
+        assert_eq!(
+            mailbox.email,
+            format!("{}@{}", mailbox.username, domain.name)
+        );
         assert!(mailbox.uid.starts_with("mailbox-"));
         assert_eq!(mailbox.password.len(), 16);
         assert_eq!(mailbox.app_password.len(), 19);
-        assert_ne!(mailbox.password, faker.mailbox(&domain.name, Platform::Google, now()).password);
+        assert_ne!(
+            mailbox.password,
+            faker
+                .mailbox(&domain.name, Platform::Google, now())
+                .password
+        );
     }
 }

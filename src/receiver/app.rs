@@ -24,7 +24,11 @@ struct State {
     verifier: Option<Signer>,
 }
 
-pub(super) fn server(listener: TcpListener, store: Arc<ReceivedStore>, config: ReceiverConfig) -> std::io::Result<Server> {
+pub(super) fn server(
+    listener: TcpListener,
+    store: Arc<ReceivedStore>,
+    config: ReceiverConfig,
+) -> std::io::Result<Server> {
     let state = web::Data::new(State {
         store,
         verifier: config.verifier,
@@ -95,7 +99,12 @@ async fn receive(request: HttpRequest, body: Bytes, state: web::Data<State>) -> 
         headers: request
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
         event: judgement.event,
@@ -140,7 +149,10 @@ fn judge(request: &HttpRequest, body: &[u8], state: &State) -> Judgement {
             return judgement;
         }
     };
-    judgement.event = value.get("event").and_then(Value::as_str).map(str::to_owned);
+    judgement.event = value
+        .get("event")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let Some(event) = judgement.event.clone() else {
         judgement.verdict = Verdict::BadPayload;
         judgement.problem = Some("the body has no string field `event`".into());
@@ -160,7 +172,12 @@ fn judge(request: &HttpRequest, body: &[u8], state: &State) -> Judgement {
         return judgement;
     };
     let entity = value.get("data").and_then(|d| d.get(key));
-    let field = |name: &str| entity.and_then(|e| e.get(name)).and_then(Value::as_str).map(str::to_owned);
+    let field = |name: &str| {
+        entity
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     judgement.uid = field("uid");
     judgement.status = field("status");
     match (&judgement.uid, &judgement.status) {

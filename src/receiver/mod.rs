@@ -46,7 +46,12 @@ impl RunningReceiver {
     /// Starts a receiver on an already bound listener (bind port 0 in tests).
     pub fn start(listener: TcpListener, config: ReceiverConfig) -> Result<Self, ReceiverError> {
         let addr = listener.local_addr()?;
-        let store = Arc::new(config.capacity.map(ReceivedStore::with_capacity).unwrap_or_default());
+        let store = Arc::new(
+            config
+                .capacity
+                .map(ReceivedStore::with_capacity)
+                .unwrap_or_default(),
+        );
         let server = app::server(listener, store.clone(), config)?;
         let handle = server.handle();
         let task = tokio::spawn(server);
@@ -70,7 +75,8 @@ impl RunningReceiver {
 
     /// The webhook URL to give a sender.
     pub fn webhook_url(&self) -> url::Url {
-        url::Url::parse(&format!("http://{}/webhook", self.addr)).expect("a socket address makes a valid URL")
+        url::Url::parse(&format!("http://{}/webhook", self.addr))
+            .expect("a socket address makes a valid URL")
     }
 
     /// What it received.

@@ -124,7 +124,13 @@ impl ReceivedStore {
 
     /// Every stored request, oldest first.
     pub fn all(&self) -> Vec<ReceivedRecord> {
-        self.inner.lock().expect("store lock").records.iter().cloned().collect()
+        self.inner
+            .lock()
+            .expect("store lock")
+            .records
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// How many requests arrived since start or the last clear.

@@ -191,7 +191,9 @@ mod tests {
     use super::*;
 
     fn start() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[tokio::test(start_paused = true)]
@@ -199,7 +201,10 @@ mod tests {
         let clock = Clock::starting_at(start(), 60.0).unwrap();
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(clock.now() - start(), TimeDelta::seconds(60));
-        assert_eq!(clock.to_real(Duration::from_secs(10)), Duration::from_secs(10).div_f64(60.0));
+        assert_eq!(
+            clock.to_real(Duration::from_secs(10)),
+            Duration::from_secs(10).div_f64(60.0)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -76,17 +76,25 @@ impl<S: PartialEq + Clone> Lifecycle<S> {
 
     /// Statuses reachable from `from` in one transition.
     pub fn allowed_from(&self, from: &S) -> Vec<S> {
-        self.steps.iter().filter(|s| s.from == *from).map(|s| s.to.clone()).collect()
+        self.steps
+            .iter()
+            .filter(|s| s.from == *from)
+            .map(|s| s.to.clone())
+            .collect()
     }
 
     /// The typical next step from `from`, if the entity moves on by itself.
     pub fn typical_from(&self, from: &S) -> Option<&Step<S>> {
-        self.steps.iter().find(|s| s.from == *from && s.kind == StepKind::Typical)
+        self.steps
+            .iter()
+            .find(|s| s.from == *from && s.kind == StepKind::Typical)
     }
 
     /// Failure branches that may replace the typical step from `from`.
     pub fn failures_from(&self, from: &S) -> impl Iterator<Item = &Step<S>> {
-        self.steps.iter().filter(move |s| s.from == *from && s.kind == StepKind::Failure)
+        self.steps
+            .iter()
+            .filter(move |s| s.from == *from && s.kind == StepKind::Failure)
     }
 
     /// The typical steps from `start` until the entity rests.
@@ -113,11 +121,30 @@ const STATUS_DNS: &[&str] = &["status", "dns_propagation_status"];
 
 macro_rules! step {
     ($kind:ident, $from:expr => $to:expr, $after:expr, $reason:literal, $fields:expr) => {
-        Step { from: $from, to: $to, kind: StepKind::$kind, after: $after, reason: $reason, changed_fields: $fields, failure: None }
+        Step {
+            from: $from,
+            to: $to,
+            kind: StepKind::$kind,
+            after: $after,
+            reason: $reason,
+            changed_fields: $fields,
+            failure: None,
+        }
     };
     ($kind:ident, $from:expr => $to:expr, $after:expr, $reason:literal, $fields:expr, $code:literal, $action:literal, $retry:literal) => {
-        Step { from: $from, to: $to, kind: StepKind::$kind, after: $after, reason: $reason, changed_fields: $fields,
-               failure: Some(FailureSpec { code: $code, action_required: $action, retry_available: $retry }) }
+        Step {
+            from: $from,
+            to: $to,
+            kind: StepKind::$kind,
+            after: $after,
+            reason: $reason,
+            changed_fields: $fields,
+            failure: Some(FailureSpec {
+                code: $code,
+                action_required: $action,
+                retry_available: $retry,
+            }),
+        }
     };
 }
 
@@ -215,32 +242,70 @@ mod tests {
 
     #[test]
     fn typical_paths_match_the_contract() {
-        let domain: Vec<_> = DOMAIN.typical_path(&D::RegistrationInProgress).iter().map(|s| s.to.as_str()).collect();
+        let domain: Vec<_> = DOMAIN
+            .typical_path(&D::RegistrationInProgress)
+            .iter()
+            .map(|s| s.to.as_str())
+            .collect();
         assert_eq!(domain, ["waiting_for_dns_propagation", "active"]);
-        let mailbox: Vec<_> = MAILBOX.typical_path(&M::Scheduled).iter().map(|s| s.to.as_str()).collect();
+        let mailbox: Vec<_> = MAILBOX
+            .typical_path(&M::Scheduled)
+            .iter()
+            .map(|s| s.to.as_str())
+            .collect();
         assert_eq!(
             mailbox,
-            ["pending", "processing", "configuring_workspace", "configuring_dns", "configuring_dkim", "configuring_auth", "finalizing_setup", "active"]
+            [
+                "pending",
+                "processing",
+                "configuring_workspace",
+                "configuring_dns",
+                "configuring_dkim",
+                "configuring_auth",
+                "finalizing_setup",
+                "active"
+            ]
         );
-        let cancel: Vec<_> = MAILBOX.typical_path(&M::ScheduledForCancellation).iter().map(|s| s.to.as_str()).collect();
+        let cancel: Vec<_> = MAILBOX
+            .typical_path(&M::ScheduledForCancellation)
+            .iter()
+            .map(|s| s.to.as_str())
+            .collect();
         assert_eq!(cancel, ["cancelled", "archived"]);
-        let request: Vec<_> = REQUEST.typical_path(&R::Queued).iter().map(|s| s.to.as_str()).collect();
+        let request: Vec<_> = REQUEST
+            .typical_path(&R::Queued)
+            .iter()
+            .map(|s| s.to.as_str())
+            .collect();
         assert_eq!(request, ["pending", "processing", "completed"]);
     }
 
     fn check_table<S: PartialEq + Clone + std::fmt::Debug>(table: &Lifecycle<S>) {
         for (index, step) in table.steps.iter().enumerate() {
-            assert_ne!(step.from, step.to, "{}: a step must change the status", table.entity);
+            assert_ne!(
+                step.from, step.to,
+                "{}: a step must change the status",
+                table.entity
+            );
             assert!(step.changed_fields.contains(&"status"));
-            assert_eq!(step.failure.is_some() && step.kind == StepKind::Typical, false, "{step:?}");
             assert!(
-                table.steps[..index].iter().all(|s| s.from != step.from || s.to != step.to),
+                !(step.failure.is_some() && step.kind == StepKind::Typical),
+                "{step:?}"
+            );
+            assert!(
+                table.steps[..index]
+                    .iter()
+                    .all(|s| s.from != step.from || s.to != step.to),
                 "duplicate row {step:?}"
             );
         }
         // At most one typical step leaves any status: the entity's own path is unambiguous.
         for step in table.steps {
-            let typical = table.steps.iter().filter(|s| s.from == step.from && s.kind == StepKind::Typical).count();
+            let typical = table
+                .steps
+                .iter()
+                .filter(|s| s.from == step.from && s.kind == StepKind::Typical)
+                .count();
             assert!(typical <= 1, "{:?} has {typical} typical steps", step.from);
         }
     }

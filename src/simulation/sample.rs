@@ -13,50 +13,85 @@ use crate::model::Faker;
 /// A plausible entity of `event`'s kind that has just taken the last step of its typical path
 /// (a domain becoming `active`, a mailbox becoming `active`, a request `completed`).
 /// `None` for an event type the contract does not list.
-pub fn typical_entity(event: &EventType, faker: &mut Faker, shape: PayloadShape, now: DateTime<Utc>) -> Option<(Entity, crate::contract::Change)> {
+pub fn typical_entity(
+    event: &EventType,
+    faker: &mut Faker,
+    shape: PayloadShape,
+    now: DateTime<Utc>,
+) -> Option<(Entity, crate::contract::Change)> {
     Some(match event {
         EventType::DomainStatusChanged => {
             let mut domain = faker.purchased_domain(None, 1, now);
             let mut change = None;
             for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
-                change = Some(advance_domain(&mut domain, &step.to, shape).expect("typical steps are allowed"));
+                change = Some(
+                    advance_domain(&mut domain, &step.to, shape)
+                        .expect("typical steps are allowed"),
+                );
             }
-            (Entity::Domain(domain), change.expect("the domain path has steps"))
+            (
+                Entity::Domain(domain),
+                change.expect("the domain path has steps"),
+            )
         }
         EventType::MailboxStatusChanged => {
             let domain = faker.domain_name();
             let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
             let mut change = None;
             for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
-                change = Some(advance_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed"));
+                change = Some(
+                    advance_mailbox(&mut mailbox, &step.to, shape)
+                        .expect("typical steps are allowed"),
+                );
             }
-            (Entity::Mailbox(mailbox), change.expect("the mailbox path has steps"))
+            (
+                Entity::Mailbox(mailbox),
+                change.expect("the mailbox path has steps"),
+            )
         }
         EventType::ConsentRequestStatusChanged => {
             let mut request = faker.consent_request();
             let mut change = None;
             for step in REQUEST.typical_path(&RequestStatus::Queued) {
-                change = Some(advance_consent(&mut request, &step.to).expect("typical steps are allowed"));
+                change = Some(
+                    advance_consent(&mut request, &step.to).expect("typical steps are allowed"),
+                );
             }
-            (Entity::ConsentRequest(request), change.expect("the request path has steps"))
+            (
+                Entity::ConsentRequest(request),
+                change.expect("the request path has steps"),
+            )
         }
         EventType::ClientIdRequestStatusChanged => {
             let domain = faker.domain_name();
             let mut request = faker.client_id_request(&domain);
             let mut change = None;
             for step in REQUEST.typical_path(&RequestStatus::Queued) {
-                change = Some(advance_client_id(&mut request, &step.to).expect("typical steps are allowed"));
+                change = Some(
+                    advance_client_id(&mut request, &step.to).expect("typical steps are allowed"),
+                );
             }
-            (Entity::ClientIdRequest(request), change.expect("the request path has steps"))
+            (
+                Entity::ClientIdRequest(request),
+                change.expect("the request path has steps"),
+            )
         }
         EventType::Other(_) => return None,
     })
 }
 
 /// A complete, typical body for `event`.
-pub fn sample_envelope(event: &EventType, faker: &mut Faker, account: &Account, shape: PayloadShape, now: DateTime<Utc>) -> Option<Envelope> {
+pub fn sample_envelope(
+    event: &EventType,
+    faker: &mut Faker,
+    account: &Account,
+    shape: PayloadShape,
+    now: DateTime<Utc>,
+) -> Option<Envelope> {
     let (entity, change) = typical_entity(event, faker, shape, now)?;
-    Some(Envelope::status_changed(shape, account, entity, &change, now))
+    Some(Envelope::status_changed(
+        shape, account, entity, &change, now,
+    ))
 }
 
 #[cfg(test)]
@@ -74,9 +109,18 @@ mod tests {
                 assert_eq!(&envelope.event, event);
                 let json: serde_json::Value = serde_json::from_slice(&envelope.to_bytes()).unwrap();
                 assert!(json["data"][event.data_key().unwrap()]["uid"].is_string());
-                assert_eq!(json.get("workspace_id").is_some(), shape == PayloadShape::Seed);
-                assert_eq!(json["data"].get("change_details").is_some(), shape == PayloadShape::Seed);
-                assert_eq!(json["data"].get("metadata").is_some(), shape == PayloadShape::Current);
+                assert_eq!(
+                    json.get("workspace_id").is_some(),
+                    shape == PayloadShape::Seed
+                );
+                assert_eq!(
+                    json["data"].get("change_details").is_some(),
+                    shape == PayloadShape::Seed
+                );
+                assert_eq!(
+                    json["data"].get("metadata").is_some(),
+                    shape == PayloadShape::Current
+                );
             }
         }
     }

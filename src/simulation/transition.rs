@@ -30,14 +30,22 @@ fn find<'a, S: PartialEq + Clone + std::fmt::Display>(
         entity: table.entity,
         from: from.to_string(),
         to: to.to_string(),
-        allowed: table.allowed_from(from).iter().map(ToString::to_string).collect(),
+        allowed: table
+            .allowed_from(from)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     })
 }
 
 fn change<S>(step: &Step<S>) -> Change {
     Change {
         reason: step.reason.to_owned(),
-        changed_fields: step.changed_fields.iter().map(|f| (*f).to_owned()).collect(),
+        changed_fields: step
+            .changed_fields
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect(),
         triggered_by: step.triggered_by(),
         failure: step.failure.map(|f| Failure {
             error_code: f.code.to_owned(),
@@ -61,15 +69,24 @@ fn dns_for_domain(status: &DomainStatus, shape: PayloadShape) -> Option<DnsPropa
 }
 
 /// Moves a domain to `to` if the table allows it.
-pub fn advance_domain(domain: &mut Domain, to: &DomainStatus, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+pub fn advance_domain(
+    domain: &mut Domain,
+    to: &DomainStatus,
+    shape: PayloadShape,
+) -> Result<Change, IllegalTransition> {
     let step = find(&DOMAIN, &domain.status, to)?;
     let mut report = change(step);
-    if step.failure.is_some_and(|f| f.code == "dns_propagation_failed") {
+    if step
+        .failure
+        .is_some_and(|f| f.code == "dns_propagation_failed")
+    {
         domain.dns_propagation_status = DnsPropagationStatus::Failed;
     } else if let Some(dns) = dns_for_domain(to, shape) {
         domain.dns_propagation_status = dns;
     }
-    if domain.dns_propagation_status == DnsPropagationStatus::Completed && shape == PayloadShape::Current {
+    if domain.dns_propagation_status == DnsPropagationStatus::Completed
+        && shape == PayloadShape::Current
+    {
         domain.dns_propagation_status = DnsPropagationStatus::Propagated;
     }
     domain.previous_status = Some(std::mem::replace(&mut domain.status, to.clone()));
@@ -78,7 +95,11 @@ pub fn advance_domain(domain: &mut Domain, to: &DomainStatus, shape: PayloadShap
 }
 
 /// Moves a mailbox to `to` if the table allows it.
-pub fn advance_mailbox(mailbox: &mut Mailbox, to: &MailboxStatus, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+pub fn advance_mailbox(
+    mailbox: &mut Mailbox,
+    to: &MailboxStatus,
+    shape: PayloadShape,
+) -> Result<Change, IllegalTransition> {
     let step = find(&MAILBOX, &mailbox.status, to)?;
     match to {
         MailboxStatus::ConfiguringWorkspace | MailboxStatus::ConfiguringDns => {
@@ -117,17 +138,37 @@ fn advance_request(
 }
 
 /// Moves a consent request to `to`.
-pub fn advance_consent(request: &mut ConsentRequest, to: &RequestStatus) -> Result<Change, IllegalTransition> {
-    advance_request(&mut request.status, &mut request.status_text, &mut request.status_reason, to)
+pub fn advance_consent(
+    request: &mut ConsentRequest,
+    to: &RequestStatus,
+) -> Result<Change, IllegalTransition> {
+    advance_request(
+        &mut request.status,
+        &mut request.status_text,
+        &mut request.status_reason,
+        to,
+    )
 }
 
 /// Moves a client-ID request to `to`.
-pub fn advance_client_id(request: &mut ClientIdRequest, to: &RequestStatus) -> Result<Change, IllegalTransition> {
-    advance_request(&mut request.status, &mut request.status_text, &mut request.status_reason, to)
+pub fn advance_client_id(
+    request: &mut ClientIdRequest,
+    to: &RequestStatus,
+) -> Result<Change, IllegalTransition> {
+    advance_request(
+        &mut request.status,
+        &mut request.status_text,
+        &mut request.status_reason,
+        to,
+    )
 }
 
 /// Moves any entity to the status named `to` (wire spelling).
-pub fn advance_entity(entity: &mut Entity, to: &str, shape: PayloadShape) -> Result<Change, IllegalTransition> {
+pub fn advance_entity(
+    entity: &mut Entity,
+    to: &str,
+    shape: PayloadShape,
+) -> Result<Change, IllegalTransition> {
     match entity {
         Entity::Domain(d) => advance_domain(d, &DomainStatus::parse(to), shape),
         Entity::Mailbox(m) => advance_mailbox(m, &MailboxStatus::parse(to), shape),
@@ -139,10 +180,26 @@ pub fn advance_entity(entity: &mut Entity, to: &str, shape: PayloadShape) -> Res
 /// The statuses `entity` may move to next.
 pub fn allowed_next(entity: &Entity) -> Vec<String> {
     match entity {
-        Entity::Domain(d) => DOMAIN.allowed_from(&d.status).iter().map(ToString::to_string).collect(),
-        Entity::Mailbox(m) => MAILBOX.allowed_from(&m.status).iter().map(ToString::to_string).collect(),
-        Entity::ConsentRequest(c) => REQUEST.allowed_from(&c.status).iter().map(ToString::to_string).collect(),
-        Entity::ClientIdRequest(c) => REQUEST.allowed_from(&c.status).iter().map(ToString::to_string).collect(),
+        Entity::Domain(d) => DOMAIN
+            .allowed_from(&d.status)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Entity::Mailbox(m) => MAILBOX
+            .allowed_from(&m.status)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Entity::ConsentRequest(c) => REQUEST
+            .allowed_from(&c.status)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Entity::ClientIdRequest(c) => REQUEST
+            .allowed_from(&c.status)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 
@@ -153,27 +210,49 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn a_domain_walks_its_typical_path() {
         let mut domain = Faker::seeded(1).purchased_domain(None, 1, now());
-        let change = advance_domain(&mut domain, &DomainStatus::WaitingForDnsPropagation, PayloadShape::Seed).unwrap();
+        let change = advance_domain(
+            &mut domain,
+            &DomainStatus::WaitingForDnsPropagation,
+            PayloadShape::Seed,
+        )
+        .unwrap();
         assert_eq!(change.changed_fields, ["status", "dns_propagation_status"]);
         assert_eq!(domain.dns_propagation_status, DnsPropagationStatus::Waiting);
         advance_domain(&mut domain, &DomainStatus::Active, PayloadShape::Seed).unwrap();
-        assert_eq!(domain.previous_status, Some(DomainStatus::WaitingForDnsPropagation));
-        assert_eq!(domain.dns_propagation_status, DnsPropagationStatus::Completed);
+        assert_eq!(
+            domain.previous_status,
+            Some(DomainStatus::WaitingForDnsPropagation)
+        );
+        assert_eq!(
+            domain.dns_propagation_status,
+            DnsPropagationStatus::Completed
+        );
     }
 
     #[test]
     fn illegal_transitions_name_the_allowed_ones() {
-        let mut mailbox = Faker::seeded(1).mailbox("x.com", crate::contract::Platform::Google, now());
-        let error = advance_mailbox(&mut mailbox, &MailboxStatus::Active, PayloadShape::Seed).unwrap_err();
+        let mut mailbox =
+            Faker::seeded(1).mailbox("x.com", crate::contract::Platform::Google, now());
+        let error =
+            advance_mailbox(&mut mailbox, &MailboxStatus::Active, PayloadShape::Seed).unwrap_err();
         assert_eq!(error.allowed, ["pending", "cancelled"]);
-        assert!(error.to_string().contains("from `scheduled` to `active`"), "{error}");
-        assert_eq!(mailbox.status, MailboxStatus::Scheduled, "a refused transition changes nothing");
+        assert!(
+            error.to_string().contains("from `scheduled` to `active`"),
+            "{error}"
+        );
+        assert_eq!(
+            mailbox.status,
+            MailboxStatus::Scheduled,
+            "a refused transition changes nothing"
+        );
     }
 
     #[test]

@@ -1,0 +1,6 @@
+//! Integration tests over real loopback HTTP; one binary, one module per area.
+
+mod support;
+
+mod cli;
+mod delivery;
