@@ -6,6 +6,8 @@
 
 pub mod contract;
 pub mod delivery;
+pub mod load;
 pub mod model;
 pub mod receiver;
+pub mod scenario;
 pub mod simulation;

@@ -4,6 +4,8 @@ mod contract_args;
 mod demo;
 mod receive;
 mod render;
+mod report;
+mod run;
 mod send;
 mod sign;
 
@@ -29,7 +31,9 @@ Exit codes:
   1   send: rejected (4xx or another no-retry answer); verify: signature mismatch
   2   send: retries exhausted
   64  usage error (bad flag, unknown event, malformed --set, invalid URL, missing secret)
-  70  runtime error";
+  65  run: invalid scenario file
+  70  runtime error
+  99  run/report: a threshold was breached or a step failed";
 
 /// A local, programmable stand-in for InboxKit's signed status-change webhooks.
 #[derive(Debug, Parser)]
@@ -57,6 +61,10 @@ enum Command {
     Verify(sign::VerifyArgs),
     /// Run the reference receiver: verify, validate, dedupe, record, answer 200.
     Receive(receive::Args),
+    /// Run a scenario file: steps, open-model load, report, thresholds (exit 99 on a breach).
+    Run(run::Args),
+    /// Merge the JSON reports of several runs or shards into one.
+    Report(report::Args),
 }
 
 /// How a subcommand failed.
@@ -122,6 +130,8 @@ async fn run(command: Command) -> Result<u8, CliError> {
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),
         Command::Receive(args) => receive::run(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -204,8 +204,25 @@ impl Sender {
 
     /// Opens a delivery and starts it in the background; returns its id at once.
     pub fn submit(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryId {
+        self.start(subscriber, event).0
+    }
+
+    /// Delivers one event to a terminal state and returns its full record.
+    pub async fn deliver(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryRecord {
+        let (id, task) = self.start(subscriber, event);
+        match task.await {
+            Ok(record) => record,
+            Err(error) => panic!("delivery {id} failed: {error}"),
+        }
+    }
+
+    fn start(
+        &self,
+        subscriber: Arc<Subscriber>,
+        event: OutgoingEvent,
+    ) -> (DeliveryId, tokio::task::JoinHandle<DeliveryRecord>) {
         let id = DeliveryId::generate();
-        self.inner.journal.open(DeliveryRecord {
+        let record = DeliveryRecord {
             id: id.clone(),
             event: event.event.clone(),
             entity_uid: event.entity_uid.clone(),
@@ -216,28 +233,15 @@ impl Sender {
             state: DeliveryState::Pending,
             body: String::from_utf8_lossy(&event.body).into_owned(),
             attempts: Vec::new(),
-        });
+        };
+        self.inner.journal.open(record.clone());
         let span = info_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
-        let task_id = id.clone();
-        self.inner.tasks.spawn(
-            async move { inner.run(task_id, subscriber, event.body).await }.instrument(span),
-        );
-        id
-    }
-
-    /// Delivers one event to a terminal state and returns its full record.
-    pub async fn deliver(
-        &self,
-        subscriber: Arc<Subscriber>,
-        event: OutgoingEvent,
-    ) -> DeliveryRecord {
-        let id = self.submit(subscriber, event);
-        self.inner
-            .journal
-            .wait_terminal(&id)
-            .await
-            .expect("a delivery stays in the journal while it is in progress")
+        let task = self
+            .inner
+            .tasks
+            .spawn(async move { inner.run(record, subscriber, event.body).await }.instrument(span));
+        (id, task)
     }
 
     /// Makes one manual attempt of a journaled delivery to `subscriber`; the delivery's terminal
@@ -282,36 +286,32 @@ impl Sender {
 }
 
 impl Inner {
-    async fn run(&self, id: DeliveryId, subscriber: Arc<Subscriber>, body: Bytes) {
-        let event = self.journal.get(&id).map(|r| r.event).unwrap_or_default();
+    /// Runs scheduled attempts until a terminal state; returns the final record. `skeleton` is
+    /// the record as opened: it stands in if the journal dropped the delivery (a reset).
+    async fn run(&self, mut skeleton: DeliveryRecord, subscriber: Arc<Subscriber>, body: Bytes) -> DeliveryRecord {
+        let id = skeleton.id.clone();
         let signature = subscriber.signer.sign(&body);
         let mut number = 1;
         loop {
             let mut attempt = self
-                .attempt(
-                    &id,
-                    &event,
-                    &subscriber,
-                    &body,
-                    &signature,
-                    number,
-                    Trigger::Scheduled,
-                )
+                .attempt(&id, &skeleton.event, &subscriber, &body, &signature, number, Trigger::Scheduled)
                 .await;
             let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
             match subscriber.policy.decide(number, attempt.outcome, sample) {
                 Decision::Finish(state) => {
                     debug!(attempts = number, state = %state, "delivery finished");
-                    self.journal
-                        .record_attempt(&id, attempt, DeliveryState::from(state));
-                    return;
+                    skeleton.attempts.push(attempt.clone());
+                    skeleton.state = DeliveryState::from(state);
+                    return self
+                        .journal
+                        .record_attempt(&id, attempt, skeleton.state)
+                        .unwrap_or(skeleton);
                 }
                 Decision::RetryAfter(delay) => {
-                    let due =
-                        self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                    let due = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
                     attempt.next_attempt_at = Some(format_timestamp(due));
-                    self.journal
-                        .record_attempt(&id, attempt, DeliveryState::Retrying);
+                    skeleton.attempts.push(attempt.clone());
+                    self.journal.record_attempt(&id, attempt, DeliveryState::Retrying);
                     self.clock.sleep_until(due).await;
                     number += 1;
                 }

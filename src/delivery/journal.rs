@@ -263,22 +263,28 @@ impl Journal {
         });
     }
 
-    /// Appends an attempt and moves the delivery to `state`.
-    pub fn record_attempt(&self, id: &DeliveryId, attempt: AttemptRecord, state: DeliveryState) {
+    /// Appends an attempt and moves the delivery to `state`; returns a snapshot of the record
+    /// when this attempt made it terminal (None otherwise, or when the record is gone).
+    pub fn record_attempt(
+        &self,
+        id: &DeliveryId,
+        attempt: AttemptRecord,
+        state: DeliveryState,
+    ) -> Option<DeliveryRecord> {
         self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
-            let Some(record) = inner.records.get_mut(id) else {
-                return;
-            };
+            let record = inner.records.get_mut(id)?;
             let was_terminal = record.state.terminal().is_some();
             record.attempts.push(attempt);
-            if !was_terminal {
-                record.state = state;
-                if let Some(terminal) = state.terminal() {
-                    *inner.counters.terminal.entry(terminal).or_default() += 1;
-                }
+            if was_terminal {
+                return None;
             }
-        });
+            record.state = state;
+            let terminal = state.terminal()?;
+            let snapshot = record.clone();
+            *inner.counters.terminal.entry(terminal).or_default() += 1;
+            Some(snapshot)
+        })
     }
 
     /// One delivery by id.

@@ -1,0 +1,227 @@
+//! `run`: a scenario file against a subscriber, with a report and a pass/fail exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use inboxkit_mock::contract::{Secret, Signer, format_timestamp};
+use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
+use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
+use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
+use inboxkit_mock::load::schedule::Segment;
+use inboxkit_mock::load::{LoadTarget, PhasePlan, Progress, Report, Shard, html, runner};
+use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
+use inboxkit_mock::scenario::Scenario;
+use inboxkit_mock::simulation::Clock;
+
+use super::contract_args::{parse_target, random_token};
+use super::{CliError, exit};
+
+/// Exit code: a threshold was breached or a step failed.
+pub const THRESHOLD_BREACHED: u8 = 99;
+/// Exit code: the scenario file is invalid.
+pub const INVALID_SCENARIO: u8 = 65;
+
+/// Options of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Subscriber URL [default: the scenario's, else the built-in receiver].
+    #[arg(long, env = "INBOXKIT_MOCK_TARGET")]
+    target: Option<String>,
+    /// Webhook secret for the target [default: the scenario's, else random].
+    #[arg(long, env = "INBOXKIT_MOCK_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// API key for the target (api-key-sha256 scheme).
+    #[arg(long, env = "INBOXKIT_MOCK_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Run slice i of n (e.g. 2/4): a 1/n share of every rate, its own seed.
+    #[arg(long, default_value = "1/1")]
+    shard: Shard,
+    /// Multiply every load duration, e.g. 0.05 for a short CI run.
+    #[arg(long, default_value_t = 1.0)]
+    duration_factor: f64,
+    /// Write the full report (with HDR histograms, mergeable) as JSON.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+/// Runs the scenario; 0 pass, 99 breach, 65 invalid scenario, 70 runtime error.
+pub async fn run(args: Args) -> Result<u8, CliError> {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(INVALID_SCENARIO);
+        }
+    };
+    if !(args.duration_factor.is_finite() && args.duration_factor > 0.0) {
+        return Err(CliError::usage("--duration-factor must be a positive number"));
+    }
+    let spec = &scenario.target;
+    let settings = {
+        let mut settings = spec.profile.unwrap_or_default().settings();
+        if let Some(shape) = spec.payload_shape {
+            settings.payload_shape = shape;
+        }
+        if let Some(scheme) = spec.signature_scheme {
+            settings.signature_scheme = scheme;
+        }
+        if let Some(timeout) = &spec.timeout {
+            settings.timeout = humantime::parse_duration(timeout.get_ref()).expect("validated at load");
+        }
+        settings
+    };
+    let key = args
+        .secret
+        .clone()
+        .or_else(|| args.api_key.clone())
+        .or_else(|| spec.secret.clone())
+        .or_else(|| spec.api_key.clone())
+        .unwrap_or_else(random_token);
+    let signer = Signer::new(settings.signature_scheme, Secret::new(key));
+
+    let receiver;
+    let url = match args.target.as_deref().or(spec.url.as_deref()) {
+        Some(url) => {
+            receiver = None;
+            parse_target(url)?
+        }
+        None => {
+            let started = RunningReceiver::start_local(ReceiverConfig {
+                verifier: Some(signer.clone()),
+                ..ReceiverConfig::default()
+            })
+            .context("starting the built-in receiver")?;
+            let url = started.webhook_url();
+            receiver = Some(started);
+            url
+        }
+    };
+    let delays = spec
+        .retry_delays
+        .as_ref()
+        .map(|delays| delays.iter().map(|d| humantime::parse_duration(d.get_ref()).expect("validated at load")).collect())
+        .unwrap_or_else(|| DEFAULT_RETRY_DELAYS.to_vec());
+    let clock = Clock::scaled(spec.time_scale.unwrap_or(1.0)).map_err(|e| CliError::usage(format!("target.time_scale: {e}")))?;
+    let sender = Sender::new(
+        clock,
+        SenderOptions {
+            concurrency: spec.concurrency.unwrap_or(1024),
+            journal_capacity: 10_000,
+            ..SenderOptions::default()
+        },
+    )
+    .map_err(anyhow::Error::from)?;
+    let subscriber = Arc::new(Subscriber {
+        url: url.clone(),
+        signer,
+        bearer: settings.send_authorization.then(|| Secret::new(random_token())),
+        timeout: settings.timeout,
+        policy: RetryPolicy::with_delays(delays),
+        mock_headers: true,
+    });
+    let mis_signed = Arc::new(Subscriber {
+        signer: Signer::new(settings.signature_scheme, Secret::new(random_token())),
+        ..(*subscriber).clone()
+    });
+
+    let phases: Vec<PhasePlan> = scenario
+        .load
+        .iter()
+        .enumerate()
+        .map(|(index, phase)| PhasePlan {
+            name: phase.name.clone().unwrap_or_else(|| format!("load[{index}]")),
+            segments: phase
+                .segments()
+                .into_iter()
+                .map(|(from, to, length)| Segment { from, to, length: length.mul_f64(args.duration_factor) })
+                .collect(),
+            mix: phase.event_mix(),
+            max_in_flight: phase.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        })
+        .collect();
+    let started_at = format_timestamp(chrono::Utc::now());
+    let progress = Arc::new(Progress::default());
+    let ticker = tokio::spawn(show_progress(progress.clone()));
+    let target = LoadTarget {
+        sender,
+        subscriber,
+        mis_signed,
+        shape: settings.payload_shape,
+    };
+    let seed = scenario.world.seed.unwrap_or_else(rand::random);
+    let stats = runner::run(target, &phases, &scenario.faults, seed, args.shard, progress).await;
+    ticker.abort();
+
+    let mut report = Report {
+        scenario: scenario.name.clone(),
+        shards: vec![args.shard.to_string()],
+        target: if receiver.is_some() { format!("built-in receiver {url}") } else { url.to_string() },
+        started_at,
+        thresholds: scenario.thresholds.iter().map(|t| t.get_ref().clone()).collect(),
+        steps: Vec::new(),
+        stats,
+        verdicts: Vec::new(),
+    };
+    report.evaluate();
+    if let Some(receiver) = receiver {
+        receiver.stop().await;
+    }
+    write_outputs(&report, args.out.as_ref(), args.junit.as_ref(), args.html.as_ref())?;
+    println!("{}", report.text());
+    Ok(if report.passed() { exit::OK } else { THRESHOLD_BREACHED })
+}
+
+/// Writes the optional JSON, JUnit and HTML files of a report.
+pub fn write_outputs(report: &Report, out: Option<&PathBuf>, junit: Option<&PathBuf>, html_path: Option<&PathBuf>) -> Result<(), CliError> {
+    if let Some(path) = out {
+        let json = serde_json::to_vec_pretty(report).expect("reports serialize");
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = junit {
+        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = html_path {
+        std::fs::write(path, html::render(report)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal, a plain line every five seconds otherwise.
+async fn show_progress(progress: Arc<Progress>) {
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events finished {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        loop {
+            bar.set_length(progress.planned.load(Ordering::Relaxed));
+            bar.set_position(progress.finished.load(Ordering::Relaxed));
+            bar.set_message(format!("({} sent)", progress.sent.load(Ordering::Relaxed)));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    } else {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            eprintln!(
+                "progress: {} of {} events sent, {} finished",
+                progress.sent.load(Ordering::Relaxed),
+                progress.planned.load(Ordering::Relaxed),
+                progress.finished.load(Ordering::Relaxed)
+            );
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Load: the open-model schedule, the runner, statistics and reports.
+
+pub mod html;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod stats;
+
+pub use report::{Report, StepResult};
+pub use runner::{LoadTarget, PhasePlan, Progress, Shard};
+pub use stats::Stats;

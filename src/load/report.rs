@@ -1,0 +1,235 @@
+//! The report of a run: JSON (mergeable), a text summary, JUnit XML and a self-contained HTML.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::Stats;
+use crate::delivery::TerminalState;
+use crate::scenario::threshold::{Metric, Threshold, Verdict};
+
+/// The outcome of one functional step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// Position and kind, e.g. `steps[2] expect`.
+    pub step: String,
+    /// Whether it passed.
+    pub pass: bool,
+    /// What was observed.
+    pub detail: String,
+}
+
+/// Everything a run produced; `report` merges several into one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Shards included, e.g. `["1/2", "2/2"]`.
+    pub shards: Vec<String>,
+    /// Where deliveries went.
+    pub target: String,
+    /// When the run started (ISO 8601).
+    pub started_at: String,
+    /// Thresholds as written in the scenario.
+    pub thresholds: Vec<String>,
+    /// Functional steps.
+    pub steps: Vec<StepResult>,
+    /// Load statistics.
+    pub stats: Stats,
+    /// Threshold verdicts.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// The value of `metric` in `stats`, or None when there are no samples.
+pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
+    let events = stats.events;
+    let some_events = (events > 0).then_some(events as f64);
+    let attempts_max = stats.attempts_per_event.keys().max().map(|m| f64::from(*m));
+    let attempts = stats.attempts() as f64;
+    match metric {
+        Metric::SuccessRate => {
+            let eligible = events.saturating_sub(stats.bad_signature_events);
+            (eligible > 0).then(|| stats.count(TerminalState::Delivered).min(eligible) as f64 / eligible as f64)
+        }
+        Metric::Events => Some(events as f64),
+        Metric::Delivered => some_events.map(|_| stats.count(TerminalState::Delivered) as f64),
+        Metric::Rejected => some_events.map(|_| stats.count(TerminalState::Rejected) as f64),
+        Metric::Exhausted => some_events.map(|_| stats.count(TerminalState::Exhausted) as f64),
+        Metric::Attempts => some_events.map(|_| attempts),
+        Metric::AttemptsMax => attempts_max,
+        Metric::AttemptsMean => some_events.map(|n| attempts / n),
+        Metric::Throughput => (stats.duration_s > 0.0 && events > 0)
+            .then(|| stats.count(TerminalState::Delivered) as f64 / stats.duration_s),
+        Metric::LateStarts => some_events.map(|_| stats.late_starts as f64),
+        Metric::LatencyMin => stats.response_us.min_ms(),
+        Metric::LatencyMean => stats.response_us.mean_ms(),
+        Metric::LatencyP50 => stats.response_us.percentile_ms(0.5),
+        Metric::LatencyP90 => stats.response_us.percentile_ms(0.9),
+        Metric::LatencyP95 => stats.response_us.percentile_ms(0.95),
+        Metric::LatencyP99 => stats.response_us.percentile_ms(0.99),
+        Metric::LatencyP999 => stats.response_us.percentile_ms(0.999),
+        Metric::LatencyMax => stats.response_us.max_ms(),
+        Metric::ServiceP50 => stats.service_us.percentile_ms(0.5),
+        Metric::ServiceP99 => stats.service_us.percentile_ms(0.99),
+        Metric::ServiceMax => stats.service_us.max_ms(),
+        Metric::LagP99 => stats.lag_us.percentile_ms(0.99),
+        Metric::LagMax => stats.lag_us.max_ms(),
+    }
+}
+
+impl Report {
+    /// Checks `thresholds` against the stats and stores the verdicts.
+    pub fn evaluate(&mut self) {
+        self.verdicts = self
+            .thresholds
+            .iter()
+            .filter_map(|t| t.parse::<Threshold>().ok())
+            .map(|t| t.check(observe(&self.stats, t.metric)))
+            .collect();
+    }
+
+    /// Whether every step and threshold passed.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.pass) && self.verdicts.iter().all(|v| v.pass)
+    }
+
+    /// Merges reports of shards of one scenario.
+    pub fn merge(reports: Vec<Report>) -> Option<Report> {
+        let mut reports = reports.into_iter();
+        let mut merged = reports.next()?;
+        for report in reports {
+            merged.shards.extend(report.shards);
+            merged.steps.extend(report.steps);
+            merged.stats.merge(&report.stats);
+            merged.started_at = merged.started_at.min(report.started_at);
+        }
+        merged.evaluate();
+        Some(merged)
+    }
+
+    /// The terminal summary.
+    pub fn text(&self) -> String {
+        let s = &self.stats;
+        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} ms"));
+        let mut out = String::new();
+        let _ = writeln!(out, "scenario {} (shards {}) -> {}", self.scenario, self.shards.join(", "), self.target);
+        for step in &self.steps {
+            let _ = writeln!(out, "  {} {}: {}", if step.pass { "ok  " } else { "FAIL" }, step.step, step.detail);
+        }
+        if s.events > 0 {
+            let _ = writeln!(
+                out,
+                "  events      {} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
+                s.events, s.bad_signature_events, s.duplicates_sent, s.reordered, s.stale_timestamps
+            );
+            let terminal: Vec<_> = TerminalState::ALL.iter().map(|t| format!("{t} {}", s.count(*t))).collect();
+            let _ = writeln!(out, "  terminal    {}", terminal.join(", "));
+            let outcomes: Vec<_> = s.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
+            let _ = writeln!(out, "  attempts    {} ({})", s.attempts(), outcomes.join(", "));
+            let per: Vec<_> = s.attempts_per_event.iter().map(|(k, n)| format!("{k}x {n}")).collect();
+            let _ = writeln!(out, "  per event   {}", per.join(", "));
+            for (label, h) in [("response", &s.response_us), ("service", &s.service_us)] {
+                let _ = writeln!(
+                    out,
+                    "  {label:<11} min {} mean {} p50 {} p90 {} p95 {} p99 {} p99.9 {} max {}",
+                    ms(h.min_ms()), ms(h.mean_ms()), ms(h.percentile_ms(0.5)), ms(h.percentile_ms(0.9)),
+                    ms(h.percentile_ms(0.95)), ms(h.percentile_ms(0.99)), ms(h.percentile_ms(0.999)), ms(h.max_ms())
+                );
+            }
+            let secs = s.duration_s.max(f64::MIN_POSITIVE);
+            let _ = writeln!(
+                out,
+                "  throughput  attempted {:.1}/s, delivered {:.1}/s over {:.1} s",
+                s.events as f64 / secs,
+                s.count(TerminalState::Delivered) as f64 / secs,
+                s.duration_s
+            );
+            let _ = writeln!(
+                out,
+                "  send lag    p99 {} max {}; late starts (> 1 ms) {}",
+                ms(s.lag_us.percentile_ms(0.99)),
+                ms(s.lag_us.max_ms()),
+                s.late_starts
+            );
+        }
+        for verdict in &self.verdicts {
+            let observed = verdict.observed.map_or("no samples".to_owned(), |v| format!("{v:.3}"));
+            let _ = writeln!(
+                out,
+                "  {} {} (observed {observed}){}",
+                if verdict.pass { "pass" } else { "FAIL" },
+                verdict.threshold,
+                verdict.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            );
+        }
+        let _ = write!(out, "result: {}", if self.passed() { "PASS" } else { "FAIL" });
+        out
+    }
+
+    /// JUnit XML: one test case per step and per threshold.
+    pub fn junit(&self) -> String {
+        let cases: Vec<(String, bool, String)> = self
+            .steps
+            .iter()
+            .map(|s| (s.step.clone(), s.pass, s.detail.clone()))
+            .chain(self.verdicts.iter().map(|v| {
+                (
+                    format!("threshold {}", v.threshold),
+                    v.pass,
+                    v.reason.clone().unwrap_or_else(|| format!("observed {:?}", v.observed)),
+                )
+            }))
+            .collect();
+        let failures = cases.iter().filter(|c| !c.1).count();
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+            escape(&self.scenario),
+            cases.len(),
+            self.stats.duration_s
+        );
+        for (name, pass, detail) in cases {
+            let _ = write!(xml, "    <testcase classname=\"{}\" name=\"{}\"", escape(&self.scenario), escape(&name));
+            if pass {
+                xml.push_str("/>\n");
+            } else {
+                let _ = write!(xml, ">\n      <failure message=\"{}\"/>\n    </testcase>\n", escape(&detail));
+            }
+        }
+        xml.push_str("  </testsuite>\n</testsuites>\n");
+        xml
+    }
+}
+
+/// Escapes text for XML attributes and content.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_escapes_and_counts_failures() {
+        let mut report = Report {
+            scenario: "a<b".into(),
+            shards: vec!["1/1".into()],
+            target: "t".into(),
+            started_at: String::new(),
+            thresholds: vec!["events > 0".into()],
+            steps: vec![StepResult { step: "steps[0] \"x\"".into(), pass: false, detail: "&".into() }],
+            stats: Stats::default(),
+            verdicts: vec![],
+        };
+        report.evaluate();
+        let xml = report.junit();
+        assert!(xml.contains("name=\"a&lt;b\""));
+        assert!(xml.contains("failures=\"2\""), "{xml}");
+        assert!(xml.contains("steps[0] &quot;x&quot;"));
+        assert!(!report.passed());
+    }
+}

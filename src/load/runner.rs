@@ -1,0 +1,228 @@
+//! Runs load phases in the open model: sends follow the plan, whatever the subscriber does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use super::schedule::{Segment, planned_offsets};
+use super::stats::Stats;
+use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
+use crate::delivery::{OutgoingEvent, Sender, Subscriber};
+use crate::model::Faker;
+use crate::scenario::SenderFaults;
+use crate::simulation::sample::sample_envelope;
+
+/// Default bound on deliveries in flight during load.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
+
+/// One phase, ready to run.
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    /// Name in reports.
+    pub name: String,
+    /// Rate segments.
+    pub segments: Vec<Segment>,
+    /// Event types and weights.
+    pub mix: Vec<(EventType, f64)>,
+    /// Deliveries in flight at once.
+    pub max_in_flight: usize,
+}
+
+/// Which slice of a scenario this process runs: shard `index` of `count` (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 1, count: 1 }
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{text}` is not a shard like 2/4 (index from 1 to count)");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let shard = Shard {
+            index: index.trim().parse().map_err(|_| bad())?,
+            count: count.trim().parse().map_err(|_| bad())?,
+        };
+        (shard.index >= 1 && shard.index <= shard.count).then_some(shard).ok_or_else(bad)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Where load goes.
+#[derive(Debug, Clone)]
+pub struct LoadTarget {
+    /// The sender (its clock scales deadlines and retry delays).
+    pub sender: Sender,
+    /// The subscriber, correctly keyed.
+    pub subscriber: Arc<Subscriber>,
+    /// The same subscriber with a wrong key, for deliberately bad signatures.
+    pub mis_signed: Arc<Subscriber>,
+    /// Body layout.
+    pub shape: PayloadShape,
+}
+
+/// Live counters for a progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Sends planned in all phases.
+    pub planned: AtomicU64,
+    /// Sends started.
+    pub sent: AtomicU64,
+    /// Events that reached a terminal state.
+    pub finished: AtomicU64,
+}
+
+/// Makes the events of a load run from a seeded generator.
+struct EventSource {
+    faker: Faker,
+    account: Account,
+    shape: PayloadShape,
+    rng: StdRng,
+}
+
+impl EventSource {
+    fn pick(&mut self, mix: &[(EventType, f64)]) -> EventType {
+        let total: f64 = mix.iter().map(|(_, w)| w).sum();
+        let mut point = self.rng.random::<f64>() * total;
+        for (event, weight) in mix {
+            if point < *weight {
+                return event.clone();
+            }
+            point -= weight;
+        }
+        mix.last().map_or(EventType::DomainStatusChanged, |(e, _)| e.clone())
+    }
+
+    fn make(&mut self, event: &EventType, stale: bool, now: chrono::DateTime<chrono::Utc>) -> OutgoingEvent {
+        let at = if stale { now - TimeDelta::hours(1) } else { now };
+        let mut envelope = sample_envelope(event, &mut self.faker, &self.account, self.shape, at)
+            .expect("mixes hold known event types");
+        if stale {
+            envelope.timestamp = format_timestamp(at);
+        }
+        OutgoingEvent::from_envelope(&envelope)
+    }
+}
+
+/// Runs `phases` one after the other against `target`; returns what was measured.
+pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults, seed: u64, shard: Shard, progress: Arc<Progress>) -> Stats {
+    let share = 1.0 / f64::from(shard.count);
+    let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut faker = Faker::seeded(shard_seed);
+    let mut source = EventSource {
+        account: faker.account(),
+        faker,
+        shape: target.shape,
+        rng: StdRng::seed_from_u64(shard_seed ^ 0xA5A5),
+    };
+    let scaled: Vec<Vec<Segment>> = phases
+        .iter()
+        .map(|p| p.segments.iter().map(|s| Segment { from: s.from * share, to: s.to * share, ..*s }).collect())
+        .collect();
+    let planned: usize = scaled.iter().map(|segments| planned_offsets(segments).count()).sum();
+    progress.planned.store(planned as u64, Ordering::Relaxed);
+
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let tasks = TaskTracker::new();
+    let run_start = Instant::now();
+    let mut phase_start = run_start;
+    for (phase, segments) in phases.iter().zip(&scaled) {
+        let in_flight = Arc::new(Semaphore::new(phase.max_in_flight.max(1)));
+        let mut held: Option<OutgoingEvent> = None;
+        for offset in planned_offsets(segments) {
+            let planned_at = phase_start + offset;
+            tokio::time::sleep_until(planned_at).await;
+            let event_type = source.pick(&phase.mix);
+            let stale = source.rng.random::<f64>() < faults.stale_timestamps;
+            let event = source.make(&event_type, stale, target.sender.clock().now());
+            let mut guard = stats.lock().await;
+            guard.stale_timestamps += u64::from(stale);
+            let bad_signature = source.rng.random::<f64>() < faults.bad_signatures;
+            guard.bad_signature_events += u64::from(bad_signature);
+            let duplicate = source.rng.random::<f64>() < faults.duplicates;
+            guard.duplicates_sent += u64::from(duplicate);
+            drop(guard);
+            let subscriber = if bad_signature { target.mis_signed.clone() } else { target.subscriber.clone() };
+            if duplicate {
+                target.sender.submit(subscriber.clone(), event.clone());
+            }
+            if held.is_none() && source.rng.random::<f64>() < faults.reorder {
+                stats.lock().await.reordered += 1;
+                held = Some(event);
+                continue;
+            }
+            let second = (planned_at - run_start).as_secs() as usize;
+            spawn_send(&tasks, &target.sender, subscriber.clone(), event, planned_at, second, &in_flight, &stats, &progress);
+            // A held event goes out right after the next one; its lag counts from this
+            // release, since the hold itself is deliberate.
+            if let Some(event) = held.take() {
+                spawn_send(&tasks, &target.sender, target.subscriber.clone(), event, planned_at, second, &in_flight, &stats, &progress);
+            }
+        }
+        if let Some(event) = held.take() {
+            let second = (Instant::now() - run_start).as_secs() as usize;
+            spawn_send(&tasks, &target.sender, target.subscriber.clone(), event, Instant::now(), second, &in_flight, &stats, &progress);
+        }
+        phase_start += segments.iter().map(|s| s.length).sum::<Duration>();
+        tokio::time::sleep_until(phase_start).await;
+    }
+    tasks.close();
+    tasks.wait().await;
+    target.sender.drain().await;
+    let mut stats = Arc::try_unwrap(stats).map(Mutex::into_inner).unwrap_or_default();
+    stats.finish(run_start.elapsed());
+    stats
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_send(
+    tasks: &TaskTracker,
+    sender: &Sender,
+    subscriber: Arc<Subscriber>,
+    event: OutgoingEvent,
+    planned_at: Instant,
+    second: usize,
+    in_flight: &Arc<Semaphore>,
+    stats: &Arc<Mutex<Stats>>,
+    progress: &Arc<Progress>,
+) {
+    let (sender, in_flight, stats, progress) = (sender.clone(), in_flight.clone(), stats.clone(), progress.clone());
+    tasks.spawn(async move {
+        let _permit = in_flight.acquire_owned().await.expect("never closed");
+        let started = Instant::now();
+        let lag = started.saturating_duration_since(planned_at);
+        progress.sent.fetch_add(1, Ordering::Relaxed);
+        let record = sender.deliver(subscriber, event).await;
+        let ended = Instant::now();
+        // Exact when the first attempt was the last; otherwise lag plus the first attempt.
+        let response = match record.attempts.as_slice() {
+            [_] => ended.saturating_duration_since(planned_at),
+            [first, ..] => lag + Duration::from_secs_f64(first.latency_ms.max(0.0) / 1e3),
+            [] => lag,
+        };
+        stats.lock().await.record(&record, lag, response, second);
+        progress.finished.fetch_add(1, Ordering::Relaxed);
+    });
+}

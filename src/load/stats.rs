@@ -1,0 +1,227 @@
+//! Run statistics: counters and HDR histograms, serializable and mergeable across shards.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::{AttemptOutcome, DeliveryRecord, TerminalState, Trigger};
+
+/// Highest value histograms track: one hour in microseconds.
+const MAX_MICROS: u64 = 3_600_000_000;
+/// Send lag above this counts as a late start.
+pub const LATE_START: Duration = Duration::from_millis(1);
+
+/// A histogram of microseconds, serialized as base64 HDR V2.
+#[derive(Debug, Clone)]
+pub struct Micros(pub Histogram<u64>);
+
+impl Default for Micros {
+    fn default() -> Self {
+        Micros(Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid bounds"))
+    }
+}
+
+impl Micros {
+    /// Adds one sample.
+    pub fn record(&mut self, value: Duration) {
+        let micros = u64::try_from(value.as_micros()).unwrap_or(MAX_MICROS).clamp(1, MAX_MICROS);
+        self.0.record(micros).expect("clamped into range");
+    }
+
+    /// A percentile in milliseconds, or None without samples.
+    pub fn percentile_ms(&self, quantile: f64) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.value_at_quantile(quantile) as f64 / 1e3)
+    }
+
+    /// Mean in milliseconds.
+    pub fn mean_ms(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.mean() / 1e3)
+    }
+
+    /// Minimum in milliseconds.
+    pub fn min_ms(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.min() as f64 / 1e3)
+    }
+
+    /// Maximum in milliseconds.
+    pub fn max_ms(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.max() as f64 / 1e3)
+    }
+}
+
+impl Serialize for Micros {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(&self.0, &mut bytes)
+            .map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Micros {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)?;
+        let histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(serde::de::Error::custom)?;
+        Ok(Micros(histogram))
+    }
+}
+
+/// One second of the run, for the latency-over-time plot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    /// Events whose planned send fell in this second.
+    pub events: u64,
+    /// Response-time median, ms.
+    pub p50_ms: f64,
+    /// Response-time 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Response-time maximum, ms.
+    pub max_ms: f64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Events planned and sent (duplicates sent on purpose not included).
+    pub events: u64,
+    /// Events signed with a wrong key on purpose.
+    pub bad_signature_events: u64,
+    /// Exact duplicates sent on purpose.
+    pub duplicates_sent: u64,
+    /// Events held back and sent after a later one.
+    pub reordered: u64,
+    /// Events sent with an hour-old timestamp.
+    pub stale_timestamps: u64,
+    /// Terminal states of the events.
+    pub terminal: BTreeMap<TerminalState, u64>,
+    /// Attempt outcomes.
+    pub outcomes: BTreeMap<AttemptOutcome, u64>,
+    /// Attempts of each event, by count (1..=4 under the documented policy).
+    pub attempts_per_event: BTreeMap<u32, u64>,
+    /// Sends that started more than [`LATE_START`] after their planned time.
+    pub late_starts: u64,
+    /// Wall-clock length of the load, seconds.
+    pub duration_s: f64,
+    /// Response time: planned send to the end of the first attempt.
+    pub response_us: Micros,
+    /// Service time: each attempt's own latency.
+    pub service_us: Micros,
+    /// Send lag: planned to actual send.
+    pub lag_us: Micros,
+    /// Response time per second of the run.
+    pub timeline: Vec<Second>,
+    #[serde(skip)]
+    per_second: Vec<Micros>,
+}
+
+impl Stats {
+    /// Records one finished event: `lag` from planned to actual send, `response` from planned
+    /// send to the end of its first attempt, `second` the second of the run it was planned in.
+    pub fn record(&mut self, record: &DeliveryRecord, lag: Duration, response: Duration, second: usize) {
+        self.events += 1;
+        if let Some(state) = record.state.terminal() {
+            *self.terminal.entry(state).or_default() += 1;
+        }
+        let scheduled: Vec<_> = record.attempts.iter().filter(|a| a.trigger == Trigger::Scheduled).collect();
+        *self.attempts_per_event.entry(scheduled.len() as u32).or_default() += 1;
+        for attempt in &scheduled {
+            *self.outcomes.entry(attempt.outcome).or_default() += 1;
+            self.service_us.record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
+        }
+        self.lag_us.record(lag);
+        if lag > LATE_START {
+            self.late_starts += 1;
+        }
+        self.response_us.record(response);
+        if self.per_second.len() <= second {
+            self.per_second.resize_with(second + 1, || Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds")));
+        }
+        self.per_second[second].record(response);
+    }
+
+    /// Turns the per-second histograms into the timeline (call once, at the end).
+    pub fn finish(&mut self, duration: Duration) {
+        self.duration_s = duration.as_secs_f64();
+        self.timeline = self
+            .per_second
+            .drain(..)
+            .map(|h| Second {
+                events: h.0.len(),
+                p50_ms: h.percentile_ms(0.5).unwrap_or(0.0),
+                p99_ms: h.percentile_ms(0.99).unwrap_or(0.0),
+                max_ms: h.max_ms().unwrap_or(0.0),
+            })
+            .collect();
+    }
+
+    /// Adds another run's numbers (another shard of the same scenario).
+    pub fn merge(&mut self, other: &Stats) {
+        self.events += other.events;
+        self.bad_signature_events += other.bad_signature_events;
+        self.duplicates_sent += other.duplicates_sent;
+        self.reordered += other.reordered;
+        self.stale_timestamps += other.stale_timestamps;
+        for (k, v) in &other.terminal {
+            *self.terminal.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.outcomes {
+            *self.outcomes.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.attempts_per_event {
+            *self.attempts_per_event.entry(*k).or_default() += v;
+        }
+        self.late_starts += other.late_starts;
+        self.duration_s = self.duration_s.max(other.duration_s);
+        self.response_us.0.add(&other.response_us.0).expect("same bounds");
+        self.service_us.0.add(&other.service_us.0).expect("same bounds");
+        self.lag_us.0.add(&other.lag_us.0).expect("same bounds");
+        // Shards run side by side: per-second counts add up, percentiles take the worse shard.
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), Second::default());
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            mine.events += theirs.events;
+            mine.p50_ms = mine.p50_ms.max(theirs.p50_ms);
+            mine.p99_ms = mine.p99_ms.max(theirs.p99_ms);
+            mine.max_ms = mine.max_ms.max(theirs.max_ms);
+        }
+    }
+
+    /// Events that reached `state`.
+    pub fn count(&self, state: TerminalState) -> u64 {
+        self.terminal.get(&state).copied().unwrap_or(0)
+    }
+
+    /// All attempts made.
+    pub fn attempts(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_survive_json_and_merge() {
+        let mut a = Stats::default();
+        a.response_us.record(Duration::from_millis(5));
+        let mut b = Stats::default();
+        b.response_us.record(Duration::from_millis(50));
+        let b: Stats = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        a.merge(&b);
+        assert_eq!(a.response_us.0.len(), 2);
+        let max = a.response_us.max_ms().unwrap();
+        assert!((49.9..50.1).contains(&max), "{max}");
+    }
+}
