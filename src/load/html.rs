@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::report::{Report, escape};
 use super::stats::Micros;
+use crate::scenario::Threshold;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 220.0;
@@ -35,7 +36,10 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style></head><body>\n\
                 page,
                 "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
                 escape(&v.threshold),
-                v.observed.map_or("no samples".to_owned(), |o| format!("{o:.3}")),
+                v.observed.map_or("no samples".to_owned(), |o| {
+                    let unit = v.threshold.parse::<Threshold>().ok().filter(|t| t.metric.is_duration()).map_or("", |_| " ms");
+                    format!("{o:.3}{unit}")
+                }),
                 if v.pass { "pass" } else { "fail" },
                 escape(v.reason.as_deref().unwrap_or("pass"))
             );
@@ -73,6 +77,7 @@ fn histogram_svg(histogram: &Micros) -> String {
         .0
         .iter_log(10, 2.0)
         .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+        .skip_while(|(_, count)| *count == 0)
         .collect();
     let most = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let width = (WIDTH - 2.0 * MARGIN) / buckets.len().max(1) as f64;

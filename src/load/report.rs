@@ -74,6 +74,7 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
         Metric::ServiceMax => stats.service_us.max_ms(),
         Metric::LagP99 => stats.lag_us.percentile_ms(0.99),
         Metric::LagMax => stats.lag_us.max_ms(),
+        Metric::RssGrowth => stats.rss_growth(),
     }
 }
 
@@ -151,6 +152,10 @@ impl Report {
                 ms(s.lag_us.max_ms()),
                 s.late_starts
             );
+        }
+        if let (Some(first), Some(last)) = (s.rss_mib.first(), s.rss_mib.last()) {
+            let growth = s.rss_growth().map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
+            let _ = writeln!(out, "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}");
         }
         for verdict in &self.verdicts {
             let observed = verdict.observed.map_or("no samples".to_owned(), |v| format!("{v:.3}"));

@@ -147,6 +147,7 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     let stats = Arc::new(Mutex::new(Stats::default()));
     let tasks = TaskTracker::new();
     let run_start = Instant::now();
+    let sampler = tokio::spawn(sample_memory(stats.clone()));
     let mut phase_start = run_start;
     for (phase, segments) in phases.iter().zip(&scaled) {
         let in_flight = Arc::new(Semaphore::new(phase.max_in_flight.max(1)));
@@ -191,6 +192,7 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     tasks.close();
     tasks.wait().await;
     target.sender.drain().await;
+    sampler.abort();
     let mut stats = Arc::try_unwrap(stats).map(Mutex::into_inner).unwrap_or_default();
     stats.finish(run_start.elapsed());
     stats
@@ -225,4 +227,22 @@ fn spawn_send(
         stats.lock().await.record(&record, lag, response, second);
         progress.finished.fetch_add(1, Ordering::Relaxed);
     });
+}
+
+/// Samples this process's resident memory once a second into the stats.
+async fn sample_memory(stats: Arc<Mutex<Stats>>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        if let Some(rss) = resident_mib() {
+            stats.lock().await.rss_mib.push(rss);
+        }
+    }
+}
+
+/// Resident set size in MiB, from `/proc/self/statm` (None where that does not exist).
+pub fn resident_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / (1024.0 * 1024.0))
 }

@@ -120,6 +120,9 @@ pub struct Stats {
     pub lag_us: Micros,
     /// Response time per second of the run.
     pub timeline: Vec<Second>,
+    /// Resident memory of this process, MiB, sampled every second (Linux; empty elsewhere).
+    #[serde(default)]
+    pub rss_mib: Vec<f64>,
     #[serde(skip)]
     per_second: Vec<Micros>,
 }
@@ -195,6 +198,14 @@ impl Stats {
             mine.p99_ms = mine.p99_ms.max(theirs.p99_ms);
             mine.max_ms = mine.max_ms.max(theirs.max_ms);
         }
+    }
+
+    /// Memory growth over the run: the last RSS sample against the one a tenth into the run
+    /// (minute 1 of a 10-minute soak), as a fraction (0.05 = 5 % more).
+    pub fn rss_growth(&self) -> Option<f64> {
+        let last = *self.rss_mib.last()?;
+        let early = *self.rss_mib.get(self.rss_mib.len() / 10)?;
+        (self.rss_mib.len() >= 2 && early > 0.0).then(|| last / early - 1.0)
     }
 
     /// Events that reached `state`.

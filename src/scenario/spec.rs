@@ -279,8 +279,23 @@ impl Scenario {
                 _ => {}
             }
         }
+        let faults = &self.faults;
+        for (name, value) in [
+            ("duplicates", faults.duplicates),
+            ("reorder", faults.reorder),
+            ("stale_timestamps", faults.stale_timestamps),
+            ("bad_signatures", faults.bad_signatures),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err((0..0, format!("faults.{name}"), format!("{value} is not a fraction between 0 and 1")));
+            }
+        }
         for (index, phase) in self.load.iter().enumerate() {
             let field = |name: &str| format!("load[{index}].{name}");
+            let rates = std::iter::once(phase.rate).chain(phase.stages.iter().map(|s| s.rate));
+            if let Some(bad) = rates.into_iter().find(|r| !(r.is_finite() && *r >= 0.0)) {
+                return Err((0..0, field("rate"), format!("{bad} is not a rate >= 0 events per second")));
+            }
             if let Some(length) = &phase.duration {
                 duration(length, &field("duration"))?;
             }

@@ -99,6 +99,7 @@ metrics! {
     ServiceMax => "service_max", duration, "Attempt latency maximum.";
     LagP99 => "lag_p99", duration, "Planned-to-actual send lag, 99th percentile.";
     LagMax => "lag_max", duration, "Planned-to-actual send lag, maximum.";
+    RssGrowth => "rss_growth", number, "Resident memory at the end against a tenth into the run, as a fraction.";
 }
 
 /// A parsed threshold.

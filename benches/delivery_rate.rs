@@ -1,0 +1,140 @@
+//! Maximum sustained delivery rate (signed, journaled) to the built-in receiver on loopback,
+//! against `wrk` posting the same body and headers to the same receiver in the same run.
+//!
+//! `cargo bench --bench delivery_rate [-- SECONDS CONNECTIONS]` (defaults: 10 s, 64). Needs
+//! `wrk` on the PATH for the reference (Debian package `wrk`); without it, only our rate prints.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer, headers};
+use inboxkit_mock::delivery::{OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState};
+use inboxkit_mock::model::Faker;
+use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
+use inboxkit_mock::simulation::Clock;
+use inboxkit_mock::simulation::sample::sample_envelope;
+
+const SECRET: &str = "bench-secret";
+
+fn events(count: usize) -> Vec<OutgoingEvent> {
+    let mut faker = Faker::seeded(1);
+    let account = faker.account();
+    let now = chrono::Utc::now();
+    (0..count)
+        .map(|i| {
+            let event = if i % 4 == 0 { EventType::DomainStatusChanged } else { EventType::MailboxStatusChanged };
+            OutgoingEvent::from_envelope(&sample_envelope(&event, &mut faker, &account, PayloadShape::Seed, now).expect("known"))
+        })
+        .collect()
+}
+
+fn wrk_rate(url: &str, body: &[u8], signature: &str, seconds: u64, connections: usize) -> Option<f64> {
+    let body = String::from_utf8_lossy(body);
+    let mut script = String::from("wrk.method = \"POST\"\n");
+    script.push_str(&format!("wrk.body = [==[{body}]==]\n"));
+    for (name, value) in headers::build(&headers::HeaderInputs {
+        event: "domain.status_changed",
+        timestamp: "2024-01-10T15:30:45.123Z",
+        signature,
+        bearer: Some("bench-token"),
+        mock: Some(("dlv_bench", 1)),
+    }) {
+        script.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+    }
+    let path = std::env::temp_dir().join(format!("inboxkit-mock-wrk-{}.lua", std::process::id()));
+    std::fs::write(&path, script).ok()?;
+    let output = Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "-s"])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rate = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok());
+    if let Some(non_2xx) = text.lines().find(|l| l.contains("Non-2xx")) {
+        eprintln!("wrk: {non_2xx}");
+    }
+    rate
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let signer = Signer::new(SignatureScheme::HmacBody, Secret::new(SECRET));
+        let receiver = RunningReceiver::start_local(ReceiverConfig {
+            verifier: Some(signer.clone()),
+            capacity: Some(10_000),
+            ..ReceiverConfig::default()
+        })
+        .expect("receiver");
+        let url = receiver.webhook_url();
+        let pool = Arc::new(events(20_000));
+
+        // The reference: wrk, same receiver, same body and headers, same connection count.
+        let sample = pool[0].body().clone();
+        let signature = signer.sign(&sample);
+        let wrk_url = url.to_string();
+        let wrk = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &sample, &signature, seconds, connections))
+            .await
+            .expect("wrk task");
+
+        // Ours: `connections` workers in a closed loop, each delivery signed and journaled.
+        let sender = Sender::new(
+            Clock::real(),
+            SenderOptions { concurrency: connections, journal_capacity: 10_000, ..SenderOptions::default() },
+        )
+        .expect("sender");
+        let subscriber = Arc::new(Subscriber {
+            url: url.clone(),
+            signer,
+            bearer: Some(Secret::new("bench-token")),
+            timeout: Duration::from_secs(10),
+            policy: RetryPolicy::default(),
+            mock_headers: true,
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let workers: Vec<_> = (0..connections)
+            .map(|worker| {
+                let (sender, subscriber, pool, stop) = (sender.clone(), subscriber.clone(), pool.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let (mut delivered, mut other) = (0u64, 0u64);
+                    let mut next = worker;
+                    while !stop.load(Ordering::Relaxed) {
+                        let record = sender.deliver(subscriber.clone(), pool[next % pool.len()].clone()).await;
+                        next += connections;
+                        if record.state.terminal() == Some(TerminalState::Delivered) { delivered += 1 } else { other += 1 }
+                    }
+                    (delivered, other)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        let (mut delivered, mut other) = (0, 0);
+        for worker in workers {
+            let (d, o) = worker.await.expect("worker");
+            delivered += d;
+            other += o;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let ours = delivered as f64 / elapsed;
+        let counters = sender.journal().counters();
+        println!("delivery_rate: {seconds} s, {connections} connections, built-in receiver on loopback");
+        println!("  inboxkit-mock: {ours:.0} deliveries/s ({delivered} delivered, {other} not; journal counted {} attempts)", counters.attempts_total());
+        match wrk {
+            Some(reference) => println!("  wrk:           {reference:.0} requests/s\n  ratio:         {:.2}", ours / reference),
+            None => println!("  wrk:           not available (install the Debian package `wrk`)"),
+        }
+        receiver.stop().await;
+    });
+}
