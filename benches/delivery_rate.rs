@@ -18,6 +18,10 @@ use inboxkit_mock::simulation::sample::sample_envelope;
 
 const SECRET: &str = "bench-secret";
 
+/// The same allocator as the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn events(count: usize) -> Vec<OutgoingEvent> {
     let mut faker = Faker::seeded(1);
     let account = faker.account();
@@ -63,10 +67,49 @@ fn wrk_rate(url: &str, body: &[u8], signature: &str, seconds: u64, connections: 
     rate
 }
 
+async fn our_rate(sender: &Sender, subscriber: &Arc<Subscriber>, pool: &Arc<Vec<OutgoingEvent>>, seconds: u64, connections: usize) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|worker| {
+            let (sender, subscriber, pool, stop) = (sender.clone(), subscriber.clone(), pool.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut delivered, mut other) = (0u64, 0u64);
+                let mut next = worker;
+                while !stop.load(Ordering::Relaxed) {
+                    let record = sender.deliver(subscriber.clone(), pool[next % pool.len()].clone()).await;
+                    next += connections;
+                    if record.state.terminal() == Some(TerminalState::Delivered) {
+                        delivered += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+                (delivered, other)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut delivered, mut other) = (0, 0);
+    for worker in workers {
+        let (d, o) = worker.await.expect("worker");
+        delivered += d;
+        other += o;
+    }
+    (delivered as f64 / started.elapsed().as_secs_f64(), other)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let signer = Signer::new(SignatureScheme::HmacBody, Secret::new(SECRET));
@@ -78,16 +121,8 @@ fn main() {
         .expect("receiver");
         let url = receiver.webhook_url();
         let pool = Arc::new(events(20_000));
-
-        // The reference: wrk, same receiver, same body and headers, same connection count.
         let sample = pool[0].body().clone();
         let signature = signer.sign(&sample);
-        let wrk_url = url.to_string();
-        let wrk = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &sample, &signature, seconds, connections))
-            .await
-            .expect("wrk task");
-
-        // Ours: `connections` workers in a closed loop, each delivery signed and journaled.
         let sender = Sender::new(
             Clock::real(),
             SenderOptions { concurrency: connections, journal_capacity: 10_000, ..SenderOptions::default() },
@@ -101,39 +136,35 @@ fn main() {
             policy: RetryPolicy::default(),
             mock_headers: true,
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let started = Instant::now();
-        let workers: Vec<_> = (0..connections)
-            .map(|worker| {
-                let (sender, subscriber, pool, stop) = (sender.clone(), subscriber.clone(), pool.clone(), stop.clone());
-                tokio::spawn(async move {
-                    let (mut delivered, mut other) = (0u64, 0u64);
-                    let mut next = worker;
-                    while !stop.load(Ordering::Relaxed) {
-                        let record = sender.deliver(subscriber.clone(), pool[next % pool.len()].clone()).await;
-                        next += connections;
-                        if record.state.terminal() == Some(TerminalState::Delivered) { delivered += 1 } else { other += 1 }
-                    }
-                    (delivered, other)
-                })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        stop.store(true, Ordering::Relaxed);
-        let (mut delivered, mut other) = (0, 0);
-        for worker in workers {
-            let (d, o) = worker.await.expect("worker");
-            delivered += d;
-            other += o;
+        // Rounds alternate between wrk and us so that background load hits both alike.
+        let (mut ours, mut theirs, mut failed) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..rounds {
+            let (wrk_url, body, signature) = (url.to_string(), sample.clone(), signature.clone());
+            let reference = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &body, &signature, seconds, connections))
+                .await
+                .expect("wrk task");
+            theirs.extend(reference);
+            let (rate, other) = our_rate(&sender, &subscriber, &pool, seconds, connections).await;
+            ours.push(rate);
+            failed += other;
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        let ours = delivered as f64 / elapsed;
         let counters = sender.journal().counters();
-        println!("delivery_rate: {seconds} s, {connections} connections, built-in receiver on loopback");
-        println!("  inboxkit-mock: {ours:.0} deliveries/s ({delivered} delivered, {other} not; journal counted {} attempts)", counters.attempts_total());
-        match wrk {
-            Some(reference) => println!("  wrk:           {reference:.0} requests/s\n  ratio:         {:.2}", ours / reference),
-            None => println!("  wrk:           not available (install the Debian package `wrk`)"),
+        println!("delivery_rate: {rounds} rounds of {seconds} s each, {connections} connections, built-in receiver on loopback");
+        println!(
+            "  inboxkit-mock: {:.0} deliveries/s median (rounds: {}); {failed} not delivered; {} attempts journaled",
+            median(&mut ours.clone()),
+            ours.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+            counters.attempts_total()
+        );
+        if theirs.is_empty() {
+            println!("  wrk:           not available (install the Debian package `wrk`)");
+        } else {
+            let reference = median(&mut theirs.clone());
+            println!(
+                "  wrk:           {reference:.0} requests/s median (rounds: {})",
+                theirs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+            );
+            println!("  ratio:         {:.2}", median(&mut ours) / reference);
         }
         receiver.stop().await;
     });

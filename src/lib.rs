@@ -4,10 +4,14 @@
 //! simulated account) -> [`simulation`] (clock and lifecycles) -> [`delivery`] (signing, retry
 //! policy, journal) -> [`receiver`] (the reference subscriber).
 
+pub mod check;
 pub mod contract;
 pub mod delivery;
+pub mod drift;
 pub mod load;
 pub mod model;
 pub mod receiver;
+pub mod recording;
 pub mod scenario;
+pub mod server;
 pub mod simulation;

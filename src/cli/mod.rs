@@ -1,12 +1,17 @@
 //! Command-line interface: argument parsing, exit codes, and one module per subcommand.
 
+mod check;
 mod contract_args;
 mod demo;
+mod drift;
 mod receive;
 mod render;
+mod replay;
 mod report;
 mod run;
+mod schema;
 mod send;
+mod serve;
 mod sign;
 
 use std::process::ExitCode;
@@ -28,7 +33,8 @@ pub mod exit {
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   success (send: delivered)
-  1   send: rejected (4xx or another no-retry answer); verify: signature mismatch
+  1   send: rejected (4xx or another no-retry answer); verify: signature mismatch;
+      drift: the recording differs from the contract; replay: not every delivery delivered
   2   send: retries exhausted
   64  usage error (bad flag, unknown event, malformed --set, invalid URL, missing secret)
   65  run: invalid scenario file
@@ -61,10 +67,20 @@ enum Command {
     Verify(sign::VerifyArgs),
     /// Run the reference receiver: verify, validate, dedupe, record, answer 200.
     Receive(receive::Args),
+    /// Run a conformance battery against a consumer and print a table; exit 1 if a check fails.
+    Check(check::Args),
     /// Run a scenario file: steps, open-model load, report, thresholds (exit 99 on a breach).
     Run(run::Args),
     /// Merge the JSON reports of several runs or shards into one.
     Report(report::Args),
+    /// Print JSON Schemas (draft 2020-12) of every body the mock emits, from its own types.
+    Schema(schema::Args),
+    /// Compare a recording of real deliveries with the mock's contract; exit 1 on drift.
+    Drift(drift::Args),
+    /// Send recorded deliveries again, byte for byte or re-signed, under the retry policy.
+    Replay(replay::Args),
+    /// Serve the mock InboxKit REST API; lifecycles walk on their own and send signed webhooks.
+    Serve(serve::Args),
 }
 
 /// How a subcommand failed.
@@ -130,8 +146,13 @@ async fn run(command: Command) -> Result<u8, CliError> {
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),
         Command::Receive(args) => receive::run(args).await,
+        Command::Check(args) => check::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Report(args) => report::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Drift(args) => drift::run(args),
+        Command::Replay(args) => replay::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
     }
 }
 

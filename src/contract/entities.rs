@@ -1,5 +1,6 @@
 //! The entity objects carried under `data.<entity>`: identical in both payload shapes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::vocab::{
@@ -8,7 +9,7 @@ use super::vocab::{
 };
 
 /// `data.domain`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Domain {
     /// Idempotency key documented by InboxKit, e.g. `domain-xyz789ghi012`.
     pub uid: String,
@@ -42,7 +43,7 @@ pub struct Domain {
 }
 
 /// `data.mailbox`. Credentials travel in plain text, as InboxKit sends them.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Mailbox {
     /// Idempotency key.
     pub uid: String,
@@ -105,7 +106,7 @@ impl std::fmt::Debug for Mailbox {
 }
 
 /// `data.consent_request`: an OAuth consent request (Google or Microsoft).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConsentRequest {
     /// Idempotency key.
     pub uid: String,
@@ -120,7 +121,7 @@ pub struct ConsentRequest {
 }
 
 /// `data.client_id_request`: a Google client-ID request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientIdRequest {
     /// Idempotency key.
     pub uid: String,
@@ -137,7 +138,7 @@ pub struct ClientIdRequest {
 /// The entity an event is about, serialized as `"<data key>": {...}`.
 // Entities are built per event and serialized at once; boxing would only add an allocation.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     /// `data.domain`.

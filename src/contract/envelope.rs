@@ -1,6 +1,7 @@
 //! The JSON body of a webhook: envelope, entity, and the shape-specific details object.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::entities::Entity;
@@ -13,7 +14,7 @@ pub fn format_timestamp(time: DateTime<Utc>) -> String {
 }
 
 /// A complete webhook body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
     /// Event type; always equal to the `X-InboxKit-Event` header.
     pub event: EventType,
@@ -31,7 +32,7 @@ pub struct Envelope {
 }
 
 /// `data`: the entity plus `change_details` (seed shape) or `metadata` (current shape).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EventData {
     /// The entity, under its documented key.
     #[serde(flatten)]
@@ -45,7 +46,7 @@ pub struct EventData {
 }
 
 /// `data.change_details` (seed shape).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChangeDetails {
     /// Human-readable reason.
     pub reason: String,
@@ -65,7 +66,7 @@ pub struct ChangeDetails {
 }
 
 /// `data.metadata` (current shape; not documented in detail, so the mock emits these two).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Metadata {
     /// Workspace the entity belongs to.
     pub workspace_id: String,

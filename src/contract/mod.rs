@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod headers;
 pub mod overrides;
 pub mod profile;
+pub mod schema;
 pub mod signature;
 
 pub use entities::{ClientIdRequest, ConsentRequest, Domain, Entity, Mailbox};

@@ -81,6 +81,25 @@ macro_rules! open_vocabulary {
                 Ok(Self::parse(&value))
             }
         }
+
+        /// A string limited to the known values: the schema describes what the mock emits, so
+        /// a value outside the list is drift (the type itself still accepts it).
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                concat!(module_path!(), "::", stringify!($name)).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "enum": [ $( $wire ),+ ],
+                })
+            }
+        }
     };
 }
 

@@ -63,6 +63,8 @@ pub struct OutgoingEvent {
     entity_uid: Option<String>,
     status: Option<String>,
     previous_status: Option<String>,
+    /// A recorded `X-InboxKit-Signature` value sent as is instead of signing (replays).
+    signature: Option<String>,
 }
 
 impl OutgoingEvent {
@@ -75,6 +77,7 @@ impl OutgoingEvent {
             entity_uid: Some(entity.uid().to_owned()),
             status: Some(entity.status().to_owned()),
             previous_status: entity.previous_status().map(str::to_owned),
+            signature: None,
         }
     }
 
@@ -103,7 +106,20 @@ impl OutgoingEvent {
             previous_status: field("previous_status"),
             event,
             body,
+            signature: None,
         })
+    }
+
+    /// Sends `signature` as `X-InboxKit-Signature` on every attempt instead of signing the body
+    /// with the subscriber's key: a recorded delivery replayed byte for byte.
+    pub fn with_signature(mut self, signature: impl Into<String>) -> Self {
+        self.signature = Some(signature.into());
+        self
+    }
+
+    /// The fixed signature, when one was set with [`OutgoingEvent::with_signature`].
+    pub fn signature(&self) -> Option<&str> {
+        self.signature.as_deref()
     }
 
     /// The exact body bytes.
@@ -240,7 +256,7 @@ impl Sender {
         let task = self
             .inner
             .tasks
-            .spawn(async move { inner.run(record, subscriber, event.body).await }.instrument(span));
+            .spawn(async move { inner.run(record, subscriber, event.body, event.signature).await }.instrument(span));
         (id, task)
     }
 
@@ -288,9 +304,9 @@ impl Sender {
 impl Inner {
     /// Runs scheduled attempts until a terminal state; returns the final record. `skeleton` is
     /// the record as opened: it stands in if the journal dropped the delivery (a reset).
-    async fn run(&self, mut skeleton: DeliveryRecord, subscriber: Arc<Subscriber>, body: Bytes) -> DeliveryRecord {
+    async fn run(&self, mut skeleton: DeliveryRecord, subscriber: Arc<Subscriber>, body: Bytes, fixed_signature: Option<String>) -> DeliveryRecord {
         let id = skeleton.id.clone();
-        let signature = subscriber.signer.sign(&body);
+        let signature = fixed_signature.unwrap_or_else(|| subscriber.signer.sign(&body));
         let mut number = 1;
         loop {
             let mut attempt = self

@@ -155,6 +155,38 @@ pub struct Counters {
     pub terminal: BTreeMap<TerminalState, u64>,
     /// Finished deliveries dropped to keep the journal bounded.
     pub evicted: u64,
+    /// Attempt latencies (for the metrics endpoint's histogram).
+    #[serde(default)]
+    pub latency: LatencyHistogram,
+}
+
+/// Upper bounds (milliseconds) of the attempt-latency histogram buckets.
+pub const LATENCY_BUCKETS_MS: [f64; 12] = [
+    1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+];
+
+/// Attempt latencies in fixed buckets: flat memory however long the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// Count per bucket of [`LATENCY_BUCKETS_MS`] (not cumulative), then one for larger values.
+    pub buckets: Vec<u64>,
+    /// Sum of all latencies, milliseconds.
+    pub sum_ms: f64,
+    /// Number of latencies recorded.
+    pub count: u64,
+}
+
+impl LatencyHistogram {
+    /// Records one latency.
+    pub fn observe(&mut self, latency_ms: f64) {
+        if self.buckets.len() != LATENCY_BUCKETS_MS.len() + 1 {
+            self.buckets.resize(LATENCY_BUCKETS_MS.len() + 1, 0);
+        }
+        let index = LATENCY_BUCKETS_MS.iter().position(|b| latency_ms <= *b).unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.buckets[index] += 1;
+        self.sum_ms += latency_ms;
+        self.count += 1;
+    }
 }
 
 impl Counters {
@@ -273,6 +305,7 @@ impl Journal {
     ) -> Option<DeliveryRecord> {
         self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
+            inner.counters.latency.observe(attempt.latency_ms);
             let record = inner.records.get_mut(id)?;
             let was_terminal = record.state.terminal().is_some();
             record.attempts.push(attempt);

@@ -60,7 +60,7 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style></head><body>\n\
         }
         page.push_str("</table>\n");
     }
-    let _ = write!(page, "<h2>Summary</h2><pre>{}</pre>\n", escape(&report.text()));
+    let _ = writeln!(page, "<h2>Summary</h2><pre>{}</pre>", escape(&report.text()));
     if !report.stats.response_us.0.is_empty() {
         page.push_str("<h2>Response time distribution</h2>\n");
         page.push_str(&histogram_svg(&report.stats.response_us));

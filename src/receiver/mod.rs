@@ -2,14 +2,22 @@
 //!
 //! It answers like a correct consumer should: 401 for a bad signature, 400 for a body that is not
 //! a webhook, 200 with the documented body otherwise (duplicates included, not reprocessed).
+//! Fault programs ([`faults`]) make it misbehave on purpose: set at start, with
+//! [`RunningReceiver::set_faults`], or over HTTP with `PUT /faults`.
+//!
+//! Routes: `POST <any path>` (webhooks), `GET`/`DELETE /received` (the record),
+//! `GET`/`PUT`/`DELETE /faults` (fault programs), `GET /processed` (`{"processed": N}`, the
+//! processed-endpoint protocol of `check`), `GET /health`.
 
 mod app;
+pub mod faults;
 pub mod store;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 pub use app::{MAX_BODY_BYTES, SUCCESS_MESSAGE};
+pub use faults::{FaultAction, FaultError, FaultProgram, Faults};
 pub use store::{ReceivedRecord, ReceivedStore, Verdict};
 
 use crate::contract::Signer;
@@ -23,6 +31,10 @@ pub struct ReceiverConfig {
     pub capacity: Option<usize>,
     /// HTTP worker threads (default: 2).
     pub workers: Option<usize>,
+    /// Fault programs in force from the start (see [`faults`]).
+    pub faults: Vec<FaultProgram>,
+    /// Seed for random delays and failures, so a run can be repeated.
+    pub fault_seed: Option<u64>,
 }
 
 /// Why the receiver could not start.
@@ -38,6 +50,7 @@ pub enum ReceiverError {
 pub struct RunningReceiver {
     addr: SocketAddr,
     store: Arc<ReceivedStore>,
+    faults: Arc<Faults>,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -52,12 +65,14 @@ impl RunningReceiver {
                 .map(ReceivedStore::with_capacity)
                 .unwrap_or_default(),
         );
-        let server = app::server(listener, store.clone(), config)?;
+        let faults = Arc::new(Faults::new(config.faults.clone(), config.fault_seed));
+        let server = app::server(listener, store.clone(), faults.clone(), config)?;
         let handle = server.handle();
         let task = tokio::spawn(server);
         Ok(RunningReceiver {
             addr,
             store,
+            faults,
             handle,
             task,
         })
@@ -79,9 +94,25 @@ impl RunningReceiver {
             .expect("a socket address makes a valid URL")
     }
 
+    /// The URL of its own routes (`/received`, `/faults`, `/health`).
+    pub fn base_url(&self) -> url::Url {
+        url::Url::parse(&format!("http://{}/", self.addr))
+            .expect("a socket address makes a valid URL")
+    }
+
     /// What it received.
     pub fn store(&self) -> &Arc<ReceivedStore> {
         &self.store
+    }
+
+    /// Replaces the fault programs from the next request on; sequences start over.
+    pub fn set_faults(&self, programs: Vec<FaultProgram>) {
+        self.faults.set(programs);
+    }
+
+    /// The fault programs in force.
+    pub fn faults(&self) -> Vec<FaultProgram> {
+        self.faults.programs()
     }
 
     /// Stops accepting, finishes in-flight requests, and waits for the server to end.

@@ -52,8 +52,11 @@ pub struct ReceivedRecord {
     pub verdict: Verdict,
     /// Why a request was refused, when it was.
     pub problem: Option<String>,
-    /// HTTP status answered.
+    /// HTTP status answered; 0 when a fault closed the connection without an answer.
     pub answered: u16,
+    /// The fault programs that took effect, with what they did (e.g. `status=500,200 -> 500`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 impl ReceivedRecord {
@@ -105,6 +108,11 @@ impl ReceivedStore {
     pub fn first_sighting(&self, uid: &str, status: &str) -> bool {
         let mut inner = self.inner.lock().expect("store lock");
         inner.seen.insert((uid.to_owned(), status.to_owned()))
+    }
+
+    /// How many distinct `uid` + `status` pairs were processed (duplicates not counted).
+    pub fn processed_count(&self) -> usize {
+        self.inner.lock().expect("store lock").seen.len()
     }
 
     /// Stores a record, giving it the next sequence number; returns that number.

@@ -3,6 +3,8 @@
 pub mod clock;
 pub mod lifecycle;
 pub mod sample;
+pub mod scheduler;
+pub mod simulator;
 pub mod transition;
 
 pub use clock::{Clock, ClockError};

@@ -2,5 +2,13 @@
 
 mod support;
 
+mod check;
 mod cli;
 mod delivery;
+mod drift;
+mod receiver;
+mod recording;
+mod replay;
+mod schema;
+mod server;
+mod scenarios;

@@ -1,0 +1,240 @@
+//! Materializing compact records as contract objects, and writing transitions back.
+
+use super::{EntityKind, EntityRef, World};
+use crate::contract::{
+    Change, ClientIdRequest, ConsentRequest, DnsPropagationStatus, Domain, DomainStatus, Entity,
+    Mailbox, MailboxStatus, PayloadShape, Platform, RequestStatus,
+};
+use crate::model::compact::{NONE, encode_uid, index_of, value_at};
+use crate::model::fake::{Faker, MAILBOXES_PER_DOMAIN, status_text};
+use crate::model::ids::IdKind;
+use crate::simulation::IllegalTransition;
+use crate::simulation::transition::advance_entity;
+
+/// `mailbox_cancellation_status` by its stored code.
+const CANCELLATION: [Option<&str>; 3] = [None, Some("pending"), Some("completed")];
+
+impl World {
+    /// The entity as its contract object (what a webhook carries).
+    pub fn entity(&self, entity: EntityRef) -> Entity {
+        match entity.kind {
+            EntityKind::Domain => Entity::Domain(self.domain(entity.index)),
+            EntityKind::Mailbox => Entity::Mailbox(self.mailbox(entity.index)),
+            EntityKind::ConsentRequest => {
+                let record = &self.requests[0][entity.index as usize];
+                let uid = encode_uid(IdKind::ConsentRequest, record.uid);
+                let status =
+                    value_at(RequestStatus::KNOWN, record.status).unwrap_or(RequestStatus::Queued);
+                Entity::ConsentRequest(ConsentRequest {
+                    consent_url: format!("https://app.inboxkit.com/consent/{uid}"),
+                    uid,
+                    status_text: status_text(&status),
+                    status,
+                    status_reason: record.reason.as_deref().map(str::to_owned),
+                })
+            }
+            EntityKind::ClientIdRequest => {
+                let record = &self.requests[1][entity.index as usize];
+                let status =
+                    value_at(RequestStatus::KNOWN, record.status).unwrap_or(RequestStatus::Queued);
+                Entity::ClientIdRequest(ClientIdRequest {
+                    uid: encode_uid(IdKind::ClientIdRequest, record.uid),
+                    status_text: status_text(&status),
+                    status,
+                    status_reason: record.reason.as_deref().map(str::to_owned),
+                    domain_name: record.domain_name.to_string(),
+                })
+            }
+        }
+    }
+
+    fn domain(&self, index: u32) -> Domain {
+        let record = &self.domains[index as usize];
+        let mut domain = Faker::seeded(record.seed).purchased_domain(
+            Some(record.name.to_string()),
+            u32::from(record.years),
+            record.created_at,
+        );
+        domain.uid = encode_uid(IdKind::Domain, record.uid);
+        domain.status =
+            value_at(DomainStatus::KNOWN, record.status).unwrap_or(DomainStatus::Deleted);
+        domain.previous_status = value_at(DomainStatus::KNOWN, record.previous);
+        domain.dns_propagation_status = value_at(DnsPropagationStatus::KNOWN, record.dns)
+            .unwrap_or(DnsPropagationStatus::Pending);
+        domain.assigned_mailboxes = record.assigned;
+        domain.available_mailboxes = MAILBOXES_PER_DOMAIN.saturating_sub(record.assigned);
+        domain
+    }
+
+    fn mailbox(&self, index: u32) -> Mailbox {
+        let record = &self.mailboxes[index as usize];
+        let mut names = record.names.split('\0');
+        let (username, first, last) = (
+            names.next().unwrap_or_default(),
+            names.next().unwrap_or_default(),
+            names.next().unwrap_or_default(),
+        );
+        let domain_name = &self.domains[record.domain as usize].name;
+        let platform = value_at(Platform::KNOWN, record.platform).unwrap_or(Platform::Google);
+        let mut mailbox = Faker::seeded(record.seed).mailbox_named(
+            username,
+            first,
+            last,
+            domain_name,
+            platform,
+            record.created_at,
+        );
+        mailbox.uid = encode_uid(IdKind::Mailbox, record.uid);
+        mailbox.status =
+            value_at(MailboxStatus::KNOWN, record.status).unwrap_or(MailboxStatus::Deleted);
+        mailbox.previous_status = value_at(MailboxStatus::KNOWN, record.previous);
+        mailbox.dns_propagation_status = value_at(DnsPropagationStatus::KNOWN, record.dns)
+            .unwrap_or(DnsPropagationStatus::Pending);
+        mailbox.mailbox_cancellation_status =
+            CANCELLATION[usize::from(record.cancellation.min(2))].map(str::to_owned);
+        mailbox
+    }
+
+    /// Moves the entity to `to` if its lifecycle allows it; returns the new object and the change.
+    pub fn transition(
+        &mut self,
+        entity: EntityRef,
+        to: &str,
+        shape: PayloadShape,
+    ) -> Result<(Entity, Change), IllegalTransition> {
+        let mut object = self.entity(entity);
+        let change = advance_entity(&mut object, to, shape)?;
+        let index = entity.index as usize;
+        match &object {
+            Entity::Domain(d) => {
+                let record = &mut self.domains[index];
+                record.status = index_of(DomainStatus::KNOWN, &d.status);
+                record.previous = d
+                    .previous_status
+                    .as_ref()
+                    .map_or(NONE, |p| index_of(DomainStatus::KNOWN, p));
+                record.dns = index_of(DnsPropagationStatus::KNOWN, &d.dns_propagation_status);
+                record.epoch = record.epoch.wrapping_add(1);
+            }
+            Entity::Mailbox(m) => {
+                let record = &mut self.mailboxes[index];
+                record.status = index_of(MailboxStatus::KNOWN, &m.status);
+                record.previous = m
+                    .previous_status
+                    .as_ref()
+                    .map_or(NONE, |p| index_of(MailboxStatus::KNOWN, p));
+                record.dns = index_of(DnsPropagationStatus::KNOWN, &m.dns_propagation_status);
+                record.cancellation = CANCELLATION
+                    .iter()
+                    .position(|c| *c == m.mailbox_cancellation_status.as_deref())
+                    .unwrap_or(0) as u8;
+                record.epoch = record.epoch.wrapping_add(1);
+            }
+            Entity::ConsentRequest(ConsentRequest {
+                status,
+                status_reason,
+                ..
+            })
+            | Entity::ClientIdRequest(ClientIdRequest {
+                status,
+                status_reason,
+                ..
+            }) => {
+                let slot = usize::from(entity.kind == EntityKind::ClientIdRequest);
+                let record = &mut self.requests[slot][index];
+                record.status = index_of(RequestStatus::KNOWN, status);
+                record.reason = status_reason.as_deref().map(Into::into);
+                record.epoch = record.epoch.wrapping_add(1);
+            }
+        }
+        Ok((object, change))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::model::world::MailboxOrder;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn order(username: &str, domain: &str) -> MailboxOrder {
+        MailboxOrder {
+            username: username.into(),
+            first_name: "Grace".into(),
+            last_name: "Hopper".into(),
+            platform: Platform::Microsoft,
+            domain_name: domain.into(),
+        }
+    }
+
+    #[test]
+    fn compact_records_materialize_as_full_entities() {
+        let mut world = World::new(9, 2);
+        assert_eq!(world.workspaces().len(), 2);
+        let domain = world.add_domain(1, "Example.COM", 2, now()).unwrap();
+        let mailbox = world
+            .add_mailbox(1, &order("grace", "example.com"), now())
+            .unwrap();
+        let Entity::Domain(d) = world.entity(domain) else {
+            panic!("a domain")
+        };
+        assert_eq!(
+            (
+                d.name.as_str(),
+                d.tld.as_str(),
+                d.assigned_mailboxes,
+                d.available_mailboxes
+            ),
+            ("example.com", "com", 1, 49)
+        );
+        assert_eq!(d.registration_years, Some(2));
+        assert_eq!(world.find(&d.uid), Some(domain));
+        let Entity::Mailbox(m) = world.entity(mailbox) else {
+            panic!("a mailbox")
+        };
+        assert_eq!(
+            (m.email.as_str(), m.first_name.as_str(), m.platform.as_str()),
+            ("grace@example.com", "Grace", "MICROSOFT")
+        );
+        assert_eq!(
+            world.entity(mailbox),
+            Entity::Mailbox(m.clone()),
+            "materializing twice gives the same credentials"
+        );
+        assert_eq!(world.label(mailbox), "grace@example.com");
+        assert_eq!(world.list(EntityKind::Domain, 0).count(), 0);
+        assert_eq!(world.list(EntityKind::Domain, 1).count(), 1);
+    }
+
+    #[test]
+    fn transitions_write_back_and_bump_the_epoch() {
+        let mut world = World::new(9, 1);
+        let domain = world.add_domain(0, "a.io", 1, now()).unwrap();
+        let (object, change) = world
+            .transition(domain, "waiting_for_dns_propagation", PayloadShape::Seed)
+            .unwrap();
+        assert_eq!(change.changed_fields, ["status", "dns_propagation_status"]);
+        assert_eq!(world.entity(domain), object);
+        assert_eq!(
+            (world.status(domain), world.epoch(domain)),
+            ("waiting_for_dns_propagation", 1)
+        );
+        assert!(
+            world
+                .transition(domain, "cart", PayloadShape::Seed)
+                .is_err()
+        );
+        assert_eq!(
+            world.epoch(domain),
+            1,
+            "a refused transition changes nothing"
+        );
+    }
+}

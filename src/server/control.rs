@@ -1,0 +1,379 @@
+//! The control API under `/_mock`: clock, forced transitions, direct triggers, subscriber
+//! settings, reset, health and readiness. Journal routes are in `deliveries.rs`.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::problem::ApiError;
+use super::state::{AppState, Phase};
+use super::subscriber::SubscriberUpdate;
+use crate::contract::overrides::apply_all;
+use crate::contract::profile::humantime_serde_compat;
+use crate::contract::{Entity, EventType, FieldOverride, format_timestamp};
+use crate::delivery::OutgoingEvent;
+use crate::model::world::{EntityKind, World};
+use crate::simulation::sample::sample_envelope;
+use crate::simulation::transition::allowed_next;
+
+/// Registers the routes under `/_mock` (journal routes excluded).
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
+        .route("/clock", web::get().to(clock))
+        .route("/clock/pause", web::post().to(pause))
+        .route("/clock/resume", web::post().to(resume))
+        .route("/clock/advance", web::post().to(advance))
+        .route("/clock/scale", web::post().to(scale))
+        .route("/events", web::post().to(trigger))
+        .route("/subscriber", web::get().to(get_subscriber))
+        .route("/subscriber", web::put().to(put_subscriber))
+        .route("/reset", web::post().to(reset))
+        .route("/world", web::get().to(world))
+        .route("/consent_requests", web::post().to(open_consent))
+        .route("/client_id_requests", web::post().to(open_client_id))
+        .route("/{kind}/{uid}", web::get().to(show_entity))
+        .route("/{kind}/{uid}/transition", web::post().to(force_transition));
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "alive"}))
+}
+
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.phase() {
+        Phase::Ready => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Phase::Starting => HttpResponse::ServiceUnavailable().json(json!({"status": "starting"})),
+        Phase::Draining => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "shutting_down"}))
+        }
+    }
+}
+
+fn clock_json(state: &AppState) -> Value {
+    let clock = state.clock();
+    json!({
+        "now": format_timestamp(clock.now()),
+        "paused": clock.is_paused(),
+        "scale": clock.scale(),
+        "next_due": state.sim().next_due().map(format_timestamp),
+    })
+}
+
+async fn clock(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(clock_json(&state))
+}
+
+async fn pause(state: web::Data<AppState>) -> HttpResponse {
+    state.clock().pause();
+    HttpResponse::Ok().json(clock_json(&state))
+}
+
+async fn resume(state: web::Data<AppState>) -> HttpResponse {
+    state.clock().resume();
+    state.wake_driver();
+    HttpResponse::Ok().json(clock_json(&state))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    /// Simulated time to jump, e.g. `"10m"`.
+    #[serde(with = "humantime_serde_compat")]
+    by: Duration,
+}
+
+/// Jumps the clock and fires every transition that came due, in order, before answering.
+async fn advance(
+    state: web::Data<AppState>,
+    body: web::Json<Advance>,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let fired = state.advance(body.by).await;
+    let mut answer = clock_json(&state);
+    answer["fired"] = json!(fired);
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scale {
+    scale: f64,
+}
+
+async fn scale(
+    state: web::Data<AppState>,
+    body: web::Json<Scale>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .clock()
+        .set_scale(body.scale)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.wake_driver();
+    Ok(HttpResponse::Ok().json(clock_json(&state)))
+}
+
+/// Field overrides: `{"data.domain.status": "active"}` or `["data.domain.status=active"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Overrides {
+    Map(serde_json::Map<String, Value>),
+    List(Vec<String>),
+}
+
+impl Overrides {
+    fn parse(self) -> Result<Vec<FieldOverride>, ApiError> {
+        let bad = |e: crate::contract::OverrideError| ApiError::BadRequest(e.to_string());
+        match self {
+            Overrides::List(list) => list.iter().map(|s| s.parse().map_err(bad)).collect(),
+            Overrides::Map(map) => map
+                .into_iter()
+                .map(|(path, value)| {
+                    let mut parsed: FieldOverride = format!("{path}=null").parse().map_err(bad)?;
+                    parsed.value = value;
+                    Ok(parsed)
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trigger {
+    event: String,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    set: Option<Overrides>,
+    #[serde(default)]
+    workspace_id: Option<String>,
+}
+
+/// Sends one event now: about an existing entity (its current state) or a typical sample,
+/// with optional field overrides applied before signing.
+async fn trigger(
+    state: web::Data<AppState>,
+    body: web::Json<Trigger>,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let body = body.into_inner();
+    let event: EventType = body
+        .event
+        .parse()
+        .map_err(|e: crate::contract::UnknownValue| ApiError::BadRequest(e.to_string()))?;
+    let overrides = body
+        .set
+        .map(Overrides::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let shape = state.shape();
+    let now = state.clock().now();
+    let (workspace, envelope) = {
+        let sim = state.sim();
+        let world = sim.world();
+        match &body.uid {
+            Some(uid) => {
+                let entity = world.find(uid).ok_or_else(|| ApiError::UnknownEntity {
+                    kind: kind_of_event(&event),
+                    uid: uid.clone(),
+                })?;
+                if entity.kind.as_str() != kind_of_event(&event) {
+                    return Err(ApiError::BadRequest(format!(
+                        "`{uid}` is a {}, not the subject of {event}",
+                        entity.kind.as_str()
+                    )));
+                }
+                let fired = sim.announce_current(entity, shape, now);
+                (fired.workspace, fired.envelope)
+            }
+            None => {
+                let workspace = workspace_of(world, body.workspace_id.as_deref())?;
+                let account = world.account(workspace);
+                let envelope = sample_envelope(&event, &mut state.samples(), account, shape, now)
+                    .ok_or_else(|| ApiError::BadRequest(format!("no sample for `{event}`")))?;
+                (workspace, envelope)
+            }
+        }
+    };
+    let mut value =
+        serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.to_string()))?;
+    apply_all(&mut value, &overrides).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let outgoing =
+        OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let id = state.sender().submit(state.subscriber(workspace), outgoing);
+    Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
+}
+
+fn kind_of_event(event: &EventType) -> &'static str {
+    event.data_key().unwrap_or("entity")
+}
+
+fn workspace_of(world: &World, id: Option<&str>) -> Result<u16, ApiError> {
+    match id {
+        None => Ok(0),
+        Some(id) => world
+            .workspace_index(id)
+            .ok_or_else(|| ApiError::UnknownWorkspace(id.to_owned())),
+    }
+}
+
+async fn get_subscriber(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.settings().redacted(state.builtin_url()))
+}
+
+async fn put_subscriber(
+    state: web::Data<AppState>,
+    body: web::Json<SubscriberUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let mut settings = state.settings();
+    settings.apply(body.into_inner())?;
+    let view = settings.redacted(state.builtin_url());
+    state.set_settings(settings);
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    state.reset().await;
+    if let Some(receiver) = state.builtin_store() {
+        receiver.clear();
+    }
+    Ok(HttpResponse::Ok().json(json!({"reset": true, "clock": clock_json(&state)})))
+}
+
+async fn world(state: web::Data<AppState>) -> HttpResponse {
+    let sim = state.sim();
+    let world = sim.world();
+    let counts: serde_json::Map<String, Value> = EntityKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), json!(world.count(*k))))
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "seed": world.seed(),
+        "team": {"id": world.team().id, "name": world.team().name},
+        "workspaces": world.workspaces().iter().map(|w| json!({
+            "id": w.id, "name": w.name, "webhook_url": w.webhook_url.as_ref().map(|u| u.as_str()),
+        })).collect::<Vec<_>>(),
+        "entities": counts,
+        "scheduled": sim.queue_depth(),
+        "fired": sim.fired_total(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenRequest {
+    #[serde(default)]
+    workspace_id: Option<String>,
+    #[serde(default)]
+    domain_name: Option<String>,
+}
+
+async fn open_consent(
+    state: web::Data<AppState>,
+    body: Option<web::Json<OpenRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    open_request(
+        &state,
+        EntityKind::ConsentRequest,
+        body.map(web::Json::into_inner).unwrap_or_default(),
+    )
+}
+
+async fn open_client_id(
+    state: web::Data<AppState>,
+    body: web::Json<OpenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    open_request(&state, EntityKind::ClientIdRequest, body.into_inner())
+}
+
+fn open_request(
+    state: &AppState,
+    kind: EntityKind,
+    body: OpenRequest,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let domain = match kind {
+        EntityKind::ClientIdRequest => Some(
+            body.domain_name
+                .filter(|d| !d.trim().is_empty())
+                .ok_or_else(|| {
+                    ApiError::BadRequest("a client-ID request needs `domain_name`".into())
+                })?,
+        ),
+        _ => None,
+    };
+    let now = state.clock().now();
+    let entity = {
+        let mut sim = state.sim();
+        let workspace = workspace_of(sim.world(), body.workspace_id.as_deref())?;
+        let entity = sim.open_request(kind, workspace, domain.as_deref(), now);
+        sim.world().entity(entity)
+    };
+    state.wake_driver();
+    // The object itself, not wrapped in its data key.
+    let object = match entity {
+        Entity::ConsentRequest(c) => serde_json::to_value(c),
+        Entity::ClientIdRequest(c) => serde_json::to_value(c),
+        other => serde_json::to_value(other),
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Created().json(object))
+}
+
+fn kind(plural: &str) -> Result<EntityKind, ApiError> {
+    EntityKind::from_plural(plural).ok_or_else(|| {
+        ApiError::BadRequest(format!("unknown entity kind `{plural}`; known: domains, mailboxes, consent_requests, client_id_requests"))
+    })
+}
+
+async fn show_entity(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (plural, uid) = path.into_inner();
+    let kind = kind(&plural)?;
+    let sim = state.sim();
+    let entity = sim.find(kind, &uid)?;
+    let object = sim.world().entity(entity);
+    let allowed = allowed_next(&object);
+    Ok(HttpResponse::Ok().json(json!({
+        "entity": object,
+        "workspace_id": sim.world().workspaces()[usize::from(sim.world().workspace_of(entity))].id,
+        "allowed_transitions": allowed,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Force {
+    to: String,
+}
+
+/// Moves an entity to `to` now (409 naming the allowed statuses if its lifecycle forbids it).
+async fn force_transition(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Force>,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let (plural, uid) = path.into_inner();
+    let kind = kind(&plural)?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let fired = {
+        let mut sim = state.sim();
+        let entity = sim.find(kind, &uid)?;
+        sim.check_transition(entity, body.to.trim())?;
+        sim.transition(entity, body.to.trim(), shape, now)?
+    };
+    let entity = fired.envelope.data.entity.clone();
+    let ids = state.dispatch(vec![fired]);
+    state.wake_driver();
+    Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
+}

@@ -1,0 +1,187 @@
+//! Journal routes under `/_mock/deliveries`: list with filters and pages, show one with every
+//! attempt, and redeliver one or many (one manual attempt each, journaled with
+//! `trigger: manual`; a redelivery never changes a delivery's terminal state).
+
+use actix_web::{HttpResponse, web};
+use chrono::DateTime;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::problem::ApiError;
+use super::state::AppState;
+use crate::contract::format_timestamp;
+use crate::delivery::journal::Filter;
+use crate::delivery::{AttemptOutcome, DeliveryId, DeliveryRecord, DeliveryState};
+
+/// Default page size of `GET /_mock/deliveries`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page size, and most deliveries one bulk redelivery touches.
+pub const MAX_LIMIT: usize = 1000;
+/// Manual attempts a bulk redelivery makes at once.
+const REDELIVERY_CONCURRENCY: usize = 16;
+
+/// Registers the journal routes (under `/_mock`).
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/deliveries", web::get().to(list))
+        .route("/deliveries/redeliver", web::post().to(redeliver_many))
+        .route("/deliveries/{id}", web::get().to(show))
+        .route("/deliveries/{id}/redeliver", web::post().to(redeliver_one));
+}
+
+/// Filters shared by the listing (query string) and bulk redelivery (JSON body).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    event: Option<String>,
+    uid: Option<String>,
+    state: Option<DeliveryState>,
+    outcome: Option<AttemptOutcome>,
+    since: Option<String>,
+    until: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+impl Query {
+    fn filter(&self) -> Result<Filter, ApiError> {
+        Ok(Filter {
+            event: self.event.clone(),
+            uid: self.uid.clone(),
+            state: self.state,
+            outcome: self.outcome,
+            since: self
+                .since
+                .as_deref()
+                .map(|t| normalize(t, "since"))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| normalize(t, "until"))
+                .transpose()?,
+        })
+    }
+
+    fn page(&self) -> Result<(usize, usize), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadRequest(format!(
+                "`limit` must be 1 to {MAX_LIMIT}"
+            )));
+        }
+        Ok((self.offset.unwrap_or(0), limit))
+    }
+}
+
+/// Journal times are compared as text, so bounds are rewritten in the journal's exact format.
+fn normalize(text: &str, field: &str) -> Result<String, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| format_timestamp(t.to_utc()))
+        .map_err(|e| {
+            ApiError::BadRequest(format!("`{field}`: `{text}` is not an ISO 8601 time: {e}"))
+        })
+}
+
+fn summary(record: &DeliveryRecord) -> Value {
+    json!({
+        "id": record.id,
+        "event": record.event,
+        "entity_uid": record.entity_uid,
+        "status": record.status,
+        "previous_status": record.previous_status,
+        "target": record.target,
+        "created_at": record.created_at,
+        "state": record.state,
+        "attempts": record.attempts.len(),
+        "last_outcome": record.last_attempt().map(|a| a.outcome),
+    })
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.filter()?;
+    let (offset, limit) = query.page()?;
+    let (page, total) = state.sender().journal().list(&filter, offset, limit);
+    Ok(HttpResponse::Ok().json(json!({
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "deliveries": page.iter().map(summary).collect::<Vec<_>>(),
+    })))
+}
+
+async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = DeliveryId(id.into_inner());
+    let record = state
+        .sender()
+        .journal()
+        .get(&id)
+        .ok_or_else(|| ApiError::UnknownDelivery(id.0.clone()))?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// The workspace a journaled body was addressed to (`workspace_id` or `data.metadata`).
+fn workspace_of(state: &AppState, record: &DeliveryRecord) -> u16 {
+    let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+    let id = body
+        .get("workspace_id")
+        .or_else(|| body.pointer("/data/metadata/workspace_id"))
+        .and_then(Value::as_str);
+    id.and_then(|id| state.with_world(|w| w.workspace_index(id)))
+        .unwrap_or(0)
+}
+
+async fn redeliver(state: &AppState, id: DeliveryId) -> Result<Value, ApiError> {
+    let record = state
+        .sender()
+        .journal()
+        .get(&id)
+        .ok_or_else(|| ApiError::UnknownDelivery(id.0.clone()))?;
+    let subscriber = state.subscriber(workspace_of(state, &record));
+    let attempt = state
+        .sender()
+        .redeliver(&id, &subscriber)
+        .await
+        .map_err(|_| ApiError::UnknownDelivery(id.0.clone()))?;
+    Ok(json!({"delivery_id": id, "attempt": attempt}))
+}
+
+async fn redeliver_one(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let answer = redeliver(&state, DeliveryId(id.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+async fn redeliver_many(
+    state: web::Data<AppState>,
+    body: web::Json<Query>,
+) -> Result<HttpResponse, ApiError> {
+    state.intake()?;
+    let filter = body.filter()?;
+    let (offset, limit) = body.page()?;
+    let (page, matched) = state.sender().journal().list(&filter, offset, limit);
+    let results: Vec<Value> = futures::stream::iter(page.into_iter().map(|r| r.id))
+        .map(|id| {
+            let state = state.clone();
+            async move {
+                match redeliver(&state, id.clone()).await {
+                    Ok(answer) => {
+                        json!({"delivery_id": id, "outcome": answer["attempt"]["outcome"]})
+                    }
+                    Err(error) => json!({"delivery_id": id, "error": error.code()}),
+                }
+            }
+        })
+        .buffered(REDELIVERY_CONCURRENCY)
+        .collect()
+        .await;
+    Ok(HttpResponse::Ok()
+        .json(json!({"matched": matched, "redelivered": results.len(), "results": results})))
+}

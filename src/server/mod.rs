@@ -1,0 +1,278 @@
+//! `serve`: the mock InboxKit REST API plus the `/_mock` control API over actix-web.
+//!
+//! [`build_app`] builds the whole route table and is used by the server and the tests alike;
+//! [`RunningServer::start`] takes an already bound listener (tests bind port 0); [`run`] serves
+//! until a shutdown signal and returns the shutdown tally.
+//!
+//! Flow: a REST call changes the world and schedules the entity's next step -> the driver (or
+//! `POST /_mock/clock/advance`) fires due steps in order -> each becomes a signed webhook
+//! submitted to the workspace's subscriber -> the journal records every attempt.
+
+mod control;
+mod deliveries;
+pub mod metrics;
+pub mod problem;
+pub mod rest;
+mod shutdown;
+mod state;
+pub mod subscriber;
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub use problem::{ApiError, RestError};
+pub use shutdown::ShutdownTally;
+pub use state::{AppState, Phase};
+pub use subscriber::{SubscriberSettings, SubscriberUpdate};
+
+use crate::contract::Secret;
+use crate::delivery::engine::SenderError;
+use crate::delivery::{Sender, SenderOptions};
+use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
+use crate::simulation::Clock;
+use crate::simulation::simulator::{FailureRates, Simulation};
+
+/// Default port of `serve`.
+pub const DEFAULT_PORT: u16 = 8025;
+/// Default largest request body (1 MiB); larger bodies get 413.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default time in-flight attempts get to finish at shutdown.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything `serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Seed of the world (ids, names, credentials, failure draws).
+    pub seed: u64,
+    /// Workspaces in the team (at least one).
+    pub workspaces: usize,
+    /// Failure-branch probabilities.
+    pub failures: FailureRates,
+    /// The simulated clock (scale, start time, paused or not).
+    pub clock: Clock,
+    /// The team API key REST calls must present.
+    pub api_key: Secret,
+    /// Subscriber settings; `url: None` means the built-in receiver.
+    pub subscriber: SubscriberSettings,
+    /// Start the built-in receiver as the default subscriber.
+    pub builtin_receiver: bool,
+    /// Sender settings (journal capacity, concurrency).
+    pub sender: SenderOptions,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    /// A config with documented defaults, a fixed seed and the given keys.
+    pub fn new(seed: u64, clock: Clock, api_key: Secret, webhook_secret: Secret) -> Self {
+        let subscriber = SubscriberSettings::from_profile(
+            crate::contract::Profile::Seed,
+            webhook_secret,
+            api_key.clone(),
+            api_key.clone(),
+        );
+        ServerConfig {
+            seed,
+            workspaces: 1,
+            failures: FailureRates::default(),
+            clock,
+            api_key,
+            subscriber,
+            builtin_receiver: true,
+            sender: SenderOptions::default(),
+            workers: 2,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding or running the HTTP server failed.
+    #[error("could not start the server: {0}")]
+    Io(#[from] std::io::Error),
+    /// The delivery client could not be built.
+    #[error(transparent)]
+    Sender(#[from] SenderError),
+    /// The built-in receiver could not start.
+    #[error(transparent)]
+    Receiver(#[from] ReceiverError),
+}
+
+/// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), 404 problems elsewhere.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.max_body_bytes();
+    let rest_json = web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _| RestError(problem::json_error(error, limit)).into());
+    let control_json = web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _| problem::json_error(error, limit).into());
+    let rest_query = web::QueryConfig::default()
+        .error_handler(|error, _| RestError(problem::query_error(error)).into());
+    let control_query =
+        web::QueryConfig::default().error_handler(|error, _| problem::query_error(error).into());
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(limit))
+        .service(
+            web::scope("/v1/api")
+                .app_data(rest_json)
+                .app_data(rest_query)
+                .configure(rest::routes)
+                .default_service(web::to(rest_not_found)),
+        )
+        .service(
+            web::scope("/_mock")
+                .app_data(control_json)
+                .app_data(control_query)
+                .configure(metrics::routes)
+                .configure(deliveries::routes)
+                .configure(control::routes),
+        )
+        .default_service(web::to(problem::not_found))
+}
+
+async fn rest_not_found(
+    request: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, RestError> {
+    Err(RestError(ApiError::NotFound {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+    }))
+}
+
+/// A server running in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: web::Data<AppState>,
+    handle: ServerHandle,
+    http: JoinHandle<std::io::Result<()>>,
+    driver: JoinHandle<()>,
+    stop: CancellationToken,
+    receiver: Option<RunningReceiver>,
+}
+
+impl RunningServer {
+    /// Starts on an already bound listener: the built-in receiver (unless a subscriber URL is
+    /// configured), the HTTP server and the scheduler's driver; ready once this returns.
+    pub fn start(listener: TcpListener, config: ServerConfig) -> Result<Self, ServerError> {
+        let addr = listener.local_addr()?;
+        let receiver = if config.builtin_receiver {
+            let verifier = Some(config.subscriber.signer(None));
+            Some(RunningReceiver::start_local(ReceiverConfig {
+                verifier,
+                ..ReceiverConfig::default()
+            })?)
+        } else {
+            None
+        };
+        let sender = Sender::new(config.clock.clone(), config.sender.clone())?;
+        let sim = Simulation::new(config.seed, config.workspaces, config.failures.clone());
+        let state = web::Data::new(AppState::new(state::Parts {
+            sim,
+            clock: config.clock.clone(),
+            sender,
+            api_key: config.api_key.clone(),
+            settings: config.subscriber.clone(),
+            builtin_url: receiver.as_ref().map(RunningReceiver::webhook_url),
+            builtin_store: receiver.as_ref().map(|r| r.store().clone()),
+            max_body_bytes: config.max_body_bytes,
+        }));
+        let app_state = state.clone();
+        let server = HttpServer::new(move || build_app(app_state.clone()))
+            .workers(config.workers.max(1))
+            .disable_signals()
+            .shutdown_timeout(5)
+            .listen(listener)?
+            .run();
+        let handle = server.handle();
+        let http = tokio::spawn(server);
+        let stop = CancellationToken::new();
+        let driver = tokio::spawn(state::drive(state.clone().into_inner(), stop.clone()));
+        state.set_phase(Phase::Ready);
+        Ok(RunningServer {
+            addr,
+            state,
+            handle,
+            http,
+            driver,
+            stop,
+            receiver,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The shared state: clock, journal, world.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The built-in receiver, when it runs.
+    pub fn receiver(&self) -> Option<&RunningReceiver> {
+        self.receiver.as_ref()
+    }
+
+    /// The built-in receiver's webhook URL, when it runs.
+    pub fn receiver_url(&self) -> Option<Url> {
+        self.receiver.as_ref().map(RunningReceiver::webhook_url)
+    }
+
+    /// Graceful shutdown: intake stops, the driver stops, open HTTP requests finish, in-flight
+    /// attempts get `grace` to finish, and what is still unfinished is journaled as interrupted.
+    pub async fn shutdown(self, grace: Duration) -> ShutdownTally {
+        self.state.set_phase(Phase::Draining);
+        self.stop.cancel();
+        let _ = self.driver.await;
+        self.handle.stop(true).await;
+        let _ = self.http.await;
+        let tally = shutdown::drain(&self.state, grace).await;
+        if let Some(receiver) = self.receiver {
+            receiver.stop().await;
+        }
+        tally
+    }
+}
+
+/// Serves on `listener` until `signal` completes, then shuts down gracefully.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    grace: Duration,
+    signal: impl Future<Output = ()>,
+) -> Result<ShutdownTally, ServerError> {
+    let server = RunningServer::start(listener, config)?;
+    signal.await;
+    Ok(server.shutdown(grace).await)
+}

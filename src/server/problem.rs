@@ -1,0 +1,241 @@
+//! Every error the server answers, as one enum with stable codes.
+//!
+//! The control API (`/_mock/...`) renders them as RFC 7807 `application/problem+json`; the mock
+//! InboxKit REST API (`/v1/api/...`) renders the same errors in InboxKit's own envelope,
+//! `{"error": true, "message": "..."}`, so a client sees what the real service would send.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+use crate::model::world::WorldError;
+use crate::simulation::IllegalTransition;
+use crate::simulation::simulator::ActionError;
+
+/// Base of the `type` URI of every problem; the code is appended.
+pub const PROBLEM_TYPE_BASE: &str = "urn:inboxkit-mock:problem:";
+
+/// An API error with a stable machine-readable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, bad field, bad query).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or wrong `Authorization: Bearer <API key>`.
+    #[error("missing or invalid API key: send `Authorization: Bearer <API key>`")]
+    Unauthorized,
+    /// No entity with that uid (in that workspace).
+    #[error("no {kind} with uid `{uid}`")]
+    UnknownEntity {
+        /// Entity kind.
+        kind: &'static str,
+        /// The uid asked for.
+        uid: String,
+    },
+    /// No workspace with that id.
+    #[error("no workspace `{0}`")]
+    UnknownWorkspace(String),
+    /// No delivery with that id (never made, or evicted from the bounded journal).
+    #[error("no delivery `{0}` in the journal")]
+    UnknownDelivery(String),
+    /// The lifecycle does not allow the transition; names the allowed ones.
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// The request conflicts with the world (duplicate name or address, full domain).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than the configured limit.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No route for this method and path.
+    #[error("no route for {method} {path}")]
+    NotFound {
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+    },
+    /// The server is shutting down and takes no new work.
+    #[error("the mock is shutting down and accepts no new work")]
+    ShuttingDown,
+    /// A failure inside the mock.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code, e.g. `illegal_transition`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::UnknownEntity { .. } => "unknown_entity",
+            ApiError::UnknownWorkspace(_) => "unknown_workspace",
+            ApiError::UnknownDelivery(_) => "unknown_delivery",
+            ApiError::IllegalTransition(_) => "illegal_transition",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::ShuttingDown => "shutting_down",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// A short, fixed summary of the kind of problem.
+    pub fn title(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "Bad request",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::UnknownEntity { .. } => "Unknown entity",
+            ApiError::UnknownWorkspace(_) => "Unknown workspace",
+            ApiError::UnknownDelivery(_) => "Unknown delivery",
+            ApiError::IllegalTransition(_) => "Illegal transition",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::NotFound { .. } => "Not found",
+            ApiError::ShuttingDown => "Shutting down",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::UnknownEntity { .. }
+            | ApiError::UnknownWorkspace(_)
+            | ApiError::UnknownDelivery(_)
+            | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::IllegalTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 7807 body: `type`, `title`, `status`, `detail`, `code`, plus fields per problem.
+    pub fn problem(&self) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            json!(format!("{PROBLEM_TYPE_BASE}{}", self.code())),
+        );
+        body.insert("title".into(), json!(self.title()));
+        body.insert("status".into(), json!(self.status().as_u16()));
+        body.insert("detail".into(), json!(self.to_string()));
+        body.insert("code".into(), json!(self.code()));
+        match self {
+            ApiError::IllegalTransition(illegal) => {
+                body.insert("entity".into(), json!(illegal.entity));
+                body.insert("from".into(), json!(illegal.from));
+                body.insert("to".into(), json!(illegal.to));
+                body.insert("allowed".into(), json!(illegal.allowed));
+            }
+            ApiError::UnknownEntity { kind, uid } => {
+                body.insert("entity".into(), json!(kind));
+                body.insert("uid".into(), json!(uid));
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                body.insert("limit_bytes".into(), json!(limit));
+            }
+            _ => {}
+        }
+        Value::Object(body)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status())
+            .content_type("application/problem+json")
+            .body(self.problem().to_string())
+    }
+}
+
+impl From<ActionError> for ApiError {
+    fn from(error: ActionError) -> Self {
+        match error {
+            ActionError::UnknownEntity { kind, uid } => ApiError::UnknownEntity { kind, uid },
+            ActionError::Illegal(illegal) => ApiError::IllegalTransition(illegal),
+            ActionError::World(world) => world.into(),
+        }
+    }
+}
+
+impl From<WorldError> for ApiError {
+    fn from(error: WorldError) -> Self {
+        match error {
+            WorldError::DuplicateDomain(_)
+            | WorldError::DuplicateEmail(_)
+            | WorldError::DomainFull(_) => ApiError::Conflict(error.to_string()),
+            WorldError::UnknownDomain(_) | WorldError::Invalid(..) => {
+                ApiError::BadRequest(error.to_string())
+            }
+        }
+    }
+}
+
+/// An [`ApiError`] answered in InboxKit's envelope: `{"error": true, "message": "..."}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RestError(#[from] pub ApiError);
+
+impl From<ActionError> for RestError {
+    fn from(error: ActionError) -> Self {
+        RestError(error.into())
+    }
+}
+
+impl From<WorldError> for RestError {
+    fn from(error: WorldError) -> Self {
+        RestError(error.into())
+    }
+}
+
+impl ResponseError for RestError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.0.status())
+            .insert_header(ContentType::json())
+            .json(json!({"error": true, "message": self.0.to_string()}))
+    }
+}
+
+/// Maps a JSON body error to the matching problem (413 for a body over the limit).
+pub fn json_error(error: actix_web::error::JsonPayloadError, limit: usize) -> ApiError {
+    use actix_web::error::JsonPayloadError;
+    match error {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::PayloadTooLarge { limit }
+        }
+        JsonPayloadError::ContentType => ApiError::BadRequest(
+            "the body must be JSON, sent with `Content-Type: application/json`".into(),
+        ),
+        other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+    }
+}
+
+/// Maps a query-string error to a problem.
+pub fn query_error(error: actix_web::error::QueryPayloadError) -> ApiError {
+    ApiError::BadRequest(format!("invalid query string: {error}"))
+}
+
+/// The fallback for unknown routes: 404 `not_found` in the control API's format.
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+    })
+}

@@ -1,0 +1,564 @@
+//! The mock InboxKit REST API (`/v1/api`): the calls an app makes to start lifecycles.
+//!
+//! Same paths, bodies and `Authorization: Bearer <API key>` as the real service; workspace calls
+//! take `X-Workspace-Id` (default: the first workspace). Replies use InboxKit's envelope,
+//! `{"error": false, "message": "...", ...}`; errors `{"error": true, "message": "..."}`.
+//! Batch calls (register, buy, cancel, remove) are all-or-nothing: nothing changes on an error.
+
+use std::collections::{HashMap, HashSet};
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::problem::{ApiError, RestError};
+use super::state::AppState;
+use super::subscriber::parse_url;
+use crate::contract::{Entity, Platform, Secret};
+use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
+
+/// Most items one batch call may carry.
+pub const MAX_BATCH: usize = 1000;
+/// Default and largest page size of list calls.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page size of list calls.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// Registers the routes under `/v1/api`.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/workspaces/webhook", web::post().to(set_webhook))
+        .route("/workspaces/list", web::get().to(list_workspaces))
+        .route("/domains/register", web::post().to(register_domains))
+        .route("/domains/list", web::post().to(list_domains))
+        .route("/domains/remove", web::post().to(remove_domains))
+        .route("/mailboxes/buy", web::post().to(buy_mailboxes))
+        .route("/mailboxes/list", web::post().to(list_mailboxes))
+        .route("/mailboxes/status", web::post().to(mailbox_status))
+        .route("/mailboxes/cancel", web::post().to(cancel_mailboxes))
+        .route(
+            "/mailboxes/show-credentials",
+            web::get().to(show_credentials),
+        );
+}
+
+/// An authenticated caller and the workspace it addresses (`X-Workspace-Id`).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// Workspace index.
+    pub workspace: u16,
+}
+
+impl FromRequest for Caller {
+    type Error = RestError;
+    type Future = Ready<Result<Self, RestError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller(request))
+    }
+}
+
+fn caller(request: &HttpRequest) -> Result<Caller, RestError> {
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("no state".into()))?;
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !presented.is_some_and(|key| same(key, state.api_key())) {
+        return Err(ApiError::Unauthorized.into());
+    }
+    let workspace = match request
+        .headers()
+        .get("x-workspace-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        None => 0,
+        Some(id) => state
+            .with_world(|w| w.workspace_index(id.trim()))
+            .ok_or_else(|| ApiError::UnknownWorkspace(id.to_owned()))?,
+    };
+    Ok(Caller { workspace })
+}
+
+fn same(presented: &str, key: &Secret) -> bool {
+    presented.as_bytes().ct_eq(key.expose().as_bytes()).into()
+}
+
+fn ok(message: &str, mut fields: Value) -> HttpResponse {
+    let mut body = json!({"error": false, "message": message});
+    if let (Some(body), Some(fields)) = (body.as_object_mut(), fields.as_object_mut()) {
+        body.append(fields);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+fn check_batch(len: usize, what: &str) -> Result<(), RestError> {
+    match len {
+        0 => Err(ApiError::BadRequest(format!("`{what}` must not be empty")).into()),
+        n if n > MAX_BATCH => Err(ApiError::BadRequest(format!(
+            "at most {MAX_BATCH} {what} per call, got {n}"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+fn workspace_json(world: &World, index: usize) -> Value {
+    let ws = &world.workspaces()[index];
+    json!({"uid": ws.id, "name": ws.name, "webhook_url": ws.webhook_url.as_ref().map(|u| u.as_str())})
+}
+
+#[derive(Debug, Deserialize)]
+struct SetWebhook {
+    uid: String,
+    webhook_url: String,
+    /// Mock extension: the workspace's own webhook secret.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+async fn set_webhook(
+    _: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<SetWebhook>,
+) -> Result<HttpResponse, RestError> {
+    let body = body.into_inner();
+    let url = parse_url(&body.webhook_url)?;
+    let view = {
+        let mut sim = state.sim();
+        let index = sim
+            .world()
+            .workspace_index(&body.uid)
+            .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
+        let workspace = sim
+            .world_mut()
+            .workspace_mut(index)
+            .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
+        workspace.webhook_url = Some(url);
+        if let Some(secret) = body.secret.filter(|s| !s.is_empty()) {
+            workspace.webhook_secret = Some(Secret::new(secret));
+        }
+        workspace_json(sim.world(), usize::from(index))
+    };
+    state.rebuild_subscribers();
+    Ok(ok(
+        "Webhook URL updated successfully",
+        json!({"workspace": view}),
+    ))
+}
+
+async fn list_workspaces(_: Caller, state: web::Data<AppState>) -> HttpResponse {
+    let workspaces: Vec<Value> = state.with_world(|w| {
+        (0..w.workspaces().len())
+            .map(|i| workspace_json(w, i))
+            .collect()
+    });
+    ok(
+        "Workspaces retrieved successfully",
+        json!({"workspaces": workspaces}),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainOrder {
+    name: String,
+    #[serde(default = "one_year")]
+    registration_years: u16,
+}
+
+fn one_year() -> u16 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+struct Register {
+    domains: Vec<DomainOrder>,
+}
+
+async fn register_domains(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Register>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let domains = body.into_inner().domains;
+    check_batch(domains.len(), "domains")?;
+    let now = state.clock().now();
+    let uids = {
+        let mut sim = state.sim();
+        let mut seen = HashSet::new();
+        for order in &domains {
+            let name = order.name.trim().to_ascii_lowercase();
+            if !(1..=10).contains(&order.registration_years) {
+                return Err(ApiError::BadRequest(format!(
+                    "`registration_years` of `{name}` must be 1 to 10"
+                ))
+                .into());
+            }
+            sim.world().check_domain(&name)?;
+            if !seen.insert(name.clone()) {
+                return Err(WorldError::DuplicateDomain(name).into());
+            }
+        }
+        let mut uids = Vec::with_capacity(domains.len());
+        for order in &domains {
+            let entity =
+                sim.register_domain(caller.workspace, &order.name, order.registration_years, now)?;
+            uids.push(sim.world().uid(entity));
+        }
+        uids
+    };
+    state.wake_driver();
+    Ok(ok(
+        "Domain registration started",
+        json!({"domain_uids": uids}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListBody {
+    #[serde(default)]
+    page: Option<usize>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    keyword: Option<String>,
+    /// Mailbox lists only: just this domain's mailboxes.
+    #[serde(default)]
+    domain_name: Option<String>,
+}
+
+/// One page of entities of `kind` in the caller's workspace, `deleted` ones left out.
+fn page(
+    world: &World,
+    kind: EntityKind,
+    caller: Caller,
+    body: &ListBody,
+) -> Result<(Vec<EntityRef>, Value), RestError> {
+    let page = body.page.unwrap_or(1).max(1);
+    let limit = body.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("`limit` must be 1 to {MAX_PAGE_SIZE}")).into());
+    }
+    let keyword = body
+        .keyword
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .filter(|k| !k.is_empty());
+    let domain_suffix = body
+        .domain_name
+        .as_deref()
+        .map(|d| format!("@{}", d.trim().to_ascii_lowercase()));
+    let mut total = 0;
+    let mut items = Vec::new();
+    let skip = (page - 1).saturating_mul(limit);
+    for entity in world.list(kind, caller.workspace) {
+        if world.status(entity) == "deleted" {
+            continue;
+        }
+        let label = world.label(entity);
+        if keyword
+            .as_ref()
+            .is_some_and(|k| !label.contains(k.as_str()))
+            || domain_suffix
+                .as_ref()
+                .is_some_and(|d| !label.ends_with(d.as_str()))
+        {
+            continue;
+        }
+        if total >= skip && items.len() < limit {
+            items.push(entity);
+        }
+        total += 1;
+    }
+    let pagination =
+        json!({"page": page, "limit": limit, "total": total, "total_pages": total.div_ceil(limit)});
+    Ok((items, pagination))
+}
+
+async fn list_domains(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<ListBody>,
+) -> Result<HttpResponse, RestError> {
+    let (domains, pagination) = {
+        let sim = state.sim();
+        let world = sim.world();
+        let (items, pagination) = page(world, EntityKind::Domain, caller, &body)?;
+        (
+            items
+                .into_iter()
+                .map(|e| entity_json(world.entity(e), false))
+                .collect::<Vec<_>>(),
+            pagination,
+        )
+    };
+    Ok(ok(
+        "Domains retrieved successfully",
+        json!({"domains": domains, "pagination": pagination}),
+    ))
+}
+
+/// An entity as JSON; mailbox credentials only when asked for.
+fn entity_json(entity: Entity, credentials: bool) -> Value {
+    let mut value = match entity {
+        Entity::Domain(d) => serde_json::to_value(d),
+        Entity::Mailbox(m) => serde_json::to_value(m),
+        Entity::ConsentRequest(c) => serde_json::to_value(c),
+        Entity::ClientIdRequest(c) => serde_json::to_value(c),
+    }
+    .unwrap_or(Value::Null);
+    if !credentials && let Some(map) = value.as_object_mut() {
+        for field in ["password", "app_password", "secret"] {
+            map.remove(field);
+        }
+    }
+    value
+}
+
+#[derive(Debug, Deserialize)]
+struct Uids {
+    uids: Vec<String>,
+}
+
+/// Resolves uids of `kind` in the caller's workspace; an unknown one fails the whole call.
+fn resolve(
+    world: &World,
+    kind: EntityKind,
+    caller: Caller,
+    uids: &[String],
+) -> Result<Vec<EntityRef>, RestError> {
+    check_batch(uids.len(), "uids")?;
+    uids.iter()
+        .map(|uid| {
+            world
+                .find_kind(kind, uid.trim())
+                .filter(|e| world.workspace_of(*e) == caller.workspace)
+                .ok_or_else(|| {
+                    ApiError::UnknownEntity {
+                        kind: kind.as_str(),
+                        uid: uid.clone(),
+                    }
+                    .into()
+                })
+        })
+        .collect()
+}
+
+async fn remove_domains(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Uids>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let (fired, uids) = {
+        let mut sim = state.sim();
+        let domains = resolve(sim.world(), EntityKind::Domain, caller, &body.uids)?;
+        for domain in &domains {
+            sim.check_transition(*domain, "deleted")?;
+        }
+        let mut fired = Vec::new();
+        for domain in &domains {
+            fired.push(sim.remove_domain(*domain, shape, now)?);
+        }
+        (
+            fired,
+            domains
+                .iter()
+                .map(|d| sim.world().uid(*d))
+                .collect::<Vec<_>>(),
+        )
+    };
+    state.dispatch(fired);
+    state.wake_driver();
+    Ok(ok(
+        "Domains removed successfully",
+        json!({"domain_uids": uids}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct MailboxBody {
+    first_name: String,
+    last_name: String,
+    username: String,
+    platform: String,
+    domain_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Buy {
+    mailboxes: Vec<MailboxBody>,
+}
+
+async fn buy_mailboxes(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Buy>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let orders = body.into_inner().mailboxes;
+    check_batch(orders.len(), "mailboxes")?;
+    let orders: Vec<MailboxOrder> = orders
+        .into_iter()
+        .map(|m| {
+            let platform = Platform::parse_known(&m.platform.to_ascii_uppercase())
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            Ok(MailboxOrder {
+                username: m.username,
+                first_name: m.first_name,
+                last_name: m.last_name,
+                platform,
+                domain_name: m.domain_name,
+            })
+        })
+        .collect::<Result<_, RestError>>()?;
+    let now = state.clock().now();
+    let mailboxes = {
+        let mut sim = state.sim();
+        let mut emails = HashSet::new();
+        let mut per_domain: HashMap<u32, u32> = HashMap::new();
+        for order in &orders {
+            let (domain, email) = sim.world().check_mailbox(caller.workspace, order)?;
+            let taken = per_domain.entry(domain).or_default();
+            *taken += 1;
+            sim.world().check_capacity(domain, *taken)?;
+            if !emails.insert(email.clone()) {
+                return Err(WorldError::DuplicateEmail(email).into());
+            }
+        }
+        let mut created = Vec::with_capacity(orders.len());
+        for order in &orders {
+            let entity = sim.buy_mailbox(caller.workspace, order, now)?;
+            created.push(entity_json(sim.world().entity(entity), false));
+        }
+        created
+    };
+    state.wake_driver();
+    Ok(ok(
+        "Mailboxes purchased successfully",
+        json!({"mailboxes": mailboxes}),
+    ))
+}
+
+async fn list_mailboxes(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<ListBody>,
+) -> Result<HttpResponse, RestError> {
+    let (mailboxes, pagination) = {
+        let sim = state.sim();
+        let world = sim.world();
+        let (items, pagination) = page(world, EntityKind::Mailbox, caller, &body)?;
+        (
+            items
+                .into_iter()
+                .map(|e| entity_json(world.entity(e), false))
+                .collect::<Vec<_>>(),
+            pagination,
+        )
+    };
+    Ok(ok(
+        "Mailboxes retrieved successfully",
+        json!({"mailboxes": mailboxes, "pagination": pagination}),
+    ))
+}
+
+async fn mailbox_status(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Uids>,
+) -> Result<HttpResponse, RestError> {
+    let statuses = {
+        let sim = state.sim();
+        let world = sim.world();
+        resolve(world, EntityKind::Mailbox, caller, &body.uids)?
+            .into_iter()
+            .map(|m| match world.entity(m) {
+                Entity::Mailbox(m) => json!({
+                    "uid": m.uid, "email": m.email, "status": m.status, "previous_status": m.previous_status,
+                    "mailbox_cancellation_status": m.mailbox_cancellation_status,
+                }),
+                other => entity_json(other, false),
+            })
+            .collect::<Vec<_>>()
+    };
+    Ok(ok(
+        "Mailbox statuses retrieved successfully",
+        json!({"mailboxes": statuses}),
+    ))
+}
+
+async fn cancel_mailboxes(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Uids>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let (fired, statuses) = {
+        let mut sim = state.sim();
+        let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
+        for mailbox in &mailboxes {
+            let target = sim.cancellation_target(*mailbox);
+            sim.check_transition(*mailbox, target)?;
+        }
+        let mut fired = Vec::new();
+        for mailbox in &mailboxes {
+            fired.push(sim.cancel_mailbox(*mailbox, shape, now)?);
+        }
+        let statuses: Vec<Value> = mailboxes
+            .iter()
+            .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
+            .collect();
+        (fired, statuses)
+    };
+    state.dispatch(fired);
+    state.wake_driver();
+    Ok(ok(
+        "Mailbox cancellation requested",
+        json!({"mailboxes": statuses}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct CredentialsQuery {
+    uid: String,
+}
+
+async fn show_credentials(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<CredentialsQuery>,
+) -> Result<HttpResponse, RestError> {
+    let mailbox = {
+        let sim = state.sim();
+        let world = sim.world();
+        let found = resolve(
+            world,
+            EntityKind::Mailbox,
+            caller,
+            std::slice::from_ref(&query.uid),
+        )?;
+        world.entity(found[0])
+    };
+    let Entity::Mailbox(m) = mailbox else {
+        return Err(ApiError::Internal("a mailbox uid resolved to another kind".into()).into());
+    };
+    Ok(ok(
+        "Credentials retrieved successfully",
+        json!({"credentials": {
+            "uid": m.uid, "email": m.email, "password": m.password, "app_password": m.app_password, "secret": m.secret,
+        }}),
+    ))
+}

@@ -1,0 +1,133 @@
+//! The end of a run: let in-flight attempts finish, journal the rest as interrupted, and tally.
+//!
+//! Nothing is dropped silently: every delivery still open when the grace period ends gets an
+//! `interrupted` attempt in the journal (its state stays `pending` or `retrying`), and the tally
+//! counts it.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::state::AppState;
+use crate::contract::format_timestamp;
+use crate::delivery::journal::Filter;
+use crate::delivery::{
+    AttemptOutcome, AttemptRecord, DeliveryRecord, DeliveryState, TerminalState, Trigger,
+};
+
+/// How often the drain checks for attempts still in flight.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a run came to, printed at shutdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ShutdownTally {
+    /// Events submitted.
+    pub events: u64,
+    /// Deliveries that ended `delivered`.
+    pub delivered: u64,
+    /// Deliveries that ended `rejected`.
+    pub rejected: u64,
+    /// Deliveries that ended `exhausted`.
+    pub exhausted: u64,
+    /// Deliveries still open at the end, journaled with an `interrupted` attempt.
+    pub interrupted: u64,
+    /// Attempts made (interrupted ones included).
+    pub attempts: u64,
+    /// Lifecycle steps fired by the scheduler.
+    pub transitions_fired: u64,
+    /// Lifecycle steps still scheduled (the world lives in memory and ends with the process).
+    pub transitions_pending: usize,
+}
+
+impl std::fmt::Display for ShutdownTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} events: {} delivered, {} rejected, {} exhausted, {} interrupted; {} attempts; {} transitions fired, {} still scheduled",
+            self.events,
+            self.delivered,
+            self.rejected,
+            self.exhausted,
+            self.interrupted,
+            self.attempts,
+            self.transitions_fired,
+            self.transitions_pending
+        )
+    }
+}
+
+fn open(state: &AppState) -> Vec<DeliveryRecord> {
+    let journal = state.sender().journal();
+    [DeliveryState::Pending, DeliveryState::Retrying]
+        .into_iter()
+        .flat_map(|s| {
+            let filter = Filter {
+                state: Some(s),
+                ..Filter::default()
+            };
+            journal.list(&filter, 0, usize::MAX).0
+        })
+        .collect()
+}
+
+/// An attempt is in flight unless the delivery is waiting for a retry that is not due yet.
+fn in_flight(record: &DeliveryRecord, now: &str) -> bool {
+    match record
+        .last_attempt()
+        .and_then(|a| a.next_attempt_at.as_deref())
+    {
+        Some(next) => next <= now,
+        None => true,
+    }
+}
+
+/// Waits up to `grace` for in-flight attempts, journals what is left as interrupted, tallies.
+pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let now = format_timestamp(state.clock().now());
+        if !open(state).iter().any(|r| in_flight(r, &now))
+            || tokio::time::Instant::now() >= deadline
+        {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let journal = state.sender().journal();
+    let now = state.clock().now();
+    let leftovers = open(state);
+    for record in &leftovers {
+        let waiting = !in_flight(record, &format_timestamp(now));
+        let error = if waiting {
+            "the mock shut down before the scheduled retry"
+        } else {
+            "the mock shut down before this attempt finished"
+        };
+        let attempt = AttemptRecord {
+            number: u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1,
+            trigger: Trigger::Scheduled,
+            started_at: format_timestamp(now),
+            url: record.target.clone(),
+            request_headers: Vec::new(),
+            response: None,
+            latency_ms: 0.0,
+            outcome: AttemptOutcome::Interrupted,
+            error: Some(error.to_owned()),
+            next_attempt_at: None,
+        };
+        journal.record_attempt(&record.id, attempt, record.state);
+    }
+    let counters = journal.counters();
+    let sim = state.sim();
+    let terminal = |t: TerminalState| counters.terminal.get(&t).copied().unwrap_or(0);
+    ShutdownTally {
+        events: counters.events,
+        delivered: terminal(TerminalState::Delivered),
+        rejected: terminal(TerminalState::Rejected),
+        exhausted: terminal(TerminalState::Exhausted),
+        interrupted: leftovers.len() as u64,
+        attempts: counters.attempts_total(),
+        transitions_fired: sim.fired_total(),
+        transitions_pending: sim.queue_depth(),
+    }
+}

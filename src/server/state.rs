@@ -1,0 +1,321 @@
+//! Shared server state: the simulation, the sender, subscriber settings, and the driver task
+//! that fires due transitions as simulated time passes.
+//!
+//! Lock order, to rule out deadlocks: `firing` (async) -> `settings` -> `sim` -> `subscribers`.
+//! No lock is held across an `.await` except `firing`, which serializes firing only.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::problem::ApiError;
+use super::subscriber::SubscriberSettings;
+use crate::contract::{PayloadShape, Secret};
+use crate::delivery::{DeliveryId, OutgoingEvent, Sender, Subscriber};
+use crate::model::Faker;
+use crate::model::world::World;
+use crate::receiver::ReceivedStore;
+use crate::simulation::Clock;
+use crate::simulation::simulator::{Fired, Simulation};
+
+/// Transitions fired per lock acquisition; between batches other requests get the world.
+pub const FIRE_BATCH: usize = 4096;
+
+/// Where the server is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Starting: routes answer, `/_mock/ready` says not yet.
+    Starting = 0,
+    /// Accepting work.
+    Ready = 1,
+    /// Shutting down: no new work, in-flight deliveries finishing.
+    Draining = 2,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    sim: Mutex<Simulation>,
+    firing: tokio::sync::Mutex<()>,
+    wake: Notify,
+    clock: Clock,
+    sender: Sender,
+    api_key: Secret,
+    settings: RwLock<SubscriberSettings>,
+    initial_settings: SubscriberSettings,
+    builtin_url: Option<Url>,
+    subscribers: RwLock<Vec<Arc<Subscriber>>>,
+    builtin_store: Option<Arc<ReceivedStore>>,
+    samples: Mutex<Faker>,
+    phase: AtomicU8,
+    max_body_bytes: usize,
+}
+
+/// What [`AppState`] is made of.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub sim: Simulation,
+    pub clock: Clock,
+    pub sender: Sender,
+    pub api_key: Secret,
+    pub settings: SubscriberSettings,
+    pub builtin_url: Option<Url>,
+    pub builtin_store: Option<Arc<ReceivedStore>>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// State around a fresh simulation.
+    pub(crate) fn new(parts: Parts) -> Self {
+        let Parts {
+            sim,
+            clock,
+            sender,
+            api_key,
+            settings,
+            builtin_url,
+            builtin_store,
+            max_body_bytes,
+        } = parts;
+        let samples = Faker::seeded(sim.world().seed().wrapping_add(1));
+        let state = AppState {
+            sim: Mutex::new(sim),
+            firing: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            clock,
+            sender,
+            api_key,
+            initial_settings: settings.clone(),
+            settings: RwLock::new(settings),
+            builtin_url,
+            builtin_store,
+            subscribers: RwLock::new(Vec::new()),
+            samples: Mutex::new(samples),
+            phase: AtomicU8::new(Phase::Starting as u8),
+            max_body_bytes,
+        };
+        state.rebuild_subscribers();
+        state
+    }
+
+    /// The simulated clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The sender (and through it, the journal).
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// The team API key REST calls must present.
+    pub fn api_key(&self) -> &Secret {
+        &self.api_key
+    }
+
+    /// The built-in receiver's webhook URL, when it runs.
+    pub fn builtin_url(&self) -> Option<&Url> {
+        self.builtin_url.as_ref()
+    }
+
+    /// What the built-in receiver got, when it runs.
+    pub fn builtin_store(&self) -> Option<&Arc<ReceivedStore>> {
+        self.builtin_store.as_ref()
+    }
+
+    /// Largest accepted request body.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The simulation, locked (never hold it across an `.await`).
+    pub fn sim(&self) -> MutexGuard<'_, Simulation> {
+        self.sim
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A generator for hand-triggered sample events (seeded from the world's seed).
+    pub(crate) fn samples(&self) -> MutexGuard<'_, Faker> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy of the subscriber settings.
+    pub fn settings(&self) -> SubscriberSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The body layout in force.
+    pub fn shape(&self) -> PayloadShape {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .payload_shape
+    }
+
+    /// Replaces the subscriber settings and rebuilds every workspace's subscriber.
+    pub fn set_settings(&self, settings: SubscriberSettings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = settings;
+        self.rebuild_subscribers();
+    }
+
+    /// Recomputes each workspace's delivery target (after a webhook or settings change).
+    pub fn rebuild_subscribers(&self) {
+        let settings = self.settings();
+        let fallback = self.default_url(&settings);
+        let built: Vec<Arc<Subscriber>> = {
+            let sim = self.sim();
+            sim.world()
+                .workspaces()
+                .iter()
+                .map(|ws| settings.subscriber(ws, &fallback))
+                .collect()
+        };
+        *self.subscribers.write().unwrap_or_else(|p| p.into_inner()) = built;
+    }
+
+    fn default_url(&self, settings: &SubscriberSettings) -> Url {
+        settings
+            .url
+            .clone()
+            .or_else(|| self.builtin_url.clone())
+            .unwrap_or_else(|| {
+                Url::parse("http://127.0.0.1:9/webhook").expect("a valid fallback URL")
+            })
+    }
+
+    /// The subscriber of workspace `index`.
+    pub fn subscriber(&self, index: u16) -> Arc<Subscriber> {
+        let subscribers = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
+        subscribers
+            .get(usize::from(index))
+            .or_else(|| subscribers.first())
+            .cloned()
+            .expect("there is always a default workspace")
+    }
+
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Starting,
+            1 => Phase::Ready,
+            _ => Phase::Draining,
+        }
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// Refuses new work once shutdown began.
+    pub fn intake(&self) -> Result<(), ApiError> {
+        match self.phase() {
+            Phase::Draining => Err(ApiError::ShuttingDown),
+            Phase::Starting | Phase::Ready => Ok(()),
+        }
+    }
+
+    /// Wakes the driver: something was scheduled that may be due earlier than it thought.
+    pub fn wake_driver(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Submits announcements to their workspaces' subscribers, in order; returns delivery ids.
+    pub fn dispatch(&self, fired: Vec<Fired>) -> Vec<DeliveryId> {
+        if fired.is_empty() {
+            return Vec::new();
+        }
+        let subscribers = self
+            .subscribers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        fired
+            .into_iter()
+            .map(|f| {
+                let subscriber = subscribers
+                    .get(usize::from(f.workspace))
+                    .or_else(|| subscribers.first());
+                let subscriber = subscriber
+                    .cloned()
+                    .expect("there is always a default workspace");
+                self.sender
+                    .submit(subscriber, OutgoingEvent::from_envelope(&f.envelope))
+            })
+            .collect()
+    }
+
+    /// Fires every transition due by now, in order, and submits their webhooks; returns how many.
+    pub async fn fire_due(&self) -> usize {
+        let _firing = self.firing.lock().await;
+        self.fire_due_locked().await
+    }
+
+    async fn fire_due_locked(&self) -> usize {
+        let mut total = 0;
+        loop {
+            let shape = self.shape();
+            let now = self.clock.now();
+            let batch = self.sim().fire_due(now, shape, FIRE_BATCH);
+            let count = batch.len();
+            self.dispatch(batch);
+            total += count;
+            if count < FIRE_BATCH {
+                return total;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Advances the clock and fires what came due, atomically with respect to the driver.
+    pub async fn advance(&self, by: std::time::Duration) -> usize {
+        let _firing = self.firing.lock().await;
+        self.clock.advance(by);
+        self.fire_due_locked().await
+    }
+
+    /// Back to the start: same seed, start-up subscriber settings, empty journal.
+    pub async fn reset(&self) {
+        let _firing = self.firing.lock().await;
+        self.sim().reset();
+        *self.samples() = Faker::seeded(self.sim().world().seed().wrapping_add(1));
+        self.set_settings(self.initial_settings.clone());
+        self.sender.journal().clear();
+        self.wake_driver();
+    }
+
+    /// The world, for read-only views.
+    pub fn with_world<T>(&self, read: impl FnOnce(&World) -> T) -> T {
+        read(self.sim().world())
+    }
+}
+
+/// Fires due transitions whenever simulated time reaches them, until `stop` is cancelled.
+pub(crate) async fn drive(state: Arc<AppState>, stop: CancellationToken) {
+    loop {
+        state.fire_due().await;
+        let woken = state.wake.notified();
+        let next = state.sim().next_due();
+        let clock = state.clock.clone();
+        let sleep = async move {
+            match next {
+                Some(at) => clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = woken => {}
+            () = sleep => {}
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Scenario files through the binary: shipped scenarios (shortened), verdicts, merging shards.
+
+use std::path::PathBuf;
+
+use crate::support::run_cli;
+
+fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name).display().to_string()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("inboxkit-mock-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn the_1k_per_second_load_runs_short_and_passes() {
+    let out = temp("load.json");
+    let html = temp("load.html");
+    let junit = temp("load.xml");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "run", &scenario("load-1k-per-second.toml"), "--duration-factor", "0.02",
+            "--out", out.to_str().unwrap(), "--html", html.to_str().unwrap(), "--junit", junit.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
+    assert!(stdout.contains("terminal    delivered 1200, rejected 0, exhausted 0"), "{stdout}{stderr}");
+    assert!(stdout.contains("pass success_rate >= 0.999"), "{stdout}");
+    // The lag threshold is machine-dependent; the verdict and exit code must agree either way.
+    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(report["stats"]["events"], 1200);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("Response time over the run"));
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite name=\"load-1k-per-second\""));
+}
+
+#[tokio::test]
+async fn duplicates_and_reordering_keep_every_event_terminal() {
+    let (code, stdout, stderr) = run_cli(&["run", &scenario("duplicates-and-reordering.toml"), "--duration-factor", "0.1"], b"").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("400 ("), "{stdout}");
+    assert!(stdout.contains("exhausted 0"), "{stdout}");
+}
+
+#[tokio::test]
+async fn an_invalid_scenario_exits_65_naming_the_place() {
+    let path = temp("bad.toml");
+    std::fs::write(&path, "name = \"bad\"\nthresholds = [\"happiness > 1\"]\n").unwrap();
+    let (code, _, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
+    assert_eq!(code, 65, "{stderr}");
+    assert!(stderr.contains("bad.toml:2:15: thresholds[0]: unknown metric `happiness`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_breached_threshold_exits_99_and_shards_merge() {
+    let path = temp("strict.toml");
+    std::fs::write(
+        &path,
+        "name = \"strict\"\nthresholds = [\"latency_max < 1us\", \"events >= 20\"]\n[world]\nseed = 3\n[[load]]\nrate = 40\nduration = \"0.5s\"\n",
+    )
+    .unwrap();
+    let mut outs = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out = temp(&format!("shard-{}.json", &shard[..1]));
+        let (code, stdout, _) = run_cli(&["run", path.to_str().unwrap(), "--shard", shard, "--out", out.to_str().unwrap()], b"").await;
+        assert_eq!(code, 99, "{stdout}");
+        assert!(stdout.contains("FAIL latency_max < 1us"), "{stdout}");
+        outs.push(out);
+    }
+    let (code, stdout, _) = run_cli(&["report", outs[0].to_str().unwrap(), outs[1].to_str().unwrap()], b"").await;
+    assert_eq!(code, 99, "{stdout}");
+    assert!(stdout.contains("shards 1/2, 2/2"), "{stdout}");
+    assert!(stdout.contains("pass events >= 20 (observed 20.000)"), "{stdout}");
+}
