@@ -94,7 +94,10 @@ fn firing() {
         }
         fired += batch.len();
         let began = Instant::now();
-        bytes += batch.iter().map(|f| OutgoingEvent::from_envelope(&f.envelope).body().len()).sum::<usize>();
+        bytes += batch
+            .iter()
+            .map(|f| OutgoingEvent::from_envelope(&f.envelope).body().len())
+            .sum::<usize>();
         serializing += began.elapsed();
     }
     let total = firing + serializing;

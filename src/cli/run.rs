@@ -100,6 +100,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         None => {
             let started = RunningReceiver::start_local(ReceiverConfig {
                 verifier: Some(signer.clone()),
+                capacity: Some(10_000),
+                faults: scenario.receiver_faults(),
+                fault_seed: scenario.world.seed,
                 ..ReceiverConfig::default()
             })
             .context("starting the built-in receiver")?;

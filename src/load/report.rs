@@ -137,12 +137,12 @@ impl Report {
                     ms(h.percentile_ms(0.95)), ms(h.percentile_ms(0.99)), ms(h.percentile_ms(0.999)), ms(h.max_ms())
                 );
             }
-            let secs = s.duration_s.max(f64::MIN_POSITIVE);
             let _ = writeln!(
                 out,
-                "  throughput  attempted {:.1}/s, delivered {:.1}/s over {:.1} s",
-                s.events as f64 / secs,
-                s.count(TerminalState::Delivered) as f64 / secs,
+                "  throughput  attempted {:.1}/s over the {:.1} s of load; delivered {:.1}/s over the {:.1} s until all were terminal",
+                s.events as f64 / s.load_s.max(f64::MIN_POSITIVE),
+                s.load_s,
+                s.count(TerminalState::Delivered) as f64 / s.duration_s.max(f64::MIN_POSITIVE),
                 s.duration_s
             );
             let _ = writeln!(

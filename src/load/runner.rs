@@ -195,6 +195,7 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     sampler.abort();
     let mut stats = Arc::try_unwrap(stats).map(Mutex::into_inner).unwrap_or_default();
     stats.finish(run_start.elapsed());
+    stats.load_s = scaled.iter().flatten().map(|s| s.length.as_secs_f64()).sum();
     stats
 }
 

@@ -110,8 +110,11 @@ pub struct Stats {
     pub attempts_per_event: BTreeMap<u32, u64>,
     /// Sends that started more than [`LATE_START`] after their planned time.
     pub late_starts: u64,
-    /// Wall-clock length of the load, seconds.
+    /// Wall-clock length of the run until every event was terminal, seconds.
     pub duration_s: f64,
+    /// Planned length of the load phases, seconds (the attempted rate's denominator).
+    #[serde(default)]
+    pub load_s: f64,
     /// Response time: planned send to the end of the first attempt.
     pub response_us: Micros,
     /// Service time: each attempt's own latency.
@@ -185,6 +188,7 @@ impl Stats {
         }
         self.late_starts += other.late_starts;
         self.duration_s = self.duration_s.max(other.duration_s);
+        self.load_s = self.load_s.max(other.load_s);
         self.response_us.0.add(&other.response_us.0).expect("same bounds");
         self.service_us.0.add(&other.service_us.0).expect("same bounds");
         self.lag_us.0.add(&other.lag_us.0).expect("same bounds");

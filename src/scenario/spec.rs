@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::threshold::Threshold;
 use crate::contract::{EventType, PayloadShape, Profile, SignatureScheme};
 use crate::delivery::DeliveryState;
+use crate::receiver::FaultProgram;
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -64,9 +65,9 @@ pub struct TargetSpec {
     pub time_scale: Option<f64>,
     /// Attempts in flight at once.
     pub concurrency: Option<usize>,
-    /// Fault programs for the built-in receiver (its `--fault` syntax).
+    /// Fault programs for the built-in receiver (the `receive --fault` syntax).
     #[serde(default)]
-    pub receiver_faults: Vec<String>,
+    pub receiver_faults: Vec<Spanned<String>>,
 }
 
 /// The simulated account.
@@ -247,6 +248,15 @@ impl Phase {
 }
 
 impl Scenario {
+    /// The built-in receiver's fault programs, parsed (validated at load).
+    pub fn receiver_faults(&self) -> Vec<FaultProgram> {
+        self.target
+            .receiver_faults
+            .iter()
+            .filter_map(|p| p.get_ref().parse().ok())
+            .collect()
+    }
+
     /// The thresholds, parsed (validated at load).
     pub fn parsed_thresholds(&self) -> Vec<Threshold> {
         self.thresholds
@@ -261,6 +271,12 @@ impl Scenario {
                 .get_ref()
                 .parse::<Threshold>()
                 .map_err(|e| (threshold.span(), format!("thresholds[{index}]"), e.to_string()))?;
+        }
+        for (index, program) in self.target.receiver_faults.iter().enumerate() {
+            program
+                .get_ref()
+                .parse::<FaultProgram>()
+                .map_err(|e| (program.span(), format!("target.receiver_faults[{index}]"), e.to_string()))?;
         }
         if let Some(timeout) = &self.target.timeout {
             duration(timeout, "target.timeout")?;

@@ -193,8 +193,9 @@ async fn trigger(
             None => {
                 let workspace = workspace_of(world, body.workspace_id.as_deref())?;
                 let account = world.account(workspace);
-                let envelope = sample_envelope(&event, &mut state.samples(), account, shape, now)
-                    .ok_or_else(|| ApiError::BadRequest(format!("no sample for `{event}`")))?;
+                let envelope =
+                    sample_envelope(&event, &mut state.samples(), account, shape, now)
+                        .ok_or_else(|| ApiError::BadRequest(format!("no sample for `{event}`")))?;
                 (workspace, envelope)
             }
         }
