@@ -4,6 +4,7 @@
 //! checked after parsing (durations, thresholds, event names) keep their position for that.
 
 mod spec;
+pub mod steps;
 pub mod threshold;
 
 use std::path::{Path, PathBuf};

@@ -146,7 +146,7 @@ pub struct Expectation {
     pub state: Option<DeliveryState>,
     /// Exactly this many matching deliveries.
     pub count: Option<usize>,
-    /// How long to wait (simulated time).
+    /// How long to wait for the deliveries (wall-clock time).
     pub within: Spanned<String>,
 }
 

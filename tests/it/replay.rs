@@ -171,3 +171,26 @@ async fn keep_spacing_waits_the_recorded_gaps_scaled() {
     assert!(started.elapsed().as_millis() >= 130);
     assert_eq!(received(&server).await.len(), 2);
 }
+
+#[tokio::test]
+async fn rate_spaces_the_sends() {
+    // Two deliveries at 5 per second: the second is due 200 ms after the first.
+    let server = server_answering(200).await;
+    let path = fixture("renamed-field.jsonl");
+    let started = Instant::now();
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "replay",
+            path.to_str().unwrap(),
+            "--to",
+            &server.uri(),
+            "--rate",
+            "5/s",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(started.elapsed().as_millis() >= 190);
+    assert_eq!(received(&server).await.len(), 2);
+}
