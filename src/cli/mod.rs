@@ -4,6 +4,7 @@ mod check;
 mod contract_args;
 mod demo;
 mod drift;
+mod health;
 mod receive;
 mod render;
 mod replay;
@@ -34,7 +35,8 @@ const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   success (send: delivered)
   1   send: rejected (4xx or another no-retry answer); verify: signature mismatch;
-      drift: the recording differs from the contract; replay: not every delivery delivered
+      drift: the recording differs from the contract; replay: not every delivery delivered;
+      health: not healthy (no 2xx answer within --timeout)
   2   send: retries exhausted
   64  usage error (bad flag, unknown event, malformed --set, invalid URL, missing secret)
   65  run: invalid scenario file
@@ -81,6 +83,8 @@ enum Command {
     Replay(replay::Args),
     /// Serve the mock InboxKit REST API; lifecycles walk on their own and send signed webhooks.
     Serve(serve::Args),
+    /// Probe a running mock's /_mock/health (or /_mock/ready); exit 0 healthy, 1 not.
+    Health(health::Args),
 }
 
 /// How a subcommand failed.
@@ -153,6 +157,7 @@ async fn run(command: Command) -> Result<u8, CliError> {
         Command::Drift(args) => drift::run(args),
         Command::Replay(args) => replay::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Health(args) => health::run(args).await,
     }
 }
 

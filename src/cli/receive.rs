@@ -5,8 +5,9 @@ use std::net::TcpListener;
 
 use anyhow::Context;
 
-use inboxkit_mock::contract::Profile;
-use inboxkit_mock::receiver::{FaultProgram, ReceivedRecord, ReceiverConfig, RunningReceiver};
+use inboxkit_mock::contract::{Profile, Secret};
+use inboxkit_mock::receiver::{FaultProgram, ReceivedRecord, ReceiverConfig, Recording, RunningReceiver};
+use inboxkit_mock::recording::{Recorder, SignatureKeys};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::contract_args::KeyArgs;
@@ -53,6 +54,13 @@ pub struct Args {
     /// Seed for random delays and failures, so a run can be repeated.
     #[arg(long, value_name = "N")]
     fault_seed: Option<u64>,
+    /// Append every request exactly as received (headers, raw body, signature verdicts under
+    /// both schemes) to this JSON Lines file, for `drift` and `replay`.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
+    /// Keep mailbox credentials (password, app_password, secret) in the recording.
+    #[arg(long, requires = "record")]
+    keep_credentials: bool,
 }
 
 fn parse_fault(text: &str) -> Result<FaultProgram, String> {
@@ -86,6 +94,17 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     } else {
         None
     };
+    let recording = match &args.record {
+        Some(path) => Some(Recording {
+            recorder: Recorder::create(path, args.keep_credentials)
+                .map_err(|e| CliError::usage(format!("--record {}: {e}", path.display())))?,
+            keys: SignatureKeys::new(
+                args.keys.secret.clone().map(Secret::new),
+                args.keys.api_key.clone().map(Secret::new),
+            ),
+        }),
+        None => None,
+    };
     let listener = TcpListener::bind((args.bind.as_str(), args.port))
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
     let verifying = verifier
@@ -99,6 +118,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             verifier,
             faults: faults.clone(),
             fault_seed: args.fault_seed,
+            recording,
             ..ReceiverConfig::default()
         },
     )
@@ -110,6 +130,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     );
     for program in &faults {
         println!("fault: {program}");
+    }
+    if let Some(path) = &args.record {
+        let credentials = if args.keep_credentials { "kept" } else { "redacted" };
+        println!("recording every request to {} (mailbox credentials {credentials})", path.display());
     }
     let mut stream = receiver.store().subscribe();
     loop {

@@ -7,14 +7,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use inboxkit_mock::contract::{Secret, Signer, format_timestamp};
+use inboxkit_mock::contract::{Profile, Secret, Signer, format_timestamp};
 use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
 use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
 use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
 use inboxkit_mock::load::schedule::Segment;
-use inboxkit_mock::load::{LoadTarget, PhasePlan, Progress, Report, Shard, html, runner};
+use inboxkit_mock::load::{LoadTarget, PhasePlan, Progress, Report, Shard, StepResult, html, runner};
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::scenario::Scenario;
+use inboxkit_mock::scenario::steps::StepRunner;
+use inboxkit_mock::server::subscriber::SubscriberSettings;
+use inboxkit_mock::server::{RunningServer, ServerConfig};
 use inboxkit_mock::simulation::Clock;
 
 use super::contract_args::{parse_target, random_token};
@@ -155,6 +158,12 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         })
         .collect();
     let started_at = format_timestamp(chrono::Utc::now());
+    let seed = scenario.world.seed.unwrap_or_else(rand::random);
+    let steps = if scenario.steps.is_empty() && scenario.world.domains == 0 && scenario.world.mailboxes == 0 {
+        Vec::new()
+    } else {
+        run_steps(&scenario, &subscriber, receiver.is_none(), spec.profile.unwrap_or_default(), seed).await?
+    };
     let progress = Arc::new(Progress::default());
     let ticker = tokio::spawn(show_progress(progress.clone()));
     let target = LoadTarget {
@@ -163,17 +172,16 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         mis_signed,
         shape: settings.payload_shape,
     };
-    let seed = scenario.world.seed.unwrap_or_else(rand::random);
     let stats = runner::run(target, &phases, &scenario.faults, seed, args.shard, progress).await;
     ticker.abort();
 
     let mut report = Report {
         scenario: scenario.name.clone(),
         shards: vec![args.shard.to_string()],
-        target: if receiver.is_some() { format!("built-in receiver {url}") } else { url.to_string() },
+        target: if receiver.is_some() { "the built-in receiver".to_owned() } else { url.to_string() },
         started_at,
         thresholds: scenario.thresholds.iter().map(|t| t.get_ref().clone()).collect(),
-        steps: Vec::new(),
+        steps,
         stats,
         verdicts: Vec::new(),
     };
@@ -184,6 +192,49 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     write_outputs(&report, args.out.as_ref(), args.junit.as_ref(), args.html.as_ref())?;
     println!("{}", report.text());
     Ok(if report.passed() { exit::OK } else { THRESHOLD_BREACHED })
+}
+
+/// Runs the world set-up and the functional steps against an in-process mock server (the same
+/// REST and control APIs `serve` offers), its clock paused so that only `advance` moves time.
+/// Its deliveries go to the scenario's subscriber; with no target, to the server's own built-in
+/// receiver, which gets the scenario's receiver faults.
+async fn run_steps(
+    scenario: &Scenario,
+    subscriber: &Subscriber,
+    external_target: bool,
+    profile: Profile,
+    seed: u64,
+) -> Result<Vec<StepResult>, CliError> {
+    let clock = Clock::scaled(scenario.target.time_scale.unwrap_or(1.0))
+        .map_err(|e| CliError::usage(format!("target.time_scale: {e}")))?;
+    clock.pause();
+    let api_key = Secret::new(random_token());
+    let mut config = ServerConfig::new(seed, clock, api_key.clone(), Secret::new(random_token()));
+    let mut settings = SubscriberSettings::from_profile(profile, Secret::new(random_token()), api_key.clone(), Secret::new(random_token()));
+    settings.signature_scheme = subscriber.signer.scheme();
+    settings.payload_shape = scenario.target.payload_shape.unwrap_or(settings.payload_shape);
+    settings.timeout = subscriber.timeout;
+    settings.retry_delays = subscriber.policy.delays.clone();
+    settings.send_authorization = subscriber.bearer.is_some();
+    if external_target {
+        settings.url = Some(subscriber.url.clone());
+        // The scenario's key signs: as the webhook secret or as the API key, by scheme.
+        let key = scenario.target.secret.clone().or_else(|| scenario.target.api_key.clone());
+        if let Some(key) = key {
+            settings.secret = Secret::new(key.clone());
+            settings.api_key = Secret::new(key);
+        }
+        config.builtin_receiver = false;
+    }
+    config.subscriber = settings;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("binding the in-process mock server")?;
+    let server = RunningServer::start(listener, config).context("starting the in-process mock server")?;
+    if let Some(receiver) = server.receiver() {
+        receiver.set_faults(scenario.receiver_faults());
+    }
+    let results = StepRunner::new(&server.base_url(), api_key.expose(), seed).run(scenario).await;
+    server.shutdown(Duration::from_secs(5)).await;
+    Ok(results)
 }
 
 /// Writes the optional JSON, JUnit and HTML files of a report.

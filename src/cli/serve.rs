@@ -70,6 +70,10 @@ pub struct Args {
     /// Largest accepted request body in bytes (larger ones get 413).
     #[arg(long, env = "INBOXKIT_MOCK_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Token the control API (/_mock, except health and ready) requires as
+    /// `Authorization: Bearer <token>` [default: none, the control API is open].
+    #[arg(long, env = "INBOXKIT_MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     /// Real time in-flight attempts get to finish at shutdown.
     #[arg(long, env = "INBOXKIT_MOCK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -175,6 +179,11 @@ fn config(args: &Args) -> Result<ServerConfig, CliError> {
         },
         workers: args.workers.max(1),
         max_body_bytes: args.max_body_bytes.max(1024),
+        admin_token: args
+            .admin_token
+            .clone()
+            .filter(|token| !token.is_empty())
+            .map(Secret::new),
     })
 }
 
@@ -185,6 +194,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
     let server = RunningServer::start(listener, config.clone()).context("starting the server")?;
     print_banner(&server, &config);
+    if config.admin_token.is_none() && inboxkit_mock::server::auth::beyond_loopback(&args.bind) {
+        let warning = format!(
+            "serve is bound to {} (beyond loopback) without --admin-token: anyone who can reach it can drive the control API (/_mock)",
+            args.bind
+        );
+        eprintln!("warning: {warning}");
+    }
     shutdown_signal().await;
     println!(
         "\nshutting down: no new work; in-flight deliveries get up to {}",

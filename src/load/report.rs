@@ -147,7 +147,7 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "  send lag    p99 {} max {}; late starts (> 1 ms) {}",
+                "  send lag    p99 {} max {}; late starts (waited for an in-flight slot) {}",
                 ms(s.lag_us.percentile_ms(0.99)),
                 ms(s.lag_us.max_ms()),
                 s.late_starts

@@ -193,7 +193,8 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     tasks.wait().await;
     target.sender.drain().await;
     sampler.abort();
-    let mut stats = Arc::try_unwrap(stats).map(Mutex::into_inner).unwrap_or_default();
+    let _ = sampler.await;
+    let mut stats = std::mem::take(&mut *stats.lock().await);
     stats.finish(run_start.elapsed());
     stats.load_s = scaled.iter().flatten().map(|s| s.length.as_secs_f64()).sum();
     stats
@@ -213,7 +214,11 @@ fn spawn_send(
 ) {
     let (sender, in_flight, stats, progress) = (sender.clone(), in_flight.clone(), stats.clone(), progress.clone());
     tasks.spawn(async move {
-        let _permit = in_flight.acquire_owned().await.expect("never closed");
+        // A late start is a send that had to wait for a free in-flight slot (k6's meaning).
+        let (_permit, late) = match in_flight.clone().try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(_) => (in_flight.acquire_owned().await.expect("never closed"), true),
+        };
         let started = Instant::now();
         let lag = started.saturating_duration_since(planned_at);
         progress.sent.fetch_add(1, Ordering::Relaxed);
@@ -225,7 +230,7 @@ fn spawn_send(
             [first, ..] => lag + Duration::from_secs_f64(first.latency_ms.max(0.0) / 1e3),
             [] => lag,
         };
-        stats.lock().await.record(&record, lag, response, second);
+        stats.lock().await.record(&record, lag, late, response, second);
         progress.finished.fetch_add(1, Ordering::Relaxed);
     });
 }

@@ -12,8 +12,6 @@ use crate::delivery::{AttemptOutcome, DeliveryRecord, TerminalState, Trigger};
 
 /// Highest value histograms track: one hour in microseconds.
 const MAX_MICROS: u64 = 3_600_000_000;
-/// Send lag above this counts as a late start.
-pub const LATE_START: Duration = Duration::from_millis(1);
 
 /// A histogram of microseconds, serialized as base64 HDR V2.
 #[derive(Debug, Clone)]
@@ -108,7 +106,7 @@ pub struct Stats {
     pub outcomes: BTreeMap<AttemptOutcome, u64>,
     /// Attempts of each event, by count (1..=4 under the documented policy).
     pub attempts_per_event: BTreeMap<u32, u64>,
-    /// Sends that started more than [`LATE_START`] after their planned time.
+    /// Sends that had to wait for a free in-flight slot (the phase's `max_in_flight`).
     pub late_starts: u64,
     /// Wall-clock length of the run until every event was terminal, seconds.
     pub duration_s: f64,
@@ -131,9 +129,10 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Records one finished event: `lag` from planned to actual send, `response` from planned
-    /// send to the end of its first attempt, `second` the second of the run it was planned in.
-    pub fn record(&mut self, record: &DeliveryRecord, lag: Duration, response: Duration, second: usize) {
+    /// Records one finished event: `lag` from planned to actual send, `late` whether it waited
+    /// for an in-flight slot, `response` from planned send to the end of its first attempt,
+    /// `second` the second of the run it was planned in.
+    pub fn record(&mut self, record: &DeliveryRecord, lag: Duration, late: bool, response: Duration, second: usize) {
         self.events += 1;
         if let Some(state) = record.state.terminal() {
             *self.terminal.entry(state).or_default() += 1;
@@ -145,9 +144,7 @@ impl Stats {
             self.service_us.record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
         }
         self.lag_us.record(lag);
-        if lag > LATE_START {
-            self.late_starts += 1;
-        }
+        self.late_starts += u64::from(late);
         self.response_us.record(response);
         if self.per_second.len() <= second {
             self.per_second.resize_with(second + 1, || Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds")));

@@ -29,6 +29,7 @@ struct State {
     store: Arc<ReceivedStore>,
     faults: Arc<Faults>,
     verifier: Option<Signer>,
+    recording: Option<super::Recording>,
 }
 
 pub(super) fn server(
@@ -41,6 +42,7 @@ pub(super) fn server(
         store,
         faults,
         verifier: config.verifier,
+        recording: config.recording,
     });
     Ok(HttpServer::new(move || {
         App::new()
@@ -153,20 +155,27 @@ async fn receive(request: HttpRequest, body: Bytes, state: web::Data<State>) -> 
         Answer::Json { code, .. } => code.as_u16(),
         Answer::Close => 0,
     };
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if let Some(recording) = &state.recording {
+        let verdicts = recording.keys.verdicts_for(&headers, &body);
+        if let Err(error) = recording.recorder.record(request.method().as_str(), request.path(), &headers, &body, verdicts) {
+            tracing::error!(%error, "could not record a request");
+        }
+    }
     state.store.push(ReceivedRecord {
         seq: 0,
         received_at: format_timestamp(Utc::now()),
         path: request.path().to_owned(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         event: judgement.event,
         uid: judgement.uid,

@@ -35,6 +35,23 @@ pub struct ReceiverConfig {
     pub faults: Vec<FaultProgram>,
     /// Seed for random delays and failures, so a run can be repeated.
     pub fault_seed: Option<u64>,
+    /// Append every request, exactly as received, to a JSON Lines file (`receive --record`).
+    pub recording: Option<Recording>,
+}
+
+/// Where and how the receiver records what it receives.
+#[derive(Clone)]
+pub struct Recording {
+    /// The JSON Lines writer.
+    pub recorder: crate::recording::Recorder,
+    /// Keys to judge each signature under both schemes for the record.
+    pub keys: crate::recording::SignatureKeys,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording").finish_non_exhaustive()
+    }
 }
 
 /// Why the receiver could not start.

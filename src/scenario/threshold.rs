@@ -85,7 +85,7 @@ metrics! {
     AttemptsMax => "attempts_max", number, "Most attempts of one event.";
     AttemptsMean => "attempts_mean", number, "Mean attempts per event.";
     Throughput => "throughput", number, "Delivered events per second.";
-    LateStarts => "late_starts", number, "Sends that started more than 1 ms after their planned time.";
+    LateStarts => "late_starts", number, "Sends that had to wait for a free in-flight slot.";
     LatencyMin => "latency_min", duration, "Response time (from the planned send) minimum.";
     LatencyMean => "latency_mean", duration, "Response time mean.";
     LatencyP50 => "latency_p50", duration, "Response time median.";

@@ -8,6 +8,7 @@
 //! `POST /_mock/clock/advance`) fires due steps in order -> each becomes a signed webhook
 //! submitted to the workspace's subscriber -> the journal records every attempt.
 
+pub mod auth;
 mod control;
 mod deliveries;
 pub mod metrics;
@@ -70,6 +71,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Token the control API requires (except health and readiness); `None` leaves it open.
+    pub admin_token: Option<Secret>,
 }
 
 impl ServerConfig {
@@ -92,6 +95,7 @@ impl ServerConfig {
             sender: SenderOptions::default(),
             workers: 2,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            admin_token: None,
         }
     }
 }
@@ -145,6 +149,7 @@ pub fn build_app(
         )
         .service(
             web::scope("/_mock")
+                .wrap(actix_web::middleware::from_fn(auth::require_admin))
                 .app_data(control_json)
                 .app_data(control_query)
                 .configure(metrics::routes)
@@ -202,7 +207,17 @@ impl RunningServer {
             max_body_bytes: config.max_body_bytes,
         }));
         let app_state = state.clone();
-        let server = HttpServer::new(move || build_app(app_state.clone()))
+        let admin = config
+            .admin_token
+            .clone()
+            .map(|token| web::Data::new(auth::AdminToken::new(token)));
+        let server = HttpServer::new(move || {
+            let app = build_app(app_state.clone());
+            match &admin {
+                Some(admin) => app.app_data(admin.clone()),
+                None => app,
+            }
+        })
             .workers(config.workers.max(1))
             .disable_signals()
             .shutdown_timeout(5)

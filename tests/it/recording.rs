@@ -170,3 +170,44 @@ async fn credentials_are_redacted_unless_kept() {
     let text = std::fs::read_to_string(&kept.0).unwrap();
     assert!(!text.contains("<redacted>"));
 }
+
+/// `receive --record` as a user runs it: the mock's own deliveries, recorded by the binary,
+/// show no drift.
+#[tokio::test]
+async fn receive_record_captures_what_drift_then_accepts() {
+    use tokio::io::AsyncBufReadExt;
+
+    let file = TempFile::new();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inboxkit-mock"))
+        .args(["receive", "--port", "0", "--secret", SECRET, "--record"])
+        .arg(&file.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut output = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), output.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let sender = sender(FAST);
+    for event in EventType::KNOWN {
+        let record = sender
+            .deliver(subscriber(&url), event_of(event.clone(), inboxkit_mock::contract::PayloadShape::Seed))
+            .await;
+        assert_eq!(record.state, inboxkit_mock::delivery::DeliveryState::Delivered);
+    }
+    child.kill().await.unwrap();
+    let recorded = lines(&file.0);
+    assert_eq!(recorded.len(), 4);
+    assert!(recorded.iter().all(|r| r.credentials_redacted == r.body.as_deref().is_some_and(|b| b.contains("\"mailbox\""))));
+    let (code, stdout, stderr) = run_cli(&["drift", file.0.to_str().unwrap(), "--secret", SECRET], b"").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}

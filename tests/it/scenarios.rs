@@ -76,3 +76,62 @@ async fn a_breached_threshold_exits_99_and_shards_merge() {
     assert!(stdout.contains("shards 1/2, 2/2"), "{stdout}");
     assert!(stdout.contains("pass events >= 20 (observed 20.000)"), "{stdout}");
 }
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        inboxkit_mock::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        ["domain-lifecycle", "duplicates-and-reordering", "load-1k-per-second", "mailbox-lifecycle", "quickstart", "retry-storm", "soak"]
+    );
+}
+
+#[tokio::test]
+async fn the_lifecycle_scenarios_pass_step_by_step() {
+    for name in ["domain-lifecycle.toml", "mailbox-lifecycle.toml", "quickstart.toml"] {
+        let (code, stdout, stderr) = run_cli(&["run", &scenario(name), "--duration-factor", "0.2"], b"").await;
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+        assert!(!stdout.contains("FAIL"), "{stdout}");
+        assert!(stdout.contains("ok   steps[") && stdout.ends_with("result: PASS\n"), "{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_expectation_names_what_arrived() {
+    let path = temp("expect.toml");
+    std::fs::write(
+        &path,
+        "name = \"expect\"\n[[steps]]\nregister_domain = { as = \"d\" }\n[[steps]]\nadvance = \"2m\"\n[[steps]]\nexpect = { entity = \"$d\", statuses = [\"active\"], within = \"300ms\" }\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run_cli(&["run", path.to_str().unwrap()], b"").await;
+    assert_eq!(code, 99, "{stdout}");
+    assert!(stdout.contains("statuses were [waiting_for_dns_propagation], expected [active] after waiting 300ms"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_retry_storm_retries_by_the_policy() {
+    let (code, stdout, stderr) = run_cli(&["run", &scenario("retry-storm.toml"), "--duration-factor", "0.1"], b"").await;
+    assert!(stdout.contains("pass attempts_max <= 4"), "{stdout}{stderr}");
+    assert!(stdout.contains("http_5xx"), "{stdout}");
+    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+}
+
+#[tokio::test]
+async fn the_soak_runs_short_with_memory_samples() {
+    let out = temp("soak.json");
+    let (code, stdout, stderr) =
+        run_cli(&["run", &scenario("soak.toml"), "--duration-factor", "0.005", "--out", out.to_str().unwrap()], b"").await;
+    assert!(stdout.contains("terminal    delivered 3000, rejected 0, exhausted 0"), "{stdout}{stderr}");
+    assert!(stdout.contains("memory      RSS"), "{stdout}");
+    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(report["stats"]["rss_mib"].as_array().unwrap().len() >= 2);
+}
