@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, debug_span};
 use url::Url;
 
 use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
@@ -247,11 +247,11 @@ impl Sender {
             target: subscriber.url.to_string(),
             created_at: format_timestamp(self.inner.clock.now()),
             state: DeliveryState::Pending,
-            body: String::from_utf8_lossy(&event.body).into_owned(),
+            body: String::from_utf8_lossy(&event.body).into(),
             attempts: Vec::new(),
         };
         self.inner.journal.open(record.clone());
-        let span = info_span!("delivery", id = %id, event = %event.event);
+        let span = debug_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
         let task = self
             .inner
@@ -272,7 +272,7 @@ impl Sender {
             .journal
             .get(id)
             .ok_or_else(|| RedeliverError::UnknownDelivery(id.clone()))?;
-        let body = Bytes::from(record.body.into_bytes());
+        let body = Bytes::copy_from_slice(record.body.as_bytes());
         let signature = subscriber.signer.sign(&body);
         let number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1;
         let attempt = self

@@ -123,8 +123,8 @@ pub struct DeliveryRecord {
     pub created_at: String,
     /// Current state.
     pub state: DeliveryState,
-    /// Exact request body.
-    pub body: String,
+    /// Exact request body (shared: retries, snapshots and listings do not copy it).
+    pub body: std::sync::Arc<str>,
     /// Every attempt, scheduled and manual, in order.
     pub attempts: Vec<AttemptRecord>,
 }

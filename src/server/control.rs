@@ -23,6 +23,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
+        .route("/openapi.json", web::get().to(super::openapi::serve))
         .route("/clock", web::get().to(clock))
         .route("/clock/pause", web::post().to(pause))
         .route("/clock/resume", web::post().to(resume))

@@ -11,6 +11,7 @@
 pub mod auth;
 mod control;
 mod deliveries;
+pub mod openapi;
 pub mod metrics;
 pub mod problem;
 pub mod rest;
@@ -252,6 +253,11 @@ impl RunningServer {
     /// The shared state: clock, journal, world.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The shared state as actix app data, e.g. for [`build_app`] in an in-process test service.
+    pub fn app_data(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     /// The built-in receiver, when it runs.

@@ -191,7 +191,7 @@ async fn bodies_of_a_scripted_run(seed: u64) -> Vec<String> {
         .journal()
         .all()
         .into_iter()
-        .map(|r| r.body)
+        .map(|r| r.body.to_string())
         .collect();
     mock.stop().await;
     bodies

@@ -1,0 +1,587 @@
+//! The OpenAPI 3.1 document of the mock REST API (`/v1/api`) and the control API (`/_mock`),
+//! served at `GET /_mock/openapi.json`.
+//!
+//! [`OPERATIONS`] is the one list of documented routes; [`document`] renders it. A test walks
+//! the route table [`super::build_app`] really registers and fails when a route is missing from
+//! the list or the list names a route the app does not serve, so the two cannot drift.
+
+use actix_web::HttpResponse;
+use serde_json::{Map, Value, json};
+
+/// Path of the document, under the control API.
+pub const OPENAPI_PATH: &str = "/_mock/openapi.json";
+
+/// The request body an operation takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body.
+    None,
+    /// A JSON body that may be left out.
+    Optional,
+    /// A JSON body that must be sent.
+    Required,
+}
+
+/// What an operation answers when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A JSON body with this status.
+    Json(u16),
+    /// Prometheus text exposition.
+    Prometheus,
+}
+
+/// One documented route: method, full path (`{name}` for a path parameter) and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub method: &'static str,
+    /// The full path, scope included.
+    pub path: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// Its request body.
+    pub body: Body,
+    /// Its success answer.
+    pub answer: Answer,
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Body,
+    answer: Answer,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        summary,
+        body,
+        answer,
+    }
+}
+
+const OK: Answer = Answer::Json(200);
+
+/// Every route the server registers, REST first, then control.
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "POST",
+        "/v1/api/workspaces/webhook",
+        "Set a workspace's webhook URL.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "GET",
+        "/v1/api/workspaces/list",
+        "List the team's workspaces.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/domains/register",
+        "Register domains; their lifecycles start.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/domains/list",
+        "List domains, filtered and paged.",
+        Body::Optional,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/domains/remove",
+        "Remove domains.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/mailboxes/buy",
+        "Buy mailboxes; their lifecycles start.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/mailboxes/list",
+        "List mailboxes, filtered and paged.",
+        Body::Optional,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/mailboxes/status",
+        "Statuses of the given mailboxes.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/v1/api/mailboxes/cancel",
+        "Cancel mailboxes.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "GET",
+        "/v1/api/mailboxes/show-credentials",
+        "A mailbox's credentials.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/health",
+        "Liveness: 200 while the process serves.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/ready",
+        "Readiness: 200 when ready, 503 starting or shutting down.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/metrics",
+        "Prometheus metrics.",
+        Body::None,
+        Answer::Prometheus,
+    ),
+    op(
+        "GET",
+        "/_mock/openapi.json",
+        "This document.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/clock",
+        "The simulated clock: now, paused, scale, next due step.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/clock/pause",
+        "Pause the simulated clock.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/clock/resume",
+        "Resume the simulated clock.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/clock/advance",
+        "Jump the clock (`{\"by\": \"10m\"}`) and fire what came due.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/clock/scale",
+        "Set simulated seconds per real second.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/events",
+        "Send one event now, with optional field overrides.",
+        Body::Required,
+        Answer::Json(202),
+    ),
+    op(
+        "GET",
+        "/_mock/subscriber",
+        "The subscriber settings, secrets redacted.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "PUT",
+        "/_mock/subscriber",
+        "Change the subscriber settings.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/reset",
+        "Reset the world, the journal and the clock.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/world",
+        "The simulated team, workspaces and entity counts.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/consent_requests",
+        "Open a consent request.",
+        Body::Optional,
+        Answer::Json(201),
+    ),
+    op(
+        "POST",
+        "/_mock/client_id_requests",
+        "Open a client-ID request (`domain_name`).",
+        Body::Required,
+        Answer::Json(201),
+    ),
+    op(
+        "GET",
+        "/_mock/{kind}/{uid}",
+        "An entity and the transitions its lifecycle allows.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/{kind}/{uid}/transition",
+        "Move an entity to `to` now.",
+        Body::Required,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/deliveries",
+        "The delivery journal, filtered and paged.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/deliveries/redeliver",
+        "Redeliver the deliveries a filter selects.",
+        Body::Optional,
+        OK,
+    ),
+    op(
+        "GET",
+        "/_mock/deliveries/{id}",
+        "One delivery with every attempt.",
+        Body::None,
+        OK,
+    ),
+    op(
+        "POST",
+        "/_mock/deliveries/{id}/redeliver",
+        "Redeliver one delivery.",
+        Body::None,
+        OK,
+    ),
+];
+
+/// The path parameters of `path`, in order (`/a/{kind}/{uid}` gives `kind`, `uid`).
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+fn operation_json(operation: &Operation) -> Value {
+    let rest = operation.path.starts_with("/v1/api/");
+    let mut object = Map::new();
+    object.insert("summary".into(), json!(operation.summary));
+    object.insert(
+        "operationId".into(),
+        json!(format!(
+            "{} {}",
+            operation.method.to_lowercase(),
+            operation.path
+        )),
+    );
+    object.insert(
+        "tags".into(),
+        json!([if rest { "rest" } else { "control" }]),
+    );
+    let mut parameters: Vec<Value> = path_parameters(operation.path)
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+        })
+        .collect();
+    if rest {
+        parameters.push(json!({"$ref": "#/components/parameters/WorkspaceId"}));
+    }
+    if !parameters.is_empty() {
+        object.insert("parameters".into(), Value::Array(parameters));
+    }
+    if operation.body != Body::None {
+        object.insert(
+            "requestBody".into(),
+            json!({
+                "required": operation.body == Body::Required,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }),
+        );
+    }
+    let (status, success) = match operation.answer {
+        Answer::Json(status) => (
+            status,
+            json!({"description": "Success.", "content": {"application/json": {"schema": {}}}}),
+        ),
+        Answer::Prometheus => (
+            200,
+            json!({"description": "Prometheus text exposition 0.0.4.",
+                   "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        ),
+    };
+    let mut responses = Map::new();
+    responses.insert(status.to_string(), success);
+    responses.insert(
+        "default".into(),
+        json!({"$ref": "#/components/responses/Problem"}),
+    );
+    object.insert("responses".into(), Value::Object(responses));
+    object.insert(
+        "security".into(),
+        if rest {
+            json!([{"apiKey": []}])
+        } else {
+            // Open unless `serve` runs with an admin token.
+            json!([{}, {"adminToken": []}])
+        },
+    );
+    Value::Object(object)
+}
+
+/// The OpenAPI 3.1 document of every route in [`OPERATIONS`].
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for operation in OPERATIONS {
+        let item = paths
+            .entry(operation.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(operation.method.to_lowercase(), operation_json(operation));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "inboxkit-mock",
+            "version": env!("CARGO_PKG_VERSION"),
+            "summary": "The mock InboxKit REST API (/v1/api) and the mock's control API (/_mock).",
+            "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"},
+        },
+        "tags": [
+            {"name": "rest", "description": "The simulated InboxKit REST API; changes walk lifecycles that send signed webhooks."},
+            {"name": "control", "description": "The mock's own API: clock, triggers, journal, subscriber, health."},
+        ],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "The team API key (`serve --api-key`)."},
+                "adminToken": {"type": "http", "scheme": "bearer", "description": "Required on control routes other than health and ready when `serve` has an admin token."},
+            },
+            "parameters": {
+                "WorkspaceId": {"name": "X-Workspace-Id", "in": "header", "required": false,
+                    "description": "The workspace addressed; the first one when absent.",
+                    "schema": {"type": "string"}},
+            },
+            "responses": {
+                "Problem": {"description": "An RFC 7807 problem with a stable `code`.",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+            },
+            "schemas": {
+                "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
+                    "properties": {
+                        "type": {"type": "string"}, "title": {"type": "string"},
+                        "status": {"type": "integer"}, "detail": {"type": "string"},
+                        "code": {"type": "string"},
+                    }},
+            },
+        },
+    })
+}
+
+/// `GET /_mock/openapi.json`.
+pub async fn serve() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use actix_web::http::Method;
+    use actix_web::{test, web};
+
+    use super::*;
+    use crate::contract::{Profile, Secret};
+    use crate::delivery::{Sender, SenderOptions};
+    use crate::server::state::{AppState, Parts};
+    use crate::server::{DEFAULT_MAX_BODY_BYTES, SubscriberSettings, build_app};
+    use crate::simulation::Clock;
+    use crate::simulation::simulator::{FailureRates, Simulation};
+
+    /// Methods a route could be registered for.
+    const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+
+    fn state() -> web::Data<AppState> {
+        let clock = Clock::scaled(1.0).unwrap();
+        clock.pause();
+        let key = Secret::new("ik_key");
+        web::Data::new(AppState::new(Parts {
+            sim: Simulation::new(1, 1, FailureRates::default()),
+            clock: clock.clone(),
+            sender: Sender::new(clock, SenderOptions::default()).unwrap(),
+            api_key: key.clone(),
+            settings: SubscriberSettings::from_profile(
+                Profile::Seed,
+                Secret::new("whsec"),
+                key.clone(),
+                key,
+            ),
+            builtin_url: None,
+            builtin_store: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }))
+    }
+
+    /// The full patterns of every resource in actix's resource map, read from its `Debug` form
+    /// (actix has no public iterator): each `patterns: Single("...")` is a node, nested by
+    /// indentation; nodes with `is_prefix: false` are routes, the others scopes.
+    fn leaf_patterns(debug: &str) -> Vec<String> {
+        assert!(
+            !debug.contains("patterns: List("),
+            "a multi-pattern resource: extend the walk"
+        );
+        let lines: Vec<&str> = debug.lines().collect();
+        let mut stack: Vec<(usize, String)> = Vec::new();
+        let mut leaves = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim() != "patterns: Single(" {
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let pattern = lines[i + 1].trim().trim_end_matches(',').trim_matches('"');
+            let is_prefix = lines[i..]
+                .iter()
+                .find_map(|l| l.trim().strip_prefix("is_prefix: "))
+                .expect("every resource says whether it is a prefix")
+                .starts_with("true");
+            while stack.last().is_some_and(|(depth, _)| *depth >= indent) {
+                stack.pop();
+            }
+            let full: String = stack
+                .iter()
+                .map(|(_, p)| p.as_str())
+                .chain([pattern])
+                .collect();
+            if !is_prefix {
+                leaves.push(full);
+            }
+            stack.push((indent, pattern.to_owned()));
+        }
+        leaves
+    }
+
+    /// A concrete path for `pattern`: every `{parameter}` becomes `x`.
+    fn concrete(pattern: &str) -> String {
+        pattern
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The (method, path) pairs the app serves: every resource actix registered, probed with
+    /// each method, must be documented, and every documented operation must be served.
+    #[actix_web::test]
+    async fn the_document_lists_exactly_the_routes_the_app_registers() {
+        let app = test::init_service(build_app(state())).await;
+        let probe = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/_mock/health").to_request(),
+        )
+        .await;
+        let patterns = leaf_patterns(&format!("{:#?}", probe.request().resource_map()));
+        assert!(
+            patterns.len() >= 20 && patterns.iter().any(|p| p == "/_mock/health"),
+            "the walk of actix's resource map found too little: {patterns:?}"
+        );
+        let mut served = BTreeSet::new();
+        for pattern in &patterns {
+            for method in METHODS {
+                // Not JSON, so handlers with a JSON body fail before they act.
+                let request = test::TestRequest::default()
+                    .method(Method::from_bytes(method.as_bytes()).unwrap())
+                    .uri(&concrete(pattern))
+                    .insert_header(("content-type", "application/json"))
+                    .set_payload("not json")
+                    .to_request();
+                let response = test::call_service(&app, request).await;
+                let status = response.status();
+                let body = test::read_body(response).await;
+                // Unrouted requests fall through to the 404 `no route for METHOD PATH` problem.
+                let unrouted =
+                    status == 404 && String::from_utf8_lossy(&body).contains("no route for");
+                if !unrouted {
+                    served.insert((method.to_owned(), pattern.clone()));
+                }
+            }
+        }
+        let documented: BTreeSet<(String, String)> = OPERATIONS
+            .iter()
+            .map(|o| (o.method.to_owned(), o.path.to_owned()))
+            .collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unserved: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from OPERATIONS in src/server/openapi.rs: {undocumented:?}"
+        );
+        assert!(
+            unserved.is_empty(),
+            "OPERATIONS lists routes the app does not serve: {unserved:?}"
+        );
+    }
+
+    #[test]
+    fn the_walk_nests_scopes_and_skips_them() {
+        let debug = "ResourceMap {\n    pattern: ResourceDef {\n        patterns: Single(\n            \"\",\n        ),\n        is_prefix: true,\n    },\n    nodes: Some(\n        [\n            ResourceMap {\n                pattern: ResourceDef {\n                    patterns: Single(\n                        \"/a\",\n                    ),\n                    is_prefix: true,\n                },\n                nodes: Some(\n                    [\n                        ResourceMap {\n                            pattern: ResourceDef {\n                                patterns: Single(\n                                    \"/b/{id}\",\n                                ),\n                                is_prefix: false,\n                            },\n                        },\n                    ],\n                ),\n            },\n            ResourceMap {\n                pattern: ResourceDef {\n                    patterns: Single(\n                        \"/top\",\n                    ),\n                    is_prefix: false,\n                },\n            },\n        ],\n    ),\n}";
+        assert_eq!(leaf_patterns(debug), ["/a/b/{id}", "/top"]);
+    }
+
+    #[actix_web::test]
+    async fn the_document_is_served_and_well_formed() {
+        let app = test::init_service(build_app(state())).await;
+        let response = test::call_service(
+            &app,
+            test::TestRequest::get().uri(OPENAPI_PATH).to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let served: Value = test::read_body_json(response).await;
+        assert_eq!(served, document());
+        assert_eq!(served["openapi"], "3.1.0");
+        let get = &served["paths"]["/_mock/deliveries/{id}"]["get"];
+        assert_eq!(get["parameters"][0]["name"], "id");
+        assert_eq!(get["parameters"][0]["in"], "path");
+        let rest = &served["paths"]["/v1/api/domains/register"]["post"];
+        assert_eq!(rest["security"], json!([{"apiKey": []}]));
+        assert_eq!(rest["requestBody"]["required"], true);
+        let ids: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.path).collect();
+        assert_eq!(served["paths"].as_object().unwrap().len(), ids.len());
+    }
+}
