@@ -11,10 +11,11 @@
 ARG RUST_VERSION=1
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
-# musl-tools links the static binary; cmake and clang build aws-lc (rustls' crypto) for musl.
+# musl-tools (musl-gcc) compiles the C parts (aws-lc for rustls, mimalloc) and links statically;
+# cmake is aws-lc-sys's fallback builder.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools cmake clang \
+    && apt-get install -y --no-install-recommends musl-tools cmake \
     && rm -rf /var/lib/apt/lists/*
 ARG TARGETARCH
 # Docker's architecture names to Rust's musl targets (amd64 and arm64 images).

@@ -77,7 +77,7 @@ async fn our_rate(sender: &Sender, subscriber: &Arc<Subscriber>, pool: &Arc<Vec<
                 let (mut delivered, mut other) = (0u64, 0u64);
                 let mut next = worker;
                 while !stop.load(Ordering::Relaxed) {
-                    let record = sender.deliver(subscriber.clone(), pool[next % pool.len()].clone()).await;
+                    let record = sender.deliver_outcome(subscriber.clone(), pool[next % pool.len()].clone()).await;
                     next += connections;
                     if record.state.terminal() == Some(TerminalState::Delivered) {
                         delivered += 1;

@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, debug_span};
 use url::Url;
 
 use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
-use super::outcome::TerminalState;
+use super::outcome::{AttemptOutcome, TerminalState};
 use super::policy::{Decision, RetryPolicy};
 use super::transport::{Transport, TransportOptions};
 use crate::contract::headers::{self, HeaderInputs};
@@ -133,6 +133,24 @@ impl OutgoingEvent {
     }
 }
 
+/// How a delivery ended, without bodies or headers: what load statistics need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryOutcome {
+    /// The terminal state.
+    pub state: DeliveryState,
+    /// Each scheduled attempt, in order.
+    pub attempts: Vec<AttemptSummary>,
+}
+
+/// One attempt's outcome and latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttemptSummary {
+    /// Coded outcome.
+    pub outcome: AttemptOutcome,
+    /// Wall-clock latency in milliseconds.
+    pub latency_ms: f64,
+}
+
 /// Sender settings that are fixed for its life.
 #[derive(Debug, Clone)]
 pub struct SenderOptions {
@@ -220,14 +238,25 @@ impl Sender {
 
     /// Opens a delivery and starts it in the background; returns its id at once.
     pub fn submit(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryId {
-        self.start(subscriber, event).0
+        self.start(subscriber, event, false).0
     }
 
     /// Delivers one event to a terminal state and returns its full record.
     pub async fn deliver(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryRecord {
-        let (id, task) = self.start(subscriber, event);
+        let (id, task) = self.start(subscriber, event, true);
         match task.await {
-            Ok(record) => record,
+            Ok((_, Some(record))) => record,
+            Ok((_, None)) => unreachable!("a delivery started with a snapshot returns one"),
+            Err(error) => panic!("delivery {id} failed: {error}"),
+        }
+    }
+
+    /// Delivers one event to a terminal state and returns only its outcome: no bodies or
+    /// headers are copied, for load runs (the journal still holds every attempt).
+    pub async fn deliver_outcome(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryOutcome {
+        let (id, task) = self.start(subscriber, event, false);
+        match task.await {
+            Ok((outcome, _)) => outcome,
             Err(error) => panic!("delivery {id} failed: {error}"),
         }
     }
@@ -236,7 +265,8 @@ impl Sender {
         &self,
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
-    ) -> (DeliveryId, tokio::task::JoinHandle<DeliveryRecord>) {
+        snapshot: bool,
+    ) -> (DeliveryId, tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>) {
         let id = DeliveryId::generate();
         let record = DeliveryRecord {
             id: id.clone(),
@@ -250,13 +280,19 @@ impl Sender {
             body: String::from_utf8_lossy(&event.body).into(),
             attempts: Vec::new(),
         };
-        self.inner.journal.open(record.clone());
+        let skeleton = snapshot.then(|| record.clone());
+        self.inner.journal.open(record);
         let span = debug_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
-        let task = self
-            .inner
-            .tasks
-            .spawn(async move { inner.run(record, subscriber, event.body, event.signature).await }.instrument(span));
+        let task_id = id.clone();
+        let task = self.inner.tasks.spawn(
+            async move {
+                inner
+                    .run(task_id, event.event, skeleton, subscriber, event.body, event.signature)
+                    .await
+            }
+            .instrument(span),
+        );
         (id, task)
     }
 
@@ -302,31 +338,55 @@ impl Sender {
 }
 
 impl Inner {
-    /// Runs scheduled attempts until a terminal state; returns the final record. `skeleton` is
-    /// the record as opened: it stands in if the journal dropped the delivery (a reset).
-    async fn run(&self, mut skeleton: DeliveryRecord, subscriber: Arc<Subscriber>, body: Bytes, fixed_signature: Option<String>) -> DeliveryRecord {
-        let id = skeleton.id.clone();
+    /// Runs scheduled attempts until a terminal state. Returns the outcome and, when a
+    /// `skeleton` (the record as opened) is given, the final record: the journal's snapshot, or
+    /// the skeleton with its attempts if the journal dropped the delivery (a reset).
+    async fn run(
+        &self,
+        id: DeliveryId,
+        event: String,
+        mut skeleton: Option<DeliveryRecord>,
+        subscriber: Arc<Subscriber>,
+        body: Bytes,
+        fixed_signature: Option<String>,
+    ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
         let signature = fixed_signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let mut outcome = DeliveryOutcome {
+            state: DeliveryState::Pending,
+            attempts: Vec::with_capacity(subscriber.policy.max_attempts() as usize),
+        };
         let mut number = 1;
         loop {
             let mut attempt = self
-                .attempt(&id, &skeleton.event, &subscriber, &body, &signature, number, Trigger::Scheduled)
+                .attempt(&id, &event, &subscriber, &body, &signature, number, Trigger::Scheduled)
                 .await;
+            outcome.attempts.push(AttemptSummary {
+                outcome: attempt.outcome,
+                latency_ms: attempt.latency_ms,
+            });
             let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
             match subscriber.policy.decide(number, attempt.outcome, sample) {
                 Decision::Finish(state) => {
                     debug!(attempts = number, state = %state, "delivery finished");
+                    outcome.state = DeliveryState::from(state);
+                    let Some(mut skeleton) = skeleton else {
+                        self.journal.record_attempt(&id, attempt, outcome.state);
+                        return (outcome, None);
+                    };
                     skeleton.attempts.push(attempt.clone());
-                    skeleton.state = DeliveryState::from(state);
-                    return self
+                    skeleton.state = outcome.state;
+                    let record = self
                         .journal
-                        .record_attempt(&id, attempt, skeleton.state)
+                        .record_final_attempt(&id, attempt, outcome.state)
                         .unwrap_or(skeleton);
+                    return (outcome, Some(record));
                 }
                 Decision::RetryAfter(delay) => {
                     let due = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
                     attempt.next_attempt_at = Some(format_timestamp(due));
-                    skeleton.attempts.push(attempt.clone());
+                    if let Some(skeleton) = &mut skeleton {
+                        skeleton.attempts.push(attempt.clone());
+                    }
                     self.journal.record_attempt(&id, attempt, DeliveryState::Retrying);
                     self.clock.sleep_until(due).await;
                     number += 1;

@@ -295,13 +295,28 @@ impl Journal {
         });
     }
 
-    /// Appends an attempt and moves the delivery to `state`; returns a snapshot of the record
-    /// when this attempt made it terminal (None otherwise, or when the record is gone).
-    pub fn record_attempt(
+    /// Appends an attempt and moves the delivery to `state`.
+    pub fn record_attempt(&self, id: &DeliveryId, attempt: AttemptRecord, state: DeliveryState) {
+        self.append(id, attempt, state, false);
+    }
+
+    /// Like [`Journal::record_attempt`], and returns a snapshot of the record when this attempt
+    /// made it terminal (None otherwise, or when the record is gone).
+    pub fn record_final_attempt(
         &self,
         id: &DeliveryId,
         attempt: AttemptRecord,
         state: DeliveryState,
+    ) -> Option<DeliveryRecord> {
+        self.append(id, attempt, state, true)
+    }
+
+    fn append(
+        &self,
+        id: &DeliveryId,
+        attempt: AttemptRecord,
+        state: DeliveryState,
+        snapshot: bool,
     ) -> Option<DeliveryRecord> {
         self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
@@ -314,9 +329,9 @@ impl Journal {
             }
             record.state = state;
             let terminal = state.terminal()?;
-            let snapshot = record.clone();
+            let copy = snapshot.then(|| record.clone());
             *inner.counters.terminal.entry(terminal).or_default() += 1;
-            Some(snapshot)
+            copy
         })
     }
 

@@ -222,7 +222,7 @@ fn spawn_send(
         let started = Instant::now();
         let lag = started.saturating_duration_since(planned_at);
         progress.sent.fetch_add(1, Ordering::Relaxed);
-        let record = sender.deliver(subscriber, event).await;
+        let record = sender.deliver_outcome(subscriber, event).await;
         let ended = Instant::now();
         // Exact when the first attempt was the last; otherwise lag plus the first attempt.
         let response = match record.attempts.as_slice() {

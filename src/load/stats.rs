@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{AttemptOutcome, DeliveryRecord, TerminalState, Trigger};
+use crate::delivery::{AttemptOutcome, DeliveryOutcome, TerminalState};
 
 /// Highest value histograms track: one hour in microseconds.
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -132,14 +132,13 @@ impl Stats {
     /// Records one finished event: `lag` from planned to actual send, `late` whether it waited
     /// for an in-flight slot, `response` from planned send to the end of its first attempt,
     /// `second` the second of the run it was planned in.
-    pub fn record(&mut self, record: &DeliveryRecord, lag: Duration, late: bool, response: Duration, second: usize) {
+    pub fn record(&mut self, record: &DeliveryOutcome, lag: Duration, late: bool, response: Duration, second: usize) {
         self.events += 1;
         if let Some(state) = record.state.terminal() {
             *self.terminal.entry(state).or_default() += 1;
         }
-        let scheduled: Vec<_> = record.attempts.iter().filter(|a| a.trigger == Trigger::Scheduled).collect();
-        *self.attempts_per_event.entry(scheduled.len() as u32).or_default() += 1;
-        for attempt in &scheduled {
+        *self.attempts_per_event.entry(record.attempts.len() as u32).or_default() += 1;
+        for attempt in &record.attempts {
             *self.outcomes.entry(attempt.outcome).or_default() += 1;
             self.service_us.record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
         }

@@ -65,231 +65,40 @@ const fn op(
 const OK: Answer = Answer::Json(200);
 
 /// Every route the server registers, REST first, then control.
+#[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
-    op(
-        "POST",
-        "/v1/api/workspaces/webhook",
-        "Set a workspace's webhook URL.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "GET",
-        "/v1/api/workspaces/list",
-        "List the team's workspaces.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/domains/register",
-        "Register domains; their lifecycles start.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/domains/list",
-        "List domains, filtered and paged.",
-        Body::Optional,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/domains/remove",
-        "Remove domains.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/mailboxes/buy",
-        "Buy mailboxes; their lifecycles start.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/mailboxes/list",
-        "List mailboxes, filtered and paged.",
-        Body::Optional,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/mailboxes/status",
-        "Statuses of the given mailboxes.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/v1/api/mailboxes/cancel",
-        "Cancel mailboxes.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "GET",
-        "/v1/api/mailboxes/show-credentials",
-        "A mailbox's credentials.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/health",
-        "Liveness: 200 while the process serves.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/ready",
-        "Readiness: 200 when ready, 503 starting or shutting down.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/metrics",
-        "Prometheus metrics.",
-        Body::None,
-        Answer::Prometheus,
-    ),
-    op(
-        "GET",
-        "/_mock/openapi.json",
-        "This document.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/clock",
-        "The simulated clock: now, paused, scale, next due step.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/clock/pause",
-        "Pause the simulated clock.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/clock/resume",
-        "Resume the simulated clock.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/clock/advance",
-        "Jump the clock (`{\"by\": \"10m\"}`) and fire what came due.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/clock/scale",
-        "Set simulated seconds per real second.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/events",
-        "Send one event now, with optional field overrides.",
-        Body::Required,
-        Answer::Json(202),
-    ),
-    op(
-        "GET",
-        "/_mock/subscriber",
-        "The subscriber settings, secrets redacted.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "PUT",
-        "/_mock/subscriber",
-        "Change the subscriber settings.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/reset",
-        "Reset the world, the journal and the clock.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/world",
-        "The simulated team, workspaces and entity counts.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/consent_requests",
-        "Open a consent request.",
-        Body::Optional,
-        Answer::Json(201),
-    ),
-    op(
-        "POST",
-        "/_mock/client_id_requests",
-        "Open a client-ID request (`domain_name`).",
-        Body::Required,
-        Answer::Json(201),
-    ),
-    op(
-        "GET",
-        "/_mock/{kind}/{uid}",
-        "An entity and the transitions its lifecycle allows.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/{kind}/{uid}/transition",
-        "Move an entity to `to` now.",
-        Body::Required,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/deliveries",
-        "The delivery journal, filtered and paged.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/deliveries/redeliver",
-        "Redeliver the deliveries a filter selects.",
-        Body::Optional,
-        OK,
-    ),
-    op(
-        "GET",
-        "/_mock/deliveries/{id}",
-        "One delivery with every attempt.",
-        Body::None,
-        OK,
-    ),
-    op(
-        "POST",
-        "/_mock/deliveries/{id}/redeliver",
-        "Redeliver one delivery.",
-        Body::None,
-        OK,
-    ),
+    op("POST", "/v1/api/workspaces/webhook", "Set a workspace's webhook URL.", Body::Required, OK),
+    op("GET", "/v1/api/workspaces/list", "List the team's workspaces.", Body::None, OK),
+    op("POST", "/v1/api/domains/register", "Register domains; their lifecycles start.", Body::Required, OK),
+    op("POST", "/v1/api/domains/list", "List domains, filtered and paged.", Body::Optional, OK),
+    op("POST", "/v1/api/domains/remove", "Remove domains.", Body::Required, OK),
+    op("POST", "/v1/api/mailboxes/buy", "Buy mailboxes; their lifecycles start.", Body::Required, OK),
+    op("POST", "/v1/api/mailboxes/list", "List mailboxes, filtered and paged.", Body::Optional, OK),
+    op("POST", "/v1/api/mailboxes/status", "Statuses of the given mailboxes.", Body::Required, OK),
+    op("POST", "/v1/api/mailboxes/cancel", "Cancel mailboxes.", Body::Required, OK),
+    op("GET", "/v1/api/mailboxes/show-credentials", "A mailbox's credentials.", Body::None, OK),
+    op("GET", "/_mock/health", "Liveness: 200 while the process serves.", Body::None, OK),
+    op("GET", "/_mock/ready", "Readiness: 200 when ready, 503 starting or shutting down.", Body::None, OK),
+    op("GET", "/_mock/metrics", "Prometheus metrics.", Body::None, Answer::Prometheus),
+    op("GET", "/_mock/openapi.json", "This document.", Body::None, OK),
+    op("GET", "/_mock/clock", "The simulated clock: now, paused, scale, next due step.", Body::None, OK),
+    op("POST", "/_mock/clock/pause", "Pause the simulated clock.", Body::None, OK),
+    op("POST", "/_mock/clock/resume", "Resume the simulated clock.", Body::None, OK),
+    op("POST", "/_mock/clock/advance", "Jump the clock (`{\"by\": \"10m\"}`) and fire what came due.", Body::Required, OK),
+    op("POST", "/_mock/clock/scale", "Set simulated seconds per real second.", Body::Required, OK),
+    op("POST", "/_mock/events", "Send one event now, with optional field overrides.", Body::Required, Answer::Json(202)),
+    op("GET", "/_mock/subscriber", "The subscriber settings, secrets redacted.", Body::None, OK),
+    op("PUT", "/_mock/subscriber", "Change the subscriber settings.", Body::Required, OK),
+    op("POST", "/_mock/reset", "Reset the world, the journal and the clock.", Body::None, OK),
+    op("GET", "/_mock/world", "The simulated team, workspaces and entity counts.", Body::None, OK),
+    op("POST", "/_mock/consent_requests", "Open a consent request.", Body::Optional, Answer::Json(201)),
+    op("POST", "/_mock/client_id_requests", "Open a client-ID request (`domain_name`).", Body::Required, Answer::Json(201)),
+    op("GET", "/_mock/{kind}/{uid}", "An entity and the transitions its lifecycle allows.", Body::None, OK),
+    op("POST", "/_mock/{kind}/{uid}/transition", "Move an entity to `to` now.", Body::Required, OK),
+    op("GET", "/_mock/deliveries", "The delivery journal, filtered and paged.", Body::None, OK),
+    op("POST", "/_mock/deliveries/redeliver", "Redeliver the deliveries a filter selects.", Body::Optional, OK),
+    op("GET", "/_mock/deliveries/{id}", "One delivery with every attempt.", Body::None, OK),
+    op("POST", "/_mock/deliveries/{id}/redeliver", "Redeliver one delivery.", Body::None, OK),
 ];
 
 /// The path parameters of `path`, in order (`/a/{kind}/{uid}` gives `kind`, `uid`).
@@ -298,18 +107,24 @@ fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
 }
 
+/// `get_mock_deliveries_id` for `GET /_mock/deliveries/{id}`: unique, and an identifier in
+/// every client generator.
+fn operation_id(operation: &Operation) -> String {
+    let words = operation
+        .path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty());
+    std::iter::once(operation.method.to_lowercase())
+        .chain(words.map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
 fn operation_json(operation: &Operation) -> Value {
     let rest = operation.path.starts_with("/v1/api/");
     let mut object = Map::new();
     object.insert("summary".into(), json!(operation.summary));
-    object.insert(
-        "operationId".into(),
-        json!(format!(
-            "{} {}",
-            operation.method.to_lowercase(),
-            operation.path
-        )),
-    );
+    object.insert("operationId".into(), json!(operation_id(operation)));
     object.insert(
         "tags".into(),
         json!([if rest { "rest" } else { "control" }]),
@@ -531,12 +346,15 @@ mod tests {
                     .set_payload("not json")
                     .to_request();
                 let response = test::call_service(&app, request).await;
+                // The resource the request was routed to (e.g. GET /_mock/clock/pause goes to
+                // /_mock/{kind}/{uid}, so it says nothing about /_mock/clock/pause).
+                let matched = response.request().match_pattern();
                 let status = response.status();
                 let body = test::read_body(response).await;
                 // Unrouted requests fall through to the 404 `no route for METHOD PATH` problem.
                 let unrouted =
                     status == 404 && String::from_utf8_lossy(&body).contains("no route for");
-                if !unrouted {
+                if !unrouted && matched.as_deref() == Some(pattern.as_str()) {
                     served.insert((method.to_owned(), pattern.clone()));
                 }
             }
@@ -557,8 +375,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_walk_nests_scopes_and_skips_them() {
+    #[actix_web::test]
+    async fn the_walk_nests_scopes_and_skips_them() {
         let debug = "ResourceMap {\n    pattern: ResourceDef {\n        patterns: Single(\n            \"\",\n        ),\n        is_prefix: true,\n    },\n    nodes: Some(\n        [\n            ResourceMap {\n                pattern: ResourceDef {\n                    patterns: Single(\n                        \"/a\",\n                    ),\n                    is_prefix: true,\n                },\n                nodes: Some(\n                    [\n                        ResourceMap {\n                            pattern: ResourceDef {\n                                patterns: Single(\n                                    \"/b/{id}\",\n                                ),\n                                is_prefix: false,\n                            },\n                        },\n                    ],\n                ),\n            },\n            ResourceMap {\n                pattern: ResourceDef {\n                    patterns: Single(\n                        \"/top\",\n                    ),\n                    is_prefix: false,\n                },\n            },\n        ],\n    ),\n}";
         assert_eq!(leaf_patterns(debug), ["/a/b/{id}", "/top"]);
     }
@@ -581,7 +399,10 @@ mod tests {
         let rest = &served["paths"]["/v1/api/domains/register"]["post"];
         assert_eq!(rest["security"], json!([{"apiKey": []}]));
         assert_eq!(rest["requestBody"]["required"], true);
-        let ids: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.path).collect();
-        assert_eq!(served["paths"].as_object().unwrap().len(), ids.len());
+        let paths: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.path).collect();
+        assert_eq!(served["paths"].as_object().unwrap().len(), paths.len());
+        let ids: BTreeSet<String> = OPERATIONS.iter().map(operation_id).collect();
+        assert_eq!(ids.len(), OPERATIONS.len(), "operation ids are unique");
+        assert_eq!(get["operationId"], "get_mock_deliveries_id");
     }
 }

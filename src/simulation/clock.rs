@@ -140,7 +140,7 @@ impl Clock {
 
     /// The real time a simulated duration takes at the current scale.
     pub fn to_real(&self, simulated: Duration) -> Duration {
-        simulated.div_f64(self.scale())
+        scale_down(simulated, self.scale())
     }
 
     /// Waits until simulated time reaches `at` (at once if it already has).
@@ -154,7 +154,7 @@ impl Clock {
             if remaining <= TimeDelta::zero() {
                 return;
             }
-            let wait = remaining.to_std().unwrap_or(Duration::MAX).div_f64(scale);
+            let wait = scale_down(remaining.to_std().unwrap_or(Duration::MAX), scale);
             tokio::select! {
                 _ = tokio::time::sleep(wait), if !paused => {}
                 changed = changes.changed() => {
@@ -178,6 +178,12 @@ impl Clock {
     }
 }
 
+/// `simulated / scale`, saturating at `Duration::MAX`: a huge duration or a tiny scale (both
+/// accepted from the control API) must not panic, as `Duration::div_f64` does on overflow.
+fn scale_down(simulated: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(simulated.as_secs_f64() / scale).unwrap_or(Duration::MAX)
+}
+
 fn check_scale(scale: f64) -> Result<(), ClockError> {
     if scale.is_finite() && scale > 0.0 {
         Ok(())
@@ -194,6 +200,16 @@ mod tests {
         DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn real_durations_saturate_instead_of_panicking() {
+        let slow = Clock::scaled(1e-300).unwrap();
+        assert_eq!(slow.to_real(Duration::from_secs(10)), Duration::MAX);
+        let fast = Clock::scaled(2.0).unwrap();
+        let half_of_max = Duration::from_secs_f64(Duration::MAX.as_secs_f64() / 2.0);
+        assert_eq!(fast.to_real(Duration::MAX), half_of_max);
+        assert_eq!(fast.to_real(Duration::from_secs(10)), Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]

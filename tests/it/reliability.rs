@@ -319,7 +319,7 @@ fn find_string(value: &Value, key: &str) -> Option<String> {
 }
 
 /// Events in the load test.
-const LOAD_EVENTS: usize = 20_000;
+const LOAD_EVENTS: usize = 100_000;
 
 /// Event `i` of the load mix, with a uid of its own so the receiver's dedupe keeps each one:
 /// 0.5 % consent requests (the receiver delays them 0.5-1.5 s against a 1 s deadline), 1 %

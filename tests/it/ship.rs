@@ -1,4 +1,5 @@
-//! Shipping: the `health` probe that containers use instead of curl.
+//! Shipping: the `health` probe containers use instead of curl, and the commands the
+//! container files (Dockerfile, docker-compose.yml) run.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -83,4 +84,62 @@ async fn health_probes_a_url_with_a_path_as_given() {
 async fn health_rejects_a_malformed_url_as_usage() {
     let (code, _, stderr) = run_cli(&["health", "--url", "not a url"], b"").await;
     assert_eq!(code, 64, "{stderr}");
+}
+
+/// The exec-form arrays (`["serve", "--bind", "0.0.0.0"]`) in a Dockerfile or compose file.
+fn exec_arrays(text: &str) -> Vec<Vec<String>> {
+    let mut arrays = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('[') {
+        rest = &rest[start..];
+        let Some(end) = rest.find(']') else { break };
+        if let Ok(array) = serde_json::from_str::<Vec<String>>(&rest[..=end]) {
+            arrays.push(array);
+        }
+        rest = &rest[1..];
+    }
+    arrays
+}
+
+/// Every `inboxkit-mock` command line the container files run still parses: a renamed flag or
+/// subcommand would otherwise break the image and compose file while their linters pass.
+#[tokio::test]
+async fn the_container_files_run_commands_the_cli_accepts() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut commands = Vec::new();
+    for file in ["Dockerfile", "docker-compose.yml"] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        for array in exec_arrays(&text) {
+            let args: Vec<String> = match array.first().map(String::as_str) {
+                // HEALTHCHECK CMD [...] and compose `test: ["CMD", ...]`.
+                Some("CMD") | Some("inboxkit-mock") => array
+                    .iter()
+                    .skip_while(|a| *a != "inboxkit-mock")
+                    .skip(1)
+                    .cloned()
+                    .collect(),
+                // CMD / `command:` arrays given to the inboxkit-mock entrypoint.
+                Some("serve" | "receive" | "health") => array.clone(),
+                _ => continue,
+            };
+            if !args.is_empty() {
+                commands.push((file, args));
+            }
+        }
+    }
+    assert!(
+        commands.len() >= 7,
+        "found too few inboxkit-mock commands in the container files: {commands:?}"
+    );
+    for (file, args) in &commands {
+        let mut with_help: Vec<&str> = args.iter().map(String::as_str).collect();
+        with_help.push("--help");
+        let (code, _, stderr) = run_cli(&with_help, b"").await;
+        assert_eq!(
+            code,
+            0,
+            "{file}: `inboxkit-mock {}` does not parse: {stderr}",
+            args.join(" ")
+        );
+    }
 }
