@@ -1,7 +1,8 @@
 //! Maximum sustained delivery rate (signed, journaled) to the built-in receiver on loopback,
 //! against `wrk` posting the same body and headers to the same receiver in the same run.
 //!
-//! `cargo bench --bench delivery_rate [-- SECONDS CONNECTIONS]` (defaults: 10 s, 64). Needs
+//! `cargo bench --bench delivery_rate [-- SECONDS CONNECTIONS ROUNDS THREADS]` (defaults: 5 s,
+//! 64 connections, 3 rounds alternating with wrk, 2 sender runtime threads). Needs
 //! `wrk` on the PATH for the reference (Debian package `wrk`); without it, only our rate prints.
 
 use std::process::Command;
@@ -110,7 +111,12 @@ fn main() {
     let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let threads: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async move {
         let signer = Signer::new(SignatureScheme::HmacBody, Secret::new(SECRET));
         let receiver = RunningReceiver::start_local(ReceiverConfig {
@@ -149,7 +155,7 @@ fn main() {
             failed += other;
         }
         let counters = sender.journal().counters();
-        println!("delivery_rate: {rounds} rounds of {seconds} s each, {connections} connections, built-in receiver on loopback");
+        println!("delivery_rate: {rounds} rounds of {seconds} s each, {connections} connections, {threads} sender threads, built-in receiver on loopback");
         println!(
             "  inboxkit-mock: {:.0} deliveries/s median (rounds: {}); {failed} not delivered; {} attempts journaled",
             median(&mut ours.clone()),
