@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer, headers};
-use inboxkit_mock::delivery::{OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState};
+use inboxkit_mock::delivery::{
+    OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
+};
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::simulation::Clock;
@@ -29,13 +31,26 @@ fn events(count: usize) -> Vec<OutgoingEvent> {
     let now = chrono::Utc::now();
     (0..count)
         .map(|i| {
-            let event = if i % 4 == 0 { EventType::DomainStatusChanged } else { EventType::MailboxStatusChanged };
-            OutgoingEvent::from_envelope(&sample_envelope(&event, &mut faker, &account, PayloadShape::Seed, now).expect("known"))
+            let event = if i % 4 == 0 {
+                EventType::DomainStatusChanged
+            } else {
+                EventType::MailboxStatusChanged
+            };
+            OutgoingEvent::from_envelope(
+                &sample_envelope(&event, &mut faker, &account, PayloadShape::Seed, now)
+                    .expect("known"),
+            )
         })
         .collect()
 }
 
-fn wrk_rate(url: &str, body: &[u8], signature: &str, seconds: u64, connections: usize) -> Option<f64> {
+fn wrk_rate(
+    url: &str,
+    body: &[u8],
+    signature: &str,
+    seconds: u64,
+    connections: usize,
+) -> Option<f64> {
     let body = String::from_utf8_lossy(body);
     let mut script = String::from("wrk.method = \"POST\"\n");
     script.push_str(&format!("wrk.body = [==[{body}]==]\n"));
@@ -51,7 +66,12 @@ fn wrk_rate(url: &str, body: &[u8], signature: &str, seconds: u64, connections: 
     let path = std::env::temp_dir().join(format!("inboxkit-mock-wrk-{}.lua", std::process::id()));
     std::fs::write(&path, script).ok()?;
     let output = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "-s"])
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "-s",
+        ])
         .arg(&path)
         .arg(url)
         .output()
@@ -68,17 +88,30 @@ fn wrk_rate(url: &str, body: &[u8], signature: &str, seconds: u64, connections: 
     rate
 }
 
-async fn our_rate(sender: &Sender, subscriber: &Arc<Subscriber>, pool: &Arc<Vec<OutgoingEvent>>, seconds: u64, connections: usize) -> (f64, u64) {
+async fn our_rate(
+    sender: &Sender,
+    subscriber: &Arc<Subscriber>,
+    pool: &Arc<Vec<OutgoingEvent>>,
+    seconds: u64,
+    connections: usize,
+) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
         .map(|worker| {
-            let (sender, subscriber, pool, stop) = (sender.clone(), subscriber.clone(), pool.clone(), stop.clone());
+            let (sender, subscriber, pool, stop) = (
+                sender.clone(),
+                subscriber.clone(),
+                pool.clone(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 let (mut delivered, mut other) = (0u64, 0u64);
                 let mut next = worker;
                 while !stop.load(Ordering::Relaxed) {
-                    let record = sender.deliver_outcome(subscriber.clone(), pool[next % pool.len()].clone()).await;
+                    let record = sender
+                        .deliver_outcome(subscriber.clone(), pool[next % pool.len()].clone())
+                        .await;
                     next += connections;
                     if record.state.terminal() == Some(TerminalState::Delivered) {
                         delivered += 1;
@@ -107,7 +140,10 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);

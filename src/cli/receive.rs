@@ -6,7 +6,9 @@ use std::net::TcpListener;
 use anyhow::Context;
 
 use inboxkit_mock::contract::{Profile, Secret};
-use inboxkit_mock::receiver::{FaultProgram, ReceivedRecord, ReceiverConfig, Recording, RunningReceiver};
+use inboxkit_mock::receiver::{
+    FaultProgram, ReceivedRecord, ReceiverConfig, Recording, RunningReceiver,
+};
 use inboxkit_mock::recording::{Recorder, SignatureKeys};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -132,8 +134,15 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         println!("fault: {program}");
     }
     if let Some(path) = &args.record {
-        let credentials = if args.keep_credentials { "kept" } else { "redacted" };
-        println!("recording every request to {} (mailbox credentials {credentials})", path.display());
+        let credentials = if args.keep_credentials {
+            "kept"
+        } else {
+            "redacted"
+        };
+        println!(
+            "recording every request to {} (mailbox credentials {credentials})",
+            path.display()
+        );
     }
     let mut stream = receiver.store().subscribe();
     loop {

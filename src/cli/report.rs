@@ -29,9 +29,14 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut reports = Vec::new();
     for path in &args.reports {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let report: Report = serde_json::from_str(&text)
-            .map_err(|e| CliError::usage(format!("{}: not a report written by `run --out`: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| {
+            CliError::usage(format!(
+                "{}: not a report written by `run --out`: {e}",
+                path.display()
+            ))
+        })?;
         reports.push(report);
     }
     if let Some(other) = reports.iter().find(|r| r.scenario != reports[0].scenario) {
@@ -41,7 +46,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         )));
     }
     let merged = Report::merge(reports).expect("at least one report");
-    write_outputs(&merged, args.out.as_ref(), args.junit.as_ref(), args.html.as_ref())?;
+    write_outputs(
+        &merged,
+        args.out.as_ref(),
+        args.junit.as_ref(),
+        args.html.as_ref(),
+    )?;
     println!("{}", merged.text());
-    Ok(if merged.passed() { exit::OK } else { THRESHOLD_BREACHED })
+    Ok(if merged.passed() {
+        exit::OK
+    } else {
+        THRESHOLD_BREACHED
+    })
 }

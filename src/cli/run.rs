@@ -12,7 +12,9 @@ use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
 use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
 use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
 use inboxkit_mock::load::schedule::Segment;
-use inboxkit_mock::load::{LoadTarget, PhasePlan, Progress, Report, Shard, StepResult, html, runner};
+use inboxkit_mock::load::{
+    LoadTarget, PhasePlan, Progress, Report, Shard, StepResult, html, runner,
+};
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::scenario::Scenario;
 use inboxkit_mock::scenario::steps::StepRunner;
@@ -69,7 +71,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         }
     };
     if !(args.duration_factor.is_finite() && args.duration_factor > 0.0) {
-        return Err(CliError::usage("--duration-factor must be a positive number"));
+        return Err(CliError::usage(
+            "--duration-factor must be a positive number",
+        ));
     }
     let spec = &scenario.target;
     let settings = {
@@ -81,7 +85,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             settings.signature_scheme = scheme;
         }
         if let Some(timeout) = &spec.timeout {
-            settings.timeout = humantime::parse_duration(timeout.get_ref()).expect("validated at load");
+            settings.timeout =
+                humantime::parse_duration(timeout.get_ref()).expect("validated at load");
         }
         settings
     };
@@ -117,9 +122,15 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let delays = spec
         .retry_delays
         .as_ref()
-        .map(|delays| delays.iter().map(|d| humantime::parse_duration(d.get_ref()).expect("validated at load")).collect())
+        .map(|delays| {
+            delays
+                .iter()
+                .map(|d| humantime::parse_duration(d.get_ref()).expect("validated at load"))
+                .collect()
+        })
         .unwrap_or_else(|| DEFAULT_RETRY_DELAYS.to_vec());
-    let clock = Clock::scaled(spec.time_scale.unwrap_or(1.0)).map_err(|e| CliError::usage(format!("target.time_scale: {e}")))?;
+    let clock = Clock::scaled(spec.time_scale.unwrap_or(1.0))
+        .map_err(|e| CliError::usage(format!("target.time_scale: {e}")))?;
     let sender = Sender::new(
         clock,
         SenderOptions {
@@ -132,7 +143,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let subscriber = Arc::new(Subscriber {
         url: url.clone(),
         signer,
-        bearer: settings.send_authorization.then(|| Secret::new(random_token())),
+        bearer: settings
+            .send_authorization
+            .then(|| Secret::new(random_token())),
         timeout: settings.timeout,
         policy: RetryPolicy::with_delays(delays),
         mock_headers: true,
@@ -147,11 +160,18 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         .iter()
         .enumerate()
         .map(|(index, phase)| PhasePlan {
-            name: phase.name.clone().unwrap_or_else(|| format!("load[{index}]")),
+            name: phase
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("load[{index}]")),
             segments: phase
                 .segments()
                 .into_iter()
-                .map(|(from, to, length)| Segment { from, to, length: length.mul_f64(args.duration_factor) })
+                .map(|(from, to, length)| Segment {
+                    from,
+                    to,
+                    length: length.mul_f64(args.duration_factor),
+                })
                 .collect(),
             mix: phase.event_mix(),
             max_in_flight: phase.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
@@ -159,10 +179,20 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         .collect();
     let started_at = format_timestamp(chrono::Utc::now());
     let seed = scenario.world.seed.unwrap_or_else(rand::random);
-    let steps = if scenario.steps.is_empty() && scenario.world.domains == 0 && scenario.world.mailboxes == 0 {
+    let steps = if scenario.steps.is_empty()
+        && scenario.world.domains == 0
+        && scenario.world.mailboxes == 0
+    {
         Vec::new()
     } else {
-        run_steps(&scenario, &subscriber, receiver.is_none(), spec.profile.unwrap_or_default(), seed).await?
+        run_steps(
+            &scenario,
+            &subscriber,
+            receiver.is_none(),
+            spec.profile.unwrap_or_default(),
+            seed,
+        )
+        .await?
     };
     let progress = Arc::new(Progress::default());
     let ticker = tokio::spawn(show_progress(progress.clone()));
@@ -172,15 +202,31 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         mis_signed,
         shape: settings.payload_shape,
     };
-    let stats = runner::run(target, &phases, &scenario.faults, seed, args.shard, progress).await;
+    let stats = runner::run(
+        target,
+        &phases,
+        &scenario.faults,
+        seed,
+        args.shard,
+        progress,
+    )
+    .await;
     ticker.abort();
 
     let mut report = Report {
         scenario: scenario.name.clone(),
         shards: vec![args.shard.to_string()],
-        target: if receiver.is_some() { "the built-in receiver".to_owned() } else { url.to_string() },
+        target: if receiver.is_some() {
+            "the built-in receiver".to_owned()
+        } else {
+            url.to_string()
+        },
         started_at,
-        thresholds: scenario.thresholds.iter().map(|t| t.get_ref().clone()).collect(),
+        thresholds: scenario
+            .thresholds
+            .iter()
+            .map(|t| t.get_ref().clone())
+            .collect(),
         steps,
         stats,
         verdicts: Vec::new(),
@@ -189,9 +235,18 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     if let Some(receiver) = receiver {
         receiver.stop().await;
     }
-    write_outputs(&report, args.out.as_ref(), args.junit.as_ref(), args.html.as_ref())?;
+    write_outputs(
+        &report,
+        args.out.as_ref(),
+        args.junit.as_ref(),
+        args.html.as_ref(),
+    )?;
     println!("{}", report.text());
-    Ok(if report.passed() { exit::OK } else { THRESHOLD_BREACHED })
+    Ok(if report.passed() {
+        exit::OK
+    } else {
+        THRESHOLD_BREACHED
+    })
 }
 
 /// Runs the world set-up and the functional steps against an in-process mock server (the same
@@ -210,16 +265,28 @@ async fn run_steps(
     clock.pause();
     let api_key = Secret::new(random_token());
     let mut config = ServerConfig::new(seed, clock, api_key.clone(), Secret::new(random_token()));
-    let mut settings = SubscriberSettings::from_profile(profile, Secret::new(random_token()), api_key.clone(), Secret::new(random_token()));
+    let mut settings = SubscriberSettings::from_profile(
+        profile,
+        Secret::new(random_token()),
+        api_key.clone(),
+        Secret::new(random_token()),
+    );
     settings.signature_scheme = subscriber.signer.scheme();
-    settings.payload_shape = scenario.target.payload_shape.unwrap_or(settings.payload_shape);
+    settings.payload_shape = scenario
+        .target
+        .payload_shape
+        .unwrap_or(settings.payload_shape);
     settings.timeout = subscriber.timeout;
     settings.retry_delays = subscriber.policy.delays.clone();
     settings.send_authorization = subscriber.bearer.is_some();
     if external_target {
         settings.url = Some(subscriber.url.clone());
         // The scenario's key signs: as the webhook secret or as the API key, by scheme.
-        let key = scenario.target.secret.clone().or_else(|| scenario.target.api_key.clone());
+        let key = scenario
+            .target
+            .secret
+            .clone()
+            .or_else(|| scenario.target.api_key.clone());
         if let Some(key) = key {
             settings.secret = Secret::new(key.clone());
             settings.api_key = Secret::new(key);
@@ -227,27 +294,38 @@ async fn run_steps(
         config.builtin_receiver = false;
     }
     config.subscriber = settings;
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("binding the in-process mock server")?;
-    let server = RunningServer::start(listener, config).context("starting the in-process mock server")?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("binding the in-process mock server")?;
+    let server =
+        RunningServer::start(listener, config).context("starting the in-process mock server")?;
     if let Some(receiver) = server.receiver() {
         receiver.set_faults(scenario.receiver_faults());
     }
-    let results = StepRunner::new(&server.base_url(), api_key.expose(), seed).run(scenario).await;
+    let results = StepRunner::new(&server.base_url(), api_key.expose(), seed)
+        .run(scenario)
+        .await;
     server.shutdown(Duration::from_secs(5)).await;
     Ok(results)
 }
 
 /// Writes the optional JSON, JUnit and HTML files of a report.
-pub fn write_outputs(report: &Report, out: Option<&PathBuf>, junit: Option<&PathBuf>, html_path: Option<&PathBuf>) -> Result<(), CliError> {
+pub fn write_outputs(
+    report: &Report,
+    out: Option<&PathBuf>,
+    junit: Option<&PathBuf>,
+    html_path: Option<&PathBuf>,
+) -> Result<(), CliError> {
     if let Some(path) = out {
         let json = serde_json::to_vec_pretty(report).expect("reports serialize");
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = junit {
-        std::fs::write(path, report.junit()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report.junit())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = html_path {
-        std::fs::write(path, html::render(report)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, html::render(report))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -257,9 +335,11 @@ async fn show_progress(progress: Arc<Progress>) {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events finished {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} events finished {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         loop {
             bar.set_length(progress.planned.load(Ordering::Relaxed));

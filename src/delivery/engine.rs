@@ -242,7 +242,11 @@ impl Sender {
     }
 
     /// Delivers one event to a terminal state and returns its full record.
-    pub async fn deliver(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryRecord {
+    pub async fn deliver(
+        &self,
+        subscriber: Arc<Subscriber>,
+        event: OutgoingEvent,
+    ) -> DeliveryRecord {
         let (id, task) = self.start(subscriber, event, true);
         match task.await {
             Ok((_, Some(record))) => record,
@@ -253,7 +257,11 @@ impl Sender {
 
     /// Delivers one event to a terminal state and returns only its outcome: no bodies or
     /// headers are copied, for load runs (the journal still holds every attempt).
-    pub async fn deliver_outcome(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryOutcome {
+    pub async fn deliver_outcome(
+        &self,
+        subscriber: Arc<Subscriber>,
+        event: OutgoingEvent,
+    ) -> DeliveryOutcome {
         let (id, task) = self.start(subscriber, event, false);
         match task.await {
             Ok((outcome, _)) => outcome,
@@ -266,7 +274,10 @@ impl Sender {
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
         snapshot: bool,
-    ) -> (DeliveryId, tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>) {
+    ) -> (
+        DeliveryId,
+        tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>,
+    ) {
         let id = DeliveryId::generate();
         let record = DeliveryRecord {
             id: id.clone(),
@@ -288,7 +299,14 @@ impl Sender {
         let task = self.inner.tasks.spawn(
             async move {
                 inner
-                    .run(task_id, event.event, skeleton, subscriber, event.body, event.signature)
+                    .run(
+                        task_id,
+                        event.event,
+                        skeleton,
+                        subscriber,
+                        event.body,
+                        event.signature,
+                    )
                     .await
             }
             .instrument(span),
@@ -358,7 +376,15 @@ impl Inner {
         let mut number = 1;
         loop {
             let mut attempt = self
-                .attempt(&id, &event, &subscriber, &body, &signature, number, Trigger::Scheduled)
+                .attempt(
+                    &id,
+                    &event,
+                    &subscriber,
+                    &body,
+                    &signature,
+                    number,
+                    Trigger::Scheduled,
+                )
                 .await;
             outcome.attempts.push(AttemptSummary {
                 outcome: attempt.outcome,
@@ -382,12 +408,14 @@ impl Inner {
                     return (outcome, Some(record));
                 }
                 Decision::RetryAfter(delay) => {
-                    let due = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                    let due =
+                        self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
                     attempt.next_attempt_at = Some(format_timestamp(due));
                     if let Some(skeleton) = &mut skeleton {
                         skeleton.attempts.push(attempt.clone());
                     }
-                    self.journal.record_attempt(&id, attempt, DeliveryState::Retrying);
+                    self.journal
+                        .record_attempt(&id, attempt, DeliveryState::Retrying);
                     self.clock.sleep_until(due).await;
                     number += 1;
                 }

@@ -182,7 +182,10 @@ impl LatencyHistogram {
         if self.buckets.len() != LATENCY_BUCKETS_MS.len() + 1 {
             self.buckets.resize(LATENCY_BUCKETS_MS.len() + 1, 0);
         }
-        let index = LATENCY_BUCKETS_MS.iter().position(|b| latency_ms <= *b).unwrap_or(LATENCY_BUCKETS_MS.len());
+        let index = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|b| latency_ms <= *b)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
         self.buckets[index] += 1;
         self.sum_ms += latency_ms;
         self.count += 1;

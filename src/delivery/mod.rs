@@ -6,7 +6,9 @@ pub mod outcome;
 pub mod policy;
 pub mod transport;
 
-pub use engine::{AttemptSummary, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions, Subscriber};
+pub use engine::{
+    AttemptSummary, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions, Subscriber,
+};
 pub use journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
 pub use outcome::{AttemptOutcome, TerminalState};
 pub use policy::{Decision, RetryPolicy};

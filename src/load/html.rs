@@ -37,7 +37,12 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style></head><body>\n\
                 "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
                 escape(&v.threshold),
                 v.observed.map_or("no samples".to_owned(), |o| {
-                    let unit = v.threshold.parse::<Threshold>().ok().filter(|t| t.metric.is_duration()).map_or("", |_| " ms");
+                    let unit = v
+                        .threshold
+                        .parse::<Threshold>()
+                        .ok()
+                        .filter(|t| t.metric.is_duration())
+                        .map_or("", |_| " ms");
                     format!("{o:.3}{unit}")
                 }),
                 if v.pass { "pass" } else { "fail" },
@@ -47,7 +52,9 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style></head><body>\n\
         page.push_str("</table>\n");
     }
     if !report.steps.is_empty() {
-        page.push_str("<h2>Steps</h2><table><tr><th>step</th><th>verdict</th><th>detail</th></tr>\n");
+        page.push_str(
+            "<h2>Steps</h2><table><tr><th>step</th><th>verdict</th><th>detail</th></tr>\n",
+        );
         for s in &report.steps {
             let _ = writeln!(
                 page,
@@ -60,7 +67,11 @@ pre{{background:#f4f4f4;padding:1em;overflow:auto}}</style></head><body>\n\
         }
         page.push_str("</table>\n");
     }
-    let _ = writeln!(page, "<h2>Summary</h2><pre>{}</pre>", escape(&report.text()));
+    let _ = writeln!(
+        page,
+        "<h2>Summary</h2><pre>{}</pre>",
+        escape(&report.text())
+    );
     if !report.stats.response_us.0.is_empty() {
         page.push_str("<h2>Response time distribution</h2>\n");
         page.push_str(&histogram_svg(&report.stats.response_us));
@@ -81,7 +92,10 @@ fn histogram_svg(histogram: &Micros) -> String {
         .collect();
     let most = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let width = (WIDTH - 2.0 * MARGIN) / buckets.len().max(1) as f64;
-    let mut svg = format!("<svg width=\"{WIDTH}\" height=\"{}\" role=\"img\" aria-label=\"latency histogram\">\n", HEIGHT + 40.0);
+    let mut svg = format!(
+        "<svg width=\"{WIDTH}\" height=\"{}\" role=\"img\" aria-label=\"latency histogram\">\n",
+        HEIGHT + 40.0
+    );
     for (i, (upper, count)) in buckets.iter().enumerate() {
         let h = (*count as f64 / most) * (HEIGHT - MARGIN);
         let x = MARGIN + i as f64 * width;
@@ -102,19 +116,32 @@ fn histogram_svg(histogram: &Micros) -> String {
             );
         }
     }
-    let _ = writeln!(svg, "<text x=\"4\" y=\"14\" font-size=\"11\">events (max {most})</text></svg>");
+    let _ = writeln!(
+        svg,
+        "<text x=\"4\" y=\"14\" font-size=\"11\">events (max {most})</text></svg>"
+    );
     svg
 }
 
 fn timeline_svg(report: &Report) -> String {
     let timeline = &report.stats.timeline;
-    let top = timeline.iter().map(|s| s.p99_ms).fold(0.0_f64, f64::max).max(0.001);
+    let top = timeline
+        .iter()
+        .map(|s| s.p99_ms)
+        .fold(0.0_f64, f64::max)
+        .max(0.001);
     let step = (WIDTH - 2.0 * MARGIN) / timeline.len().max(1) as f64;
     let line = |pick: fn(&super::stats::Second) -> f64| -> String {
         timeline
             .iter()
             .enumerate()
-            .map(|(i, s)| format!("{:.1},{:.1}", MARGIN + i as f64 * step, HEIGHT - pick(s) / top * (HEIGHT - MARGIN)))
+            .map(|(i, s)| {
+                format!(
+                    "{:.1},{:.1}",
+                    MARGIN + i as f64 * step,
+                    HEIGHT - pick(s) / top * (HEIGHT - MARGIN)
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };

@@ -49,7 +49,9 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
     match metric {
         Metric::SuccessRate => {
             let eligible = events.saturating_sub(stats.bad_signature_events);
-            (eligible > 0).then(|| stats.count(TerminalState::Delivered).min(eligible) as f64 / eligible as f64)
+            (eligible > 0).then(|| {
+                stats.count(TerminalState::Delivered).min(eligible) as f64 / eligible as f64
+            })
         }
         Metric::Events => Some(events as f64),
         Metric::Delivered => some_events.map(|_| stats.count(TerminalState::Delivered) as f64),
@@ -113,28 +115,62 @@ impl Report {
         let s = &self.stats;
         let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} ms"));
         let mut out = String::new();
-        let _ = writeln!(out, "scenario {} (shards {}) -> {}", self.scenario, self.shards.join(", "), self.target);
+        let _ = writeln!(
+            out,
+            "scenario {} (shards {}) -> {}",
+            self.scenario,
+            self.shards.join(", "),
+            self.target
+        );
         for step in &self.steps {
-            let _ = writeln!(out, "  {} {}: {}", if step.pass { "ok  " } else { "FAIL" }, step.step, step.detail);
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                if step.pass { "ok  " } else { "FAIL" },
+                step.step,
+                step.detail
+            );
         }
         if s.events > 0 {
             let _ = writeln!(
                 out,
                 "  events      {} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
-                s.events, s.bad_signature_events, s.duplicates_sent, s.reordered, s.stale_timestamps
+                s.events,
+                s.bad_signature_events,
+                s.duplicates_sent,
+                s.reordered,
+                s.stale_timestamps
             );
-            let terminal: Vec<_> = TerminalState::ALL.iter().map(|t| format!("{t} {}", s.count(*t))).collect();
+            let terminal: Vec<_> = TerminalState::ALL
+                .iter()
+                .map(|t| format!("{t} {}", s.count(*t)))
+                .collect();
             let _ = writeln!(out, "  terminal    {}", terminal.join(", "));
             let outcomes: Vec<_> = s.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
-            let _ = writeln!(out, "  attempts    {} ({})", s.attempts(), outcomes.join(", "));
-            let per: Vec<_> = s.attempts_per_event.iter().map(|(k, n)| format!("{k}x {n}")).collect();
+            let _ = writeln!(
+                out,
+                "  attempts    {} ({})",
+                s.attempts(),
+                outcomes.join(", ")
+            );
+            let per: Vec<_> = s
+                .attempts_per_event
+                .iter()
+                .map(|(k, n)| format!("{k}x {n}"))
+                .collect();
             let _ = writeln!(out, "  per event   {}", per.join(", "));
             for (label, h) in [("response", &s.response_us), ("service", &s.service_us)] {
                 let _ = writeln!(
                     out,
                     "  {label:<11} min {} mean {} p50 {} p90 {} p95 {} p99 {} p99.9 {} max {}",
-                    ms(h.min_ms()), ms(h.mean_ms()), ms(h.percentile_ms(0.5)), ms(h.percentile_ms(0.9)),
-                    ms(h.percentile_ms(0.95)), ms(h.percentile_ms(0.99)), ms(h.percentile_ms(0.999)), ms(h.max_ms())
+                    ms(h.min_ms()),
+                    ms(h.mean_ms()),
+                    ms(h.percentile_ms(0.5)),
+                    ms(h.percentile_ms(0.9)),
+                    ms(h.percentile_ms(0.95)),
+                    ms(h.percentile_ms(0.99)),
+                    ms(h.percentile_ms(0.999)),
+                    ms(h.max_ms())
                 );
             }
             let _ = writeln!(
@@ -154,20 +190,35 @@ impl Report {
             );
         }
         if let (Some(first), Some(last)) = (s.rss_mib.first(), s.rss_mib.last()) {
-            let growth = s.rss_growth().map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
-            let _ = writeln!(out, "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}");
+            let growth = s
+                .rss_growth()
+                .map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
+            let _ = writeln!(
+                out,
+                "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}"
+            );
         }
         for verdict in &self.verdicts {
-            let observed = verdict.observed.map_or("no samples".to_owned(), |v| format!("{v:.3}"));
+            let observed = verdict
+                .observed
+                .map_or("no samples".to_owned(), |v| format!("{v:.3}"));
             let _ = writeln!(
                 out,
                 "  {} {} (observed {observed}){}",
                 if verdict.pass { "pass" } else { "FAIL" },
                 verdict.threshold,
-                verdict.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+                verdict
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             );
         }
-        let _ = write!(out, "result: {}", if self.passed() { "PASS" } else { "FAIL" });
+        let _ = write!(
+            out,
+            "result: {}",
+            if self.passed() { "PASS" } else { "FAIL" }
+        );
         out
     }
 
@@ -181,7 +232,9 @@ impl Report {
                 (
                     format!("threshold {}", v.threshold),
                     v.pass,
-                    v.reason.clone().unwrap_or_else(|| format!("observed {:?}", v.observed)),
+                    v.reason
+                        .clone()
+                        .unwrap_or_else(|| format!("observed {:?}", v.observed)),
                 )
             }))
             .collect();
@@ -193,11 +246,20 @@ impl Report {
             self.stats.duration_s
         );
         for (name, pass, detail) in cases {
-            let _ = write!(xml, "    <testcase classname=\"{}\" name=\"{}\"", escape(&self.scenario), escape(&name));
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                escape(&self.scenario),
+                escape(&name)
+            );
             if pass {
                 xml.push_str("/>\n");
             } else {
-                let _ = write!(xml, ">\n      <failure message=\"{}\"/>\n    </testcase>\n", escape(&detail));
+                let _ = write!(
+                    xml,
+                    ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                    escape(&detail)
+                );
             }
         }
         xml.push_str("  </testsuite>\n</testsuites>\n");
@@ -226,7 +288,11 @@ mod tests {
             target: "t".into(),
             started_at: String::new(),
             thresholds: vec!["events > 0".into()],
-            steps: vec![StepResult { step: "steps[0] \"x\"".into(), pass: false, detail: "&".into() }],
+            steps: vec![StepResult {
+                step: "steps[0] \"x\"".into(),
+                pass: false,
+                detail: "&".into(),
+            }],
             stats: Stats::default(),
             verdicts: vec![],
         };

@@ -60,7 +60,9 @@ impl std::str::FromStr for Shard {
             index: index.trim().parse().map_err(|_| bad())?,
             count: count.trim().parse().map_err(|_| bad())?,
         };
-        (shard.index >= 1 && shard.index <= shard.count).then_some(shard).ok_or_else(bad)
+        (shard.index >= 1 && shard.index <= shard.count)
+            .then_some(shard)
+            .ok_or_else(bad)
     }
 }
 
@@ -112,11 +114,21 @@ impl EventSource {
             }
             point -= weight;
         }
-        mix.last().map_or(EventType::DomainStatusChanged, |(e, _)| e.clone())
+        mix.last()
+            .map_or(EventType::DomainStatusChanged, |(e, _)| e.clone())
     }
 
-    fn make(&mut self, event: &EventType, stale: bool, now: chrono::DateTime<chrono::Utc>) -> OutgoingEvent {
-        let at = if stale { now - TimeDelta::hours(1) } else { now };
+    fn make(
+        &mut self,
+        event: &EventType,
+        stale: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> OutgoingEvent {
+        let at = if stale {
+            now - TimeDelta::hours(1)
+        } else {
+            now
+        };
         let mut envelope = sample_envelope(event, &mut self.faker, &self.account, self.shape, at)
             .expect("mixes hold known event types");
         if stale {
@@ -127,7 +139,14 @@ impl EventSource {
 }
 
 /// Runs `phases` one after the other against `target`; returns what was measured.
-pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults, seed: u64, shard: Shard, progress: Arc<Progress>) -> Stats {
+pub async fn run(
+    target: LoadTarget,
+    phases: &[PhasePlan],
+    faults: &SenderFaults,
+    seed: u64,
+    shard: Shard,
+    progress: Arc<Progress>,
+) -> Stats {
     let share = 1.0 / f64::from(shard.count);
     let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut faker = Faker::seeded(shard_seed);
@@ -139,9 +158,21 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     };
     let scaled: Vec<Vec<Segment>> = phases
         .iter()
-        .map(|p| p.segments.iter().map(|s| Segment { from: s.from * share, to: s.to * share, ..*s }).collect())
+        .map(|p| {
+            p.segments
+                .iter()
+                .map(|s| Segment {
+                    from: s.from * share,
+                    to: s.to * share,
+                    ..*s
+                })
+                .collect()
+        })
         .collect();
-    let planned: usize = scaled.iter().map(|segments| planned_offsets(segments).count()).sum();
+    let planned: usize = scaled
+        .iter()
+        .map(|segments| planned_offsets(segments).count())
+        .sum();
     progress.planned.store(planned as u64, Ordering::Relaxed);
 
     let stats = Arc::new(Mutex::new(Stats::default()));
@@ -165,7 +196,11 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
             let duplicate = source.rng.random::<f64>() < faults.duplicates;
             guard.duplicates_sent += u64::from(duplicate);
             drop(guard);
-            let subscriber = if bad_signature { target.mis_signed.clone() } else { target.subscriber.clone() };
+            let subscriber = if bad_signature {
+                target.mis_signed.clone()
+            } else {
+                target.subscriber.clone()
+            };
             if duplicate {
                 target.sender.submit(subscriber.clone(), event.clone());
             }
@@ -175,16 +210,46 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
                 continue;
             }
             let second = (planned_at - run_start).as_secs() as usize;
-            spawn_send(&tasks, &target.sender, subscriber.clone(), event, planned_at, second, &in_flight, &stats, &progress);
+            spawn_send(
+                &tasks,
+                &target.sender,
+                subscriber.clone(),
+                event,
+                planned_at,
+                second,
+                &in_flight,
+                &stats,
+                &progress,
+            );
             // A held event goes out right after the next one; its lag counts from this
             // release, since the hold itself is deliberate.
             if let Some(event) = held.take() {
-                spawn_send(&tasks, &target.sender, target.subscriber.clone(), event, planned_at, second, &in_flight, &stats, &progress);
+                spawn_send(
+                    &tasks,
+                    &target.sender,
+                    target.subscriber.clone(),
+                    event,
+                    planned_at,
+                    second,
+                    &in_flight,
+                    &stats,
+                    &progress,
+                );
             }
         }
         if let Some(event) = held.take() {
             let second = (Instant::now() - run_start).as_secs() as usize;
-            spawn_send(&tasks, &target.sender, target.subscriber.clone(), event, Instant::now(), second, &in_flight, &stats, &progress);
+            spawn_send(
+                &tasks,
+                &target.sender,
+                target.subscriber.clone(),
+                event,
+                Instant::now(),
+                second,
+                &in_flight,
+                &stats,
+                &progress,
+            );
         }
         phase_start += segments.iter().map(|s| s.length).sum::<Duration>();
         tokio::time::sleep_until(phase_start).await;
@@ -196,7 +261,11 @@ pub async fn run(target: LoadTarget, phases: &[PhasePlan], faults: &SenderFaults
     let _ = sampler.await;
     let mut stats = std::mem::take(&mut *stats.lock().await);
     stats.finish(run_start.elapsed());
-    stats.load_s = scaled.iter().flatten().map(|s| s.length.as_secs_f64()).sum();
+    stats.load_s = scaled
+        .iter()
+        .flatten()
+        .map(|s| s.length.as_secs_f64())
+        .sum();
     stats
 }
 
@@ -212,7 +281,12 @@ fn spawn_send(
     stats: &Arc<Mutex<Stats>>,
     progress: &Arc<Progress>,
 ) {
-    let (sender, in_flight, stats, progress) = (sender.clone(), in_flight.clone(), stats.clone(), progress.clone());
+    let (sender, in_flight, stats, progress) = (
+        sender.clone(),
+        in_flight.clone(),
+        stats.clone(),
+        progress.clone(),
+    );
     tasks.spawn(async move {
         // A late start is a send that had to wait for a free in-flight slot (k6's meaning).
         let (_permit, late) = match in_flight.clone().try_acquire_owned() {
@@ -230,7 +304,10 @@ fn spawn_send(
             [first, ..] => lag + Duration::from_secs_f64(first.latency_ms.max(0.0) / 1e3),
             [] => lag,
         };
-        stats.lock().await.record(&record, lag, late, response, second);
+        stats
+            .lock()
+            .await
+            .record(&record, lag, late, response, second);
         progress.finished.fetch_add(1, Ordering::Relaxed);
     });
 }

@@ -64,16 +64,27 @@ mod tests {
 
     #[test]
     fn a_constant_rate_is_evenly_spaced() {
-        let segment = Segment { from: 4.0, to: 4.0, length: Duration::from_secs(1) };
+        let segment = Segment {
+            from: 4.0,
+            to: 4.0,
+            length: Duration::from_secs(1),
+        };
         let offsets: Vec<_> = planned_offsets(&[segment]).collect();
         assert_eq!(offsets, [0, 250, 500, 750].map(Duration::from_millis));
     }
 
     #[test]
     fn a_ramp_plans_the_area_under_its_line() {
-        let ramp = Segment { from: 0.0, to: 100.0, length: Duration::from_secs(10) };
+        let ramp = Segment {
+            from: 0.0,
+            to: 100.0,
+            length: Duration::from_secs(10),
+        };
         let count = planned_offsets(&[ramp]).count();
-        assert!((count as f64 - ramp.expected_events()).abs() <= 1.0, "{count}");
+        assert!(
+            (count as f64 - ramp.expected_events()).abs() <= 1.0,
+            "{count}"
+        );
     }
 
     proptest! {

@@ -26,7 +26,9 @@ impl Default for Micros {
 impl Micros {
     /// Adds one sample.
     pub fn record(&mut self, value: Duration) {
-        let micros = u64::try_from(value.as_micros()).unwrap_or(MAX_MICROS).clamp(1, MAX_MICROS);
+        let micros = u64::try_from(value.as_micros())
+            .unwrap_or(MAX_MICROS)
+            .clamp(1, MAX_MICROS);
         self.0.record(micros).expect("clamped into range");
     }
 
@@ -132,21 +134,34 @@ impl Stats {
     /// Records one finished event: `lag` from planned to actual send, `late` whether it waited
     /// for an in-flight slot, `response` from planned send to the end of its first attempt,
     /// `second` the second of the run it was planned in.
-    pub fn record(&mut self, record: &DeliveryOutcome, lag: Duration, late: bool, response: Duration, second: usize) {
+    pub fn record(
+        &mut self,
+        record: &DeliveryOutcome,
+        lag: Duration,
+        late: bool,
+        response: Duration,
+        second: usize,
+    ) {
         self.events += 1;
         if let Some(state) = record.state.terminal() {
             *self.terminal.entry(state).or_default() += 1;
         }
-        *self.attempts_per_event.entry(record.attempts.len() as u32).or_default() += 1;
+        *self
+            .attempts_per_event
+            .entry(record.attempts.len() as u32)
+            .or_default() += 1;
         for attempt in &record.attempts {
             *self.outcomes.entry(attempt.outcome).or_default() += 1;
-            self.service_us.record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
+            self.service_us
+                .record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
         }
         self.lag_us.record(lag);
         self.late_starts += u64::from(late);
         self.response_us.record(response);
         if self.per_second.len() <= second {
-            self.per_second.resize_with(second + 1, || Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds")));
+            self.per_second.resize_with(second + 1, || {
+                Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds"))
+            });
         }
         self.per_second[second].record(response);
     }
@@ -185,12 +200,19 @@ impl Stats {
         self.late_starts += other.late_starts;
         self.duration_s = self.duration_s.max(other.duration_s);
         self.load_s = self.load_s.max(other.load_s);
-        self.response_us.0.add(&other.response_us.0).expect("same bounds");
-        self.service_us.0.add(&other.service_us.0).expect("same bounds");
+        self.response_us
+            .0
+            .add(&other.response_us.0)
+            .expect("same bounds");
+        self.service_us
+            .0
+            .add(&other.service_us.0)
+            .expect("same bounds");
         self.lag_us.0.add(&other.lag_us.0).expect("same bounds");
         // Shards run side by side: per-second counts add up, percentiles take the worse shard.
         if self.timeline.len() < other.timeline.len() {
-            self.timeline.resize(other.timeline.len(), Second::default());
+            self.timeline
+                .resize(other.timeline.len(), Second::default());
         }
         for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
             mine.events += theirs.events;

@@ -167,7 +167,13 @@ async fn receive(request: HttpRequest, body: Bytes, state: web::Data<State>) -> 
         .collect();
     if let Some(recording) = &state.recording {
         let verdicts = recording.keys.verdicts_for(&headers, &body);
-        if let Err(error) = recording.recorder.record(request.method().as_str(), request.path(), &headers, &body, verdicts) {
+        if let Err(error) = recording.recorder.record(
+            request.method().as_str(),
+            request.path(),
+            &headers,
+            &body,
+            verdicts,
+        ) {
             tracing::error!(%error, "could not record a request");
         }
     }

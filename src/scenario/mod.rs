@@ -9,9 +9,7 @@ pub mod threshold;
 
 use std::path::{Path, PathBuf};
 
-pub use spec::{
-    Expectation, Phase, Scenario, SenderFaults, Stage, Step, TargetSpec, WorldSpec,
-};
+pub use spec::{Expectation, Phase, Scenario, SenderFaults, Stage, Step, TargetSpec, WorldSpec};
 pub use threshold::{Comparison, Metric, Threshold};
 
 /// A position in a scenario file.
@@ -82,7 +80,11 @@ impl Scenario {
             .map_err(|e| invalid(e.span(), String::new(), e.message().to_owned()))?;
         let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { String::new() } else { format!("{path}: ") };
+            let field = if path == "." {
+                String::new()
+            } else {
+                format!("{path}: ")
+            };
             let inner = e.into_inner();
             invalid(inner.span(), field, inner.message().to_owned())
         })?;
@@ -106,7 +108,9 @@ mod tests {
     use super::*;
 
     fn error(text: &str) -> String {
-        Scenario::parse(text, Path::new("s.toml")).unwrap_err().to_string()
+        Scenario::parse(text, Path::new("s.toml"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -135,8 +139,13 @@ mod tests {
     #[test]
     fn bad_durations_and_events_are_located() {
         let message = error("name = \"x\"\n[[load]]\nrate = 5\nduration = \"ten\"\n");
-        assert!(message.contains("s.toml:4:12") && message.contains("load[0].duration"), "{message}");
-        let message = error("name = \"x\"\n[[load]]\nrate = 5\nduration = \"1s\"\nmix = { \"domain.renamed\" = 1 }\n");
+        assert!(
+            message.contains("s.toml:4:12") && message.contains("load[0].duration"),
+            "{message}"
+        );
+        let message = error(
+            "name = \"x\"\n[[load]]\nrate = 5\nduration = \"1s\"\nmix = { \"domain.renamed\" = 1 }\n",
+        );
         assert!(message.contains("unknown EventType"), "{message}");
     }
 

@@ -204,8 +204,16 @@ type Invalid = (Range<usize>, String, String);
 
 /// Parses a human duration kept with its position.
 pub fn duration(value: &Spanned<String>, field: &str) -> Result<Duration, Invalid> {
-    humantime::parse_duration(value.get_ref())
-        .map_err(|e| (value.span(), field.to_owned(), format!("`{}` is not a duration like 10s or 5m: {e}", value.get_ref())))
+    humantime::parse_duration(value.get_ref()).map_err(|e| {
+        (
+            value.span(),
+            field.to_owned(),
+            format!(
+                "`{}` is not a duration like 10s or 5m: {e}",
+                value.get_ref()
+            ),
+        )
+    })
 }
 
 impl Phase {
@@ -267,16 +275,22 @@ impl Scenario {
 
     pub(super) fn validate(&self) -> Result<(), Invalid> {
         for (index, threshold) in self.thresholds.iter().enumerate() {
-            threshold
-                .get_ref()
-                .parse::<Threshold>()
-                .map_err(|e| (threshold.span(), format!("thresholds[{index}]"), e.to_string()))?;
+            threshold.get_ref().parse::<Threshold>().map_err(|e| {
+                (
+                    threshold.span(),
+                    format!("thresholds[{index}]"),
+                    e.to_string(),
+                )
+            })?;
         }
         for (index, program) in self.target.receiver_faults.iter().enumerate() {
-            program
-                .get_ref()
-                .parse::<FaultProgram>()
-                .map_err(|e| (program.span(), format!("target.receiver_faults[{index}]"), e.to_string()))?;
+            program.get_ref().parse::<FaultProgram>().map_err(|e| {
+                (
+                    program.span(),
+                    format!("target.receiver_faults[{index}]"),
+                    e.to_string(),
+                )
+            })?;
         }
         if let Some(timeout) = &self.target.timeout {
             duration(timeout, "target.timeout")?;
@@ -290,7 +304,10 @@ impl Scenario {
                     duration(by, &format!("steps[{index}].advance"))?;
                 }
                 Step::Expect(expectation) => {
-                    duration(&expectation.within, &format!("steps[{index}].expect.within"))?;
+                    duration(
+                        &expectation.within,
+                        &format!("steps[{index}].expect.within"),
+                    )?;
                 }
                 _ => {}
             }
@@ -303,20 +320,31 @@ impl Scenario {
             ("bad_signatures", faults.bad_signatures),
         ] {
             if !(0.0..=1.0).contains(&value) {
-                return Err((0..0, format!("faults.{name}"), format!("{value} is not a fraction between 0 and 1")));
+                return Err((
+                    0..0,
+                    format!("faults.{name}"),
+                    format!("{value} is not a fraction between 0 and 1"),
+                ));
             }
         }
         for (index, phase) in self.load.iter().enumerate() {
             let field = |name: &str| format!("load[{index}].{name}");
             let rates = std::iter::once(phase.rate).chain(phase.stages.iter().map(|s| s.rate));
             if let Some(bad) = rates.into_iter().find(|r| !(r.is_finite() && *r >= 0.0)) {
-                return Err((0..0, field("rate"), format!("{bad} is not a rate >= 0 events per second")));
+                return Err((
+                    0..0,
+                    field("rate"),
+                    format!("{bad} is not a rate >= 0 events per second"),
+                ));
             }
             if let Some(length) = &phase.duration {
                 duration(length, &field("duration"))?;
             }
             for (stage_index, stage) in phase.stages.iter().enumerate() {
-                duration(&stage.duration, &field(&format!("stages[{stage_index}].duration")))?;
+                duration(
+                    &stage.duration,
+                    &field(&format!("stages[{stage_index}].duration")),
+                )?;
             }
             for (event, weight) in &phase.mix {
                 event
@@ -324,11 +352,19 @@ impl Scenario {
                     .parse::<EventType>()
                     .map_err(|e| (event.span(), field("mix"), e.to_string()))?;
                 if !(weight.is_finite() && *weight >= 0.0) {
-                    return Err((event.span(), field("mix"), format!("weight {weight} must be a number >= 0")));
+                    return Err((
+                        event.span(),
+                        field("mix"),
+                        format!("weight {weight} must be a number >= 0"),
+                    ));
                 }
             }
             if phase.duration.is_none() && phase.stages.is_empty() {
-                return Err((0..0, format!("load[{index}]"), "a phase needs `duration` or `stages`".into()));
+                return Err((
+                    0..0,
+                    format!("load[{index}]"),
+                    "a phase needs `duration` or `stages`".into(),
+                ));
             }
         }
         Ok(())

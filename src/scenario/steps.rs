@@ -56,7 +56,9 @@ impl StepRunner {
     pub async fn run(&mut self, scenario: &Scenario) -> Vec<StepResult> {
         let mut results = Vec::new();
         if scenario.world.domains > 0 || scenario.world.mailboxes > 0 {
-            let outcome = self.world(scenario.world.domains, scenario.world.mailboxes).await;
+            let outcome = self
+                .world(scenario.world.domains, scenario.world.mailboxes)
+                .await;
             let pass = outcome.is_ok();
             results.push(StepResult {
                 step: "world".to_owned(),
@@ -90,7 +92,10 @@ impl StepRunner {
             let domain = self.domains[index % self.domains.len()].clone();
             self.buy(&domain, None, None).await?;
         }
-        Ok(format!("{} domains and {mailboxes} mailboxes registered", self.domains.len()))
+        Ok(format!(
+            "{} domains and {mailboxes} mailboxes registered",
+            self.domains.len()
+        ))
     }
 
     async fn step(&mut self, step: &Step) -> Result<String, Failure> {
@@ -98,7 +103,11 @@ impl StepRunner {
             Step::RegisterDomain { name, alias } => {
                 let domain = self.register(name.clone()).await?;
                 self.remember(alias, &domain);
-                Ok(format!("{} ({})", domain.uid, domain.name.unwrap_or_default()))
+                Ok(format!(
+                    "{} ({})",
+                    domain.uid,
+                    domain.name.unwrap_or_default()
+                ))
             }
             Step::BuyMailbox {
                 domain,
@@ -107,31 +116,56 @@ impl StepRunner {
                 alias,
             } => {
                 let domain = self.resolve_domain(domain)?;
-                let mailbox = self.buy(&domain, username.clone(), platform.clone()).await?;
+                let mailbox = self
+                    .buy(&domain, username.clone(), platform.clone())
+                    .await?;
                 self.remember(alias, &mailbox);
                 Ok(mailbox.uid)
             }
             Step::Transition { entity, to } => {
                 let uid = self.resolve(entity);
-                let kind = kind_of(&uid).ok_or_else(|| format!("`{uid}` is not a uid the mock issues"))?;
+                let kind =
+                    kind_of(&uid).ok_or_else(|| format!("`{uid}` is not a uid the mock issues"))?;
                 let answer = self
-                    .call(self.client.post(format!("{}/_mock/{kind}/{uid}/transition", self.base)).json(&json!({"to": to})))
+                    .call(
+                        self.client
+                            .post(format!("{}/_mock/{kind}/{uid}/transition", self.base))
+                            .json(&json!({"to": to})),
+                    )
                     .await?;
-                Ok(format!("{uid} -> {to} ({})", answer["status"].as_str().unwrap_or(to)))
+                Ok(format!(
+                    "{uid} -> {to} ({})",
+                    answer["status"].as_str().unwrap_or(to)
+                ))
             }
             Step::Trigger { event, entity, set } => {
                 let set: serde_json::Map<String, Value> = set
                     .iter()
-                    .map(|(path, value)| (path.clone(), serde_json::to_value(value).unwrap_or(Value::Null)))
+                    .map(|(path, value)| {
+                        (
+                            path.clone(),
+                            serde_json::to_value(value).unwrap_or(Value::Null),
+                        )
+                    })
                     .collect();
                 let mut body = json!({"event": event, "set": set});
                 if let Some(entity) = entity {
                     body["uid"] = Value::String(self.resolve(entity));
                 }
                 let answer = self
-                    .call(self.client.post(format!("{}/_mock/events", self.base)).json(&body))
+                    .call(
+                        self.client
+                            .post(format!("{}/_mock/events", self.base))
+                            .json(&body),
+                    )
                     .await?;
-                Ok(format!("{event} sent ({})", answer["delivery_id"].as_str().or(answer["id"].as_str()).unwrap_or("queued")))
+                Ok(format!(
+                    "{event} sent ({})",
+                    answer["delivery_id"]
+                        .as_str()
+                        .or(answer["id"].as_str())
+                        .unwrap_or("queued")
+                ))
             }
             Step::Advance(by) => {
                 let answer = self
@@ -141,7 +175,11 @@ impl StepRunner {
                             .json(&json!({"by": by.get_ref()})),
                     )
                     .await?;
-                Ok(format!("clock advanced by {}; {} transitions fired", by.get_ref(), answer["fired"].as_u64().unwrap_or(0)))
+                Ok(format!(
+                    "clock advanced by {}; {} transitions fired",
+                    by.get_ref(),
+                    answer["fired"].as_u64().unwrap_or(0)
+                ))
             }
             Step::Expect(expectation) => self.expect(expectation).await,
         }
@@ -150,20 +188,35 @@ impl StepRunner {
     async fn register(&mut self, name: Option<String>) -> Result<Named, Failure> {
         let name = name.unwrap_or_else(|| self.faker.domain_name());
         let answer = self
-            .rest("/domains/register", json!({"domains": [{"name": name, "registration_years": 1}]}))
+            .rest(
+                "/domains/register",
+                json!({"domains": [{"name": name, "registration_years": 1}]}),
+            )
             .await?;
         let uid = answer["domain_uids"][0]
             .as_str()
             .ok_or_else(|| format!("register answered without domain_uids: {answer}"))?
             .to_owned();
-        let domain = Named { uid, name: Some(name) };
+        let domain = Named {
+            uid,
+            name: Some(name),
+        };
         self.domains.push(domain.clone());
         Ok(domain)
     }
 
-    async fn buy(&mut self, domain: &Named, username: Option<String>, platform: Option<String>) -> Result<Named, Failure> {
+    async fn buy(
+        &mut self,
+        domain: &Named,
+        username: Option<String>,
+        platform: Option<String>,
+    ) -> Result<Named, Failure> {
         let domain_name = domain.name.clone().unwrap_or_default();
-        let sample = self.faker.mailbox(&domain_name, crate::contract::Platform::Google, chrono::Utc::now());
+        let sample = self.faker.mailbox(
+            &domain_name,
+            crate::contract::Platform::Google,
+            chrono::Utc::now(),
+        );
         let order = json!({"mailboxes": [{
             "first_name": sample.first_name,
             "last_name": sample.last_name,
@@ -175,16 +228,21 @@ impl StepRunner {
         let uid = answer["mailboxes"][0]["uid"]
             .as_str()
             .ok_or_else(|| format!("buy answered without mailboxes[0].uid: {answer}"))?;
-        Ok(Named { uid: uid.to_owned(), name: None })
+        Ok(Named {
+            uid: uid.to_owned(),
+            name: None,
+        })
     }
 
     async fn expect(&self, expectation: &Expectation) -> Result<String, Failure> {
         let within = humantime::parse_duration(expectation.within.get_ref()).unwrap_or_default();
         let deadline = tokio::time::Instant::now() + within;
-        let mut url = reqwest::Url::parse(&format!("{}/_mock/deliveries", self.base)).map_err(|e| e.to_string())?;
+        let mut url = reqwest::Url::parse(&format!("{}/_mock/deliveries", self.base))
+            .map_err(|e| e.to_string())?;
         url.query_pairs_mut().append_pair("limit", "1000");
         if let Some(entity) = &expectation.entity {
-            url.query_pairs_mut().append_pair("uid", &self.resolve(entity));
+            url.query_pairs_mut()
+                .append_pair("uid", &self.resolve(entity));
         }
         if let Some(event) = &expectation.event {
             url.query_pairs_mut().append_pair("event", event);
@@ -194,7 +252,9 @@ impl StepRunner {
             let deliveries = answer["deliveries"].as_array().cloned().unwrap_or_default();
             let verdict = judge(expectation, &deliveries);
             if verdict.is_ok() || tokio::time::Instant::now() >= deadline {
-                return verdict.map_err(|why| format!("{why} after waiting {}", expectation.within.get_ref()));
+                return verdict.map_err(|why| {
+                    format!("{why} after waiting {}", expectation.within.get_ref())
+                });
             }
             tokio::time::sleep(POLL).await;
         }
@@ -221,14 +281,19 @@ impl StepRunner {
                 .get(alias)
                 .filter(|n| n.name.is_some())
                 .cloned()
-                .ok_or_else(|| format!("no domain was registered `as = \"{alias}\"` in an earlier step"));
+                .ok_or_else(|| {
+                    format!("no domain was registered `as = \"{alias}\"` in an earlier step")
+                });
         }
         Ok(self
             .domains
             .iter()
             .find(|d| d.name.as_deref() == Some(reference) || d.uid == reference)
             .cloned()
-            .unwrap_or(Named { uid: String::new(), name: Some(reference.to_owned()) }))
+            .unwrap_or(Named {
+                uid: String::new(),
+                name: Some(reference.to_owned()),
+            }))
     }
 
     async fn rest(&self, path: &str, body: Value) -> Result<Value, Failure> {
@@ -241,19 +306,28 @@ impl StepRunner {
             )
             .await?;
         if answer["error"] == true {
-            return Err(format!("{path}: {}", answer["message"].as_str().unwrap_or("error")));
+            return Err(format!(
+                "{path}: {}",
+                answer["message"].as_str().unwrap_or("error")
+            ));
         }
         Ok(answer)
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
-        let response = request.send().await.map_err(|e| format!("the mock server did not answer: {e}"))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("the mock server did not answer: {e}"))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             Ok(body)
         } else {
-            let detail = body["detail"].as_str().or(body["message"].as_str()).map_or_else(|| body.to_string(), str::to_owned);
+            let detail = body["detail"]
+                .as_str()
+                .or(body["message"].as_str())
+                .map_or_else(|| body.to_string(), str::to_owned);
             Err(format!("HTTP {}: {detail}", status.as_u16()))
         }
     }
@@ -261,9 +335,16 @@ impl StepRunner {
 
 /// Checks an expectation against delivery summaries (journal order).
 fn judge(expectation: &Expectation, deliveries: &[Value]) -> Result<String, Failure> {
-    let statuses: Vec<&str> = deliveries.iter().filter_map(|d| d["status"].as_str()).collect();
+    let statuses: Vec<&str> = deliveries
+        .iter()
+        .filter_map(|d| d["status"].as_str())
+        .collect();
     if !expectation.statuses.is_empty() && statuses != expectation.statuses {
-        return Err(format!("statuses were [{}], expected [{}]", statuses.join(", "), expectation.statuses.join(", ")));
+        return Err(format!(
+            "statuses were [{}], expected [{}]",
+            statuses.join(", "),
+            expectation.statuses.join(", ")
+        ));
     }
     if let Some(count) = expectation.count
         && deliveries.len() != count
@@ -273,14 +354,25 @@ fn judge(expectation: &Expectation, deliveries: &[Value]) -> Result<String, Fail
     if let Some(state) = expectation.state {
         let wanted = serde_json::to_value(state).unwrap_or(Value::Null);
         if deliveries.is_empty() || deliveries.iter().any(|d| d["state"] != wanted) {
-            let states: Vec<String> = deliveries.iter().map(|d| d["state"].as_str().unwrap_or("?").to_owned()).collect();
-            return Err(format!("states were [{}], expected all {}", states.join(", "), wanted.as_str().unwrap_or("?")));
+            let states: Vec<String> = deliveries
+                .iter()
+                .map(|d| d["state"].as_str().unwrap_or("?").to_owned())
+                .collect();
+            return Err(format!(
+                "states were [{}], expected all {}",
+                states.join(", "),
+                wanted.as_str().unwrap_or("?")
+            ));
         }
     }
     if deliveries.is_empty() && expectation.count != Some(0) {
         return Err("no matching deliveries".to_owned());
     }
-    Ok(format!("{} deliveries: {}", deliveries.len(), statuses.join(", ")))
+    Ok(format!(
+        "{} deliveries: {}",
+        deliveries.len(),
+        statuses.join(", ")
+    ))
 }
 
 fn kind_of(uid: &str) -> Option<&'static str> {

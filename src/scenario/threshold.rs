@@ -144,7 +144,8 @@ impl std::str::FromStr for Threshold {
         let [name, op, value] = parts[..] else {
             return Err(ThresholdError::Shape(text.to_owned()));
         };
-        let metric = Metric::parse(name).ok_or_else(|| ThresholdError::UnknownMetric(name.to_owned()))?;
+        let metric =
+            Metric::parse(name).ok_or_else(|| ThresholdError::UnknownMetric(name.to_owned()))?;
         let comparison = match op {
             "<" => Comparison::Less,
             "<=" => Comparison::LessOrEqual,
@@ -208,7 +209,11 @@ impl Threshold {
                     pass,
                     reason: (!pass).then(|| {
                         let unit = if self.metric.is_duration() { " ms" } else { "" };
-                        format!("observed {value:.3}{unit}, needs {} {}{unit}", self.comparison.as_str(), self.limit)
+                        format!(
+                            "observed {value:.3}{unit}, needs {} {}{unit}",
+                            self.comparison.as_str(),
+                            self.limit
+                        )
                     }),
                 }
             }
@@ -223,7 +228,10 @@ mod tests {
     #[test]
     fn thresholds_parse_numbers_and_durations() {
         let t: Threshold = "latency_p99 < 200ms".parse().unwrap();
-        assert_eq!((t.metric, t.comparison, t.limit), (Metric::LatencyP99, Comparison::Less, 200.0));
+        assert_eq!(
+            (t.metric, t.comparison, t.limit),
+            (Metric::LatencyP99, Comparison::Less, 200.0)
+        );
         let t: Threshold = "success_rate >= 0.999".parse().unwrap();
         assert!(t.check(Some(1.0)).pass);
         assert!(!t.check(Some(0.99)).pass);
@@ -234,13 +242,25 @@ mod tests {
         let t: Threshold = "attempts_max <= 4".parse().unwrap();
         let verdict = t.check(None);
         assert!(!verdict.pass);
-        assert_eq!(verdict.reason.as_deref(), Some("no samples for attempts_max"));
+        assert_eq!(
+            verdict.reason.as_deref(),
+            Some("no samples for attempts_max")
+        );
     }
 
     #[test]
     fn bad_thresholds_say_why() {
-        assert!(matches!("happiness > 3".parse::<Threshold>(), Err(ThresholdError::UnknownMetric(_))));
-        assert!(matches!("latency_p99 < fast".parse::<Threshold>(), Err(ThresholdError::Value { .. })));
-        assert!(matches!("latency_p99 200ms".parse::<Threshold>(), Err(ThresholdError::Shape(_))));
+        assert!(matches!(
+            "happiness > 3".parse::<Threshold>(),
+            Err(ThresholdError::UnknownMetric(_))
+        ));
+        assert!(matches!(
+            "latency_p99 < fast".parse::<Threshold>(),
+            Err(ThresholdError::Value { .. })
+        ));
+        assert!(matches!(
+            "latency_p99 200ms".parse::<Threshold>(),
+            Err(ThresholdError::Shape(_))
+        ));
     }
 }

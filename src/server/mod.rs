@@ -11,8 +11,8 @@
 pub mod auth;
 mod control;
 mod deliveries;
-pub mod openapi;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod rest;
 mod shutdown;
@@ -219,11 +219,11 @@ impl RunningServer {
                 None => app,
             }
         })
-            .workers(config.workers.max(1))
-            .disable_signals()
-            .shutdown_timeout(5)
-            .listen(listener)?
-            .run();
+        .workers(config.workers.max(1))
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
         let handle = server.handle();
         let http = tokio::spawn(server);
         let stop = CancellationToken::new();

@@ -209,7 +209,10 @@ mod tests {
         let fast = Clock::scaled(2.0).unwrap();
         let half_of_max = Duration::from_secs_f64(Duration::MAX.as_secs_f64() / 2.0);
         assert_eq!(fast.to_real(Duration::MAX), half_of_max);
-        assert_eq!(fast.to_real(Duration::from_secs(10)), Duration::from_secs(5));
+        assert_eq!(
+            fast.to_real(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
     }
 
     #[tokio::test(start_paused = true)]

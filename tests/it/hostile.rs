@@ -2,8 +2,10 @@
 //! APIs never panic and never answer 5xx, and that oversized bodies are refused with 413.
 //!
 //! Case counts: 100,000 each for the parser and signature targets; the API targets go through
-//! the real route table in-process (`build_app` + `web_test::init_service`) and run fewer cases
-//! ([`API_CASES`]) to stay inside the time budget of a debug build.
+//! the real route table in-process (`build_app` + `init_service`) and run 20,000 cases each
+//! ([`API_CASES`]): the cases register domains and buy mailboxes, so the world and the journal
+//! grow and list/redeliver calls get slower; 20,000 take about 2 s per API in a debug build,
+//! 100,000 took over 10 minutes.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -24,7 +26,7 @@ use serde_json::{Value, json};
 /// Cases of the parser and signature properties.
 const CASES: u32 = 100_000;
 /// Cases of each API property (each one is a full request through the route table).
-const API_CASES: u32 = 100_000;
+const API_CASES: u32 = 20_000;
 /// The body limit of the API test servers.
 const SMALL_LIMIT: usize = 4096;
 /// The team API key of the API test servers.
@@ -427,16 +429,9 @@ async fn oversized_bodies_get_413_from_the_receiver() {
             .header("content-type", "application/json")
             .body(padded_json(size))
             .send()
-            .await;
-        // The receiver may answer 413 and close before reading everything; either way the
-        // body is not accepted.
-        match answer {
-            Ok(response) => assert_eq!(response.status(), 413, "{size} bytes"),
-            Err(error) => assert!(
-                error.is_request() || error.is_body(),
-                "{size} bytes: {error}"
-            ),
-        }
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413, "{size} bytes");
     }
     let recorded = receiver.store().count();
     assert_eq!(recorded, 0, "oversized requests are not recorded");

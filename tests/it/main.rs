@@ -11,7 +11,7 @@ mod receiver;
 mod recording;
 mod reliability;
 mod replay;
+mod scenarios;
 mod schema;
 mod server;
 mod ship;
-mod scenarios;

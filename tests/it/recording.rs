@@ -200,14 +200,27 @@ async fn receive_record_captures_what_drift_then_accepts() {
     let sender = sender(FAST);
     for event in EventType::KNOWN {
         let record = sender
-            .deliver(subscriber(&url), event_of(event.clone(), inboxkit_mock::contract::PayloadShape::Seed))
+            .deliver(
+                subscriber(&url),
+                event_of(event.clone(), inboxkit_mock::contract::PayloadShape::Seed),
+            )
             .await;
-        assert_eq!(record.state, inboxkit_mock::delivery::DeliveryState::Delivered);
+        assert_eq!(
+            record.state,
+            inboxkit_mock::delivery::DeliveryState::Delivered
+        );
     }
     child.kill().await.unwrap();
     let recorded = lines(&file.0);
     assert_eq!(recorded.len(), 4);
-    assert!(recorded.iter().all(|r| r.credentials_redacted == r.body.as_deref().is_some_and(|b| b.contains("\"mailbox\""))));
-    let (code, stdout, stderr) = run_cli(&["drift", file.0.to_str().unwrap(), "--secret", SECRET], b"").await;
+    assert!(
+        recorded.iter().all(|r| r.credentials_redacted
+            == r.body.as_deref().is_some_and(|b| b.contains("\"mailbox\"")))
+    );
+    let (code, stdout, stderr) = run_cli(
+        &["drift", file.0.to_str().unwrap(), "--secret", SECRET],
+        b"",
+    )
+    .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
 }

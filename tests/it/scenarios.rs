@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use crate::support::run_cli;
 
 fn scenario(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -21,26 +25,58 @@ async fn the_1k_per_second_load_runs_short_and_passes() {
     let junit = temp("load.xml");
     let (code, stdout, stderr) = run_cli(
         &[
-            "run", &scenario("load-1k-per-second.toml"), "--duration-factor", "0.02",
-            "--out", out.to_str().unwrap(), "--html", html.to_str().unwrap(), "--junit", junit.to_str().unwrap(),
+            "run",
+            &scenario("load-1k-per-second.toml"),
+            "--duration-factor",
+            "0.02",
+            "--out",
+            out.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
         ],
         b"",
     )
     .await;
-    assert!(stdout.contains("terminal    delivered 1200, rejected 0, exhausted 0"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("terminal    delivered 1200, rejected 0, exhausted 0"),
+        "{stdout}{stderr}"
+    );
     assert!(stdout.contains("pass success_rate >= 0.999"), "{stdout}");
     // The lag threshold is machine-dependent; the verdict and exit code must agree either way.
-    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+    assert_eq!(
+        code,
+        if stdout.ends_with("result: PASS\n") {
+            0
+        } else {
+            99
+        },
+        "{stdout}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(report["stats"]["events"], 1200);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("Response time over the run"));
-    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite name=\"load-1k-per-second\""));
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuite name=\"load-1k-per-second\"")
+    );
 }
 
 #[tokio::test]
 async fn duplicates_and_reordering_keep_every_event_terminal() {
-    let (code, stdout, stderr) = run_cli(&["run", &scenario("duplicates-and-reordering.toml"), "--duration-factor", "0.1"], b"").await;
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "run",
+            &scenario("duplicates-and-reordering.toml"),
+            "--duration-factor",
+            "0.1",
+        ],
+        b"",
+    )
+    .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("400 ("), "{stdout}");
     assert!(stdout.contains("exhausted 0"), "{stdout}");
@@ -52,7 +88,10 @@ async fn an_invalid_scenario_exits_65_naming_the_place() {
     std::fs::write(&path, "name = \"bad\"\nthresholds = [\"happiness > 1\"]\n").unwrap();
     let (code, _, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
     assert_eq!(code, 65, "{stderr}");
-    assert!(stderr.contains("bad.toml:2:15: thresholds[0]: unknown metric `happiness`"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:2:15: thresholds[0]: unknown metric `happiness`"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -66,15 +105,37 @@ async fn a_breached_threshold_exits_99_and_shards_merge() {
     let mut outs = Vec::new();
     for shard in ["1/2", "2/2"] {
         let out = temp(&format!("shard-{}.json", &shard[..1]));
-        let (code, stdout, _) = run_cli(&["run", path.to_str().unwrap(), "--shard", shard, "--out", out.to_str().unwrap()], b"").await;
+        let (code, stdout, _) = run_cli(
+            &[
+                "run",
+                path.to_str().unwrap(),
+                "--shard",
+                shard,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            b"",
+        )
+        .await;
         assert_eq!(code, 99, "{stdout}");
         assert!(stdout.contains("FAIL latency_max < 1us"), "{stdout}");
         outs.push(out);
     }
-    let (code, stdout, _) = run_cli(&["report", outs[0].to_str().unwrap(), outs[1].to_str().unwrap()], b"").await;
+    let (code, stdout, _) = run_cli(
+        &[
+            "report",
+            outs[0].to_str().unwrap(),
+            outs[1].to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
     assert_eq!(code, 99, "{stdout}");
     assert!(stdout.contains("shards 1/2, 2/2"), "{stdout}");
-    assert!(stdout.contains("pass events >= 20 (observed 20.000)"), "{stdout}");
+    assert!(
+        stdout.contains("pass events >= 20 (observed 20.000)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -89,17 +150,33 @@ fn every_shipped_scenario_is_valid() {
     names.sort();
     assert_eq!(
         names,
-        ["domain-lifecycle", "duplicates-and-reordering", "load-1k-per-second", "mailbox-lifecycle", "quickstart", "retry-storm", "soak"]
+        [
+            "domain-lifecycle",
+            "duplicates-and-reordering",
+            "load-1k-per-second",
+            "mailbox-lifecycle",
+            "quickstart",
+            "retry-storm",
+            "soak"
+        ]
     );
 }
 
 #[tokio::test]
 async fn the_lifecycle_scenarios_pass_step_by_step() {
-    for name in ["domain-lifecycle.toml", "mailbox-lifecycle.toml", "quickstart.toml"] {
-        let (code, stdout, stderr) = run_cli(&["run", &scenario(name), "--duration-factor", "0.2"], b"").await;
+    for name in [
+        "domain-lifecycle.toml",
+        "mailbox-lifecycle.toml",
+        "quickstart.toml",
+    ] {
+        let (code, stdout, stderr) =
+            run_cli(&["run", &scenario(name), "--duration-factor", "0.2"], b"").await;
         assert_eq!(code, 0, "{name}: {stdout}{stderr}");
         assert!(!stdout.contains("FAIL"), "{stdout}");
-        assert!(stdout.contains("ok   steps[") && stdout.ends_with("result: PASS\n"), "{stdout}");
+        assert!(
+            stdout.contains("ok   steps[") && stdout.ends_with("result: PASS\n"),
+            "{stdout}"
+        );
     }
 }
 
@@ -113,25 +190,71 @@ async fn a_failed_expectation_names_what_arrived() {
     .unwrap();
     let (code, stdout, _) = run_cli(&["run", path.to_str().unwrap()], b"").await;
     assert_eq!(code, 99, "{stdout}");
-    assert!(stdout.contains("statuses were [waiting_for_dns_propagation], expected [active] after waiting 300ms"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "statuses were [waiting_for_dns_propagation], expected [active] after waiting 300ms"
+        ),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
 async fn the_retry_storm_retries_by_the_policy() {
-    let (code, stdout, stderr) = run_cli(&["run", &scenario("retry-storm.toml"), "--duration-factor", "0.1"], b"").await;
-    assert!(stdout.contains("pass attempts_max <= 4"), "{stdout}{stderr}");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "run",
+            &scenario("retry-storm.toml"),
+            "--duration-factor",
+            "0.1",
+        ],
+        b"",
+    )
+    .await;
+    assert!(
+        stdout.contains("pass attempts_max <= 4"),
+        "{stdout}{stderr}"
+    );
     assert!(stdout.contains("http_5xx"), "{stdout}");
-    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+    assert_eq!(
+        code,
+        if stdout.ends_with("result: PASS\n") {
+            0
+        } else {
+            99
+        },
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
 async fn the_soak_runs_short_with_memory_samples() {
     let out = temp("soak.json");
-    let (code, stdout, stderr) =
-        run_cli(&["run", &scenario("soak.toml"), "--duration-factor", "0.005", "--out", out.to_str().unwrap()], b"").await;
-    assert!(stdout.contains("terminal    delivered 3000, rejected 0, exhausted 0"), "{stdout}{stderr}");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "run",
+            &scenario("soak.toml"),
+            "--duration-factor",
+            "0.005",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
+    assert!(
+        stdout.contains("terminal    delivered 3000, rejected 0, exhausted 0"),
+        "{stdout}{stderr}"
+    );
     assert!(stdout.contains("memory      RSS"), "{stdout}");
-    assert_eq!(code, if stdout.ends_with("result: PASS\n") { 0 } else { 99 }, "{stdout}");
+    assert_eq!(
+        code,
+        if stdout.ends_with("result: PASS\n") {
+            0
+        } else {
+            99
+        },
+        "{stdout}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert!(report["stats"]["rss_mib"].as_array().unwrap().len() >= 2);
 }
