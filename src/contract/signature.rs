@@ -135,6 +135,15 @@ impl Signer {
     }
 
     /// The `X-InboxKit-Signature` value for `body`: `sha256=<64 lowercase hex>`.
+    ///
+    /// ```
+    /// use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
+    ///
+    /// let signer = Signer::new(SignatureScheme::HmacBody, Secret::new("It's a Secret to Everybody"));
+    /// let signature = signer.sign(b"Hello, World!");
+    /// assert_eq!(signature, "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    /// assert!(signer.verify(b"Hello, World!", Some(&signature)).is_ok());
+    /// ```
     pub fn sign(&self, body: &[u8]) -> String {
         format!("{SIGNATURE_PREFIX}{}", hex::encode(self.digest(body)))
     }

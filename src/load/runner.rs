@@ -183,9 +183,8 @@ pub async fn run(
     for (phase, segments) in phases.iter().zip(&scaled) {
         let in_flight = Arc::new(Semaphore::new(phase.max_in_flight.max(1)));
         let mut held: Option<OutgoingEvent> = None;
-        for offset in planned_offsets(segments) {
-            let planned_at = phase_start + offset;
-            tokio::time::sleep_until(planned_at).await;
+        let mut ticks = ticker(phase_start, segments.clone());
+        while let Some(planned_at) = ticks.recv().await {
             let event_type = source.pick(&phase.mix);
             let stale = source.rng.random::<f64>() < faults.stale_timestamps;
             let event = source.make(&event_type, stale, target.sender.clock().now());
@@ -310,6 +309,25 @@ fn spawn_send(
             .record(&record, lag, late, response, second);
         progress.finished.fetch_add(1, Ordering::Relaxed);
     });
+}
+
+/// Sends each planned send time when it comes, from a thread of its own: the OS sleeps there
+/// to within tens of microseconds, where the async timer rounds to whole milliseconds.
+fn ticker(start: Instant, segments: Vec<Segment>) -> tokio::sync::mpsc::UnboundedReceiver<Instant> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let start = start.into_std();
+    std::thread::spawn(move || {
+        for offset in planned_offsets(&segments) {
+            let planned = start + offset;
+            if let Some(wait) = planned.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if tx.send(Instant::from_std(planned)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Samples this process's resident memory once a second into the stats.

@@ -8,6 +8,9 @@ use tokio::sync::broadcast;
 
 use crate::contract::headers::HeaderList;
 
+/// `uid` + `status` keys the dedupe index remembers at least.
+pub const DEDUPE_WINDOW: usize = 100_000;
+
 /// Requests the receiver keeps for `GET /received` before dropping the oldest.
 pub const DEFAULT_RECORD_CAPACITY: usize = 100_000;
 
@@ -80,6 +83,9 @@ pub struct ReceivedStore {
 struct Inner {
     records: VecDeque<ReceivedRecord>,
     seen: HashSet<(String, String)>,
+    /// Insertion order of `seen`, to forget the oldest keys past the dedupe window.
+    seen_order: VecDeque<(String, String)>,
+    processed: u64,
     next_seq: u64,
     capacity: usize,
 }
@@ -97,6 +103,8 @@ impl ReceivedStore {
             inner: Mutex::new(Inner {
                 records: VecDeque::new(),
                 seen: HashSet::new(),
+                seen_order: VecDeque::new(),
+                processed: 0,
                 next_seq: 1,
                 capacity: capacity.max(1),
             }),
@@ -104,15 +112,29 @@ impl ReceivedStore {
         }
     }
 
-    /// Marks `uid` + `status` as processed; false if it was already.
+    /// Marks `uid` + `status` as processed; false if it was already. The dedupe index keeps the
+    /// last [`DEDUPE_WINDOW`] keys (or ten times the record capacity, if larger), so memory stays
+    /// flat on long runs; a duplicate arriving later than that is processed again.
     pub fn first_sighting(&self, uid: &str, status: &str) -> bool {
         let mut inner = self.inner.lock().expect("store lock");
-        inner.seen.insert((uid.to_owned(), status.to_owned()))
+        let key = (uid.to_owned(), status.to_owned());
+        if !inner.seen.insert(key.clone()) {
+            return false;
+        }
+        inner.processed += 1;
+        inner.seen_order.push_back(key);
+        let window = DEDUPE_WINDOW.max(inner.capacity.saturating_mul(10));
+        while inner.seen_order.len() > window {
+            if let Some(old) = inner.seen_order.pop_front() {
+                inner.seen.remove(&old);
+            }
+        }
+        true
     }
 
     /// How many distinct `uid` + `status` pairs were processed (duplicates not counted).
     pub fn processed_count(&self) -> usize {
-        self.inner.lock().expect("store lock").seen.len()
+        usize::try_from(self.inner.lock().expect("store lock").processed).unwrap_or(usize::MAX)
     }
 
     /// Stores a record, giving it the next sequence number; returns that number.
@@ -123,11 +145,13 @@ impl ReceivedStore {
         if inner.records.len() == inner.capacity {
             inner.records.pop_front();
         }
-        inner.records.push_back(record.clone());
-        drop(inner);
-        // Nobody listening is fine.
-        let _ = self.events.send(record.clone());
-        record.seq
+        let seq = record.seq;
+        if self.events.receiver_count() > 0 {
+            // A listener may lag or leave: that is fine.
+            let _ = self.events.send(record.clone());
+        }
+        inner.records.push_back(record);
+        seq
     }
 
     /// Every stored request, oldest first.
@@ -151,11 +175,32 @@ impl ReceivedStore {
         let mut inner = self.inner.lock().expect("store lock");
         inner.records.clear();
         inner.seen.clear();
+        inner.seen_order.clear();
+        inner.processed = 0;
         inner.next_seq = 1;
     }
 
     /// A live stream of requests as they arrive.
     pub fn subscribe(&self) -> broadcast::Receiver<ReceivedRecord> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dedupe_index_is_bounded_and_counts_every_first_sighting() {
+        let store = ReceivedStore::with_capacity(1);
+        assert!(store.first_sighting("domain-a", "active"));
+        assert!(!store.first_sighting("domain-a", "active"));
+        for n in 0..DEDUPE_WINDOW {
+            assert!(store.first_sighting(&format!("domain-{n}"), "active"));
+        }
+        // The oldest key fell out of the window: seen again, it is processed again.
+        assert!(store.first_sighting("domain-a", "active"));
+        assert_eq!(store.processed_count(), DEDUPE_WINDOW + 2);
+        assert_eq!(store.inner.lock().unwrap().seen.len(), DEDUPE_WINDOW);
     }
 }
