@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::stats::Stats;
+pub use crate::check::junit::escape;
 use crate::delivery::TerminalState;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
 
@@ -265,15 +266,6 @@ impl Report {
         xml.push_str("  </testsuite>\n</testsuites>\n");
         xml
     }
-}
-
-/// Escapes text for XML attributes and content.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 #[cfg(test)]
