@@ -193,7 +193,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let listener = TcpListener::bind((args.bind.as_str(), args.port))
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
     let server = RunningServer::start(listener, config.clone()).context("starting the server")?;
-    print_banner(&server, &config);
+    let stop = shutdown_signal();
     if config.admin_token.is_none() && inboxkit_mock::server::auth::beyond_loopback(&args.bind) {
         let warning = format!(
             "serve is bound to {} (beyond loopback) without --admin-token: anyone who can reach it can drive the control API (/_mock)",
@@ -201,7 +201,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         );
         eprintln!("warning: {warning}");
     }
-    shutdown_signal().await;
+    print_banner(&server, &config);
+    stop.await;
     println!(
         "\nshutting down: no new work; in-flight deliveries get up to {}",
         humantime::format_duration(args.shutdown_grace)
@@ -266,24 +267,20 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
     );
 }
 
-async fn shutdown_signal() {
+/// Registers for SIGTERM at once (so a signal that arrives while the banner prints is not fatal)
+/// and returns a future that ends on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
