@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::{AttemptOutcome, DeliveryOutcome, TerminalState};
 
+/// Seconds of the timeline kept as histograms before they are summarized.
+const OPEN_SECONDS: usize = 30;
 /// Highest value histograms track: one hour in microseconds.
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -126,8 +128,9 @@ pub struct Stats {
     /// Resident memory of this process, MiB, sampled every second (Linux; empty elsewhere).
     #[serde(default)]
     pub rss_mib: Vec<f64>,
+    /// Histograms of the seconds still open (late answers may still land in them).
     #[serde(skip)]
-    per_second: Vec<Micros>,
+    open_seconds: BTreeMap<usize, Micros>,
 }
 
 impl Stats {
@@ -158,27 +161,42 @@ impl Stats {
         self.lag_us.record(lag);
         self.late_starts += u64::from(late);
         self.response_us.record(response);
-        if self.per_second.len() <= second {
-            self.per_second.resize_with(second + 1, || {
+        self.open_seconds
+            .entry(second)
+            .or_insert_with(|| {
                 Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds"))
-            });
+            })
+            .record(response);
+        // Seconds well in the past are summarized, so memory stays flat on long runs.
+        while let Some(entry) = self.open_seconds.first_entry() {
+            if *entry.key() + OPEN_SECONDS >= second {
+                break;
+            }
+            let (done, histogram) = entry.remove_entry();
+            self.close_second(done, &histogram);
         }
-        self.per_second[second].record(response);
     }
 
-    /// Turns the per-second histograms into the timeline (call once, at the end).
+    fn close_second(&mut self, second: usize, histogram: &Micros) {
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, Second::default());
+        }
+        let slot = &mut self.timeline[second];
+        // An answer later than OPEN_SECONDS adds to the count; the percentiles stay as closed.
+        if slot.events == 0 {
+            slot.p50_ms = histogram.percentile_ms(0.5).unwrap_or(0.0);
+            slot.p99_ms = histogram.percentile_ms(0.99).unwrap_or(0.0);
+            slot.max_ms = histogram.max_ms().unwrap_or(0.0);
+        }
+        slot.events += histogram.0.len();
+    }
+
+    /// Summarizes the seconds still open into the timeline (call once, at the end).
     pub fn finish(&mut self, duration: Duration) {
         self.duration_s = duration.as_secs_f64();
-        self.timeline = self
-            .per_second
-            .drain(..)
-            .map(|h| Second {
-                events: h.0.len(),
-                p50_ms: h.percentile_ms(0.5).unwrap_or(0.0),
-                p99_ms: h.percentile_ms(0.99).unwrap_or(0.0),
-                max_ms: h.max_ms().unwrap_or(0.0),
-            })
-            .collect();
+        for (second, histogram) in std::mem::take(&mut self.open_seconds) {
+            self.close_second(second, &histogram);
+        }
     }
 
     /// Adds another run's numbers (another shard of the same scenario).

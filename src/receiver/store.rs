@@ -8,6 +8,14 @@ use tokio::sync::broadcast;
 
 use crate::contract::headers::HeaderList;
 
+/// The dedupe index's key: a fixed-key hash, the same in every run.
+fn dedupe_key(uid: &str, status: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (uid, status).hash(&mut hasher);
+    hasher.finish()
+}
+
 /// `uid` + `status` keys the dedupe index remembers at least.
 pub const DEDUPE_WINDOW: usize = 100_000;
 
@@ -82,9 +90,10 @@ pub struct ReceivedStore {
 #[derive(Debug)]
 struct Inner {
     records: VecDeque<ReceivedRecord>,
-    seen: HashSet<(String, String)>,
+    /// 64-bit hashes of `uid` + `status` (a collision is a 2^-64 event; the keys stay small).
+    seen: HashSet<u64>,
     /// Insertion order of `seen`, to forget the oldest keys past the dedupe window.
-    seen_order: VecDeque<(String, String)>,
+    seen_order: VecDeque<u64>,
     processed: u64,
     next_seq: u64,
     capacity: usize,
@@ -117,8 +126,8 @@ impl ReceivedStore {
     /// flat on long runs; a duplicate arriving later than that is processed again.
     pub fn first_sighting(&self, uid: &str, status: &str) -> bool {
         let mut inner = self.inner.lock().expect("store lock");
-        let key = (uid.to_owned(), status.to_owned());
-        if !inner.seen.insert(key.clone()) {
+        let key = dedupe_key(uid, status);
+        if !inner.seen.insert(key) {
             return false;
         }
         inner.processed += 1;
