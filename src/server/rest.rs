@@ -288,10 +288,29 @@ async fn list_domains(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
-    let (domains, pagination) = {
+    list(
+        caller,
+        &state,
+        &body,
+        EntityKind::Domain,
+        "domains",
+        "Domains retrieved successfully",
+    )
+}
+
+/// One page of a caller's entities of `kind`, answered under `key` with the pagination block.
+fn list(
+    caller: Caller,
+    state: &AppState,
+    body: &ListBody,
+    kind: EntityKind,
+    key: &str,
+    message: &str,
+) -> Result<HttpResponse, RestError> {
+    let (entities, pagination) = {
         let sim = state.sim();
         let world = sim.world();
-        let (items, pagination) = page(world, EntityKind::Domain, caller, &body)?;
+        let (items, pagination) = page(world, kind, caller, body)?;
         (
             items
                 .into_iter()
@@ -301,8 +320,8 @@ async fn list_domains(
         )
     };
     Ok(ok(
-        "Domains retrieved successfully",
-        json!({"domains": domains, "pagination": pagination}),
+        message,
+        json!({key: entities, "pagination": pagination}),
     ))
 }
 
@@ -455,22 +474,14 @@ async fn list_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
-    let (mailboxes, pagination) = {
-        let sim = state.sim();
-        let world = sim.world();
-        let (items, pagination) = page(world, EntityKind::Mailbox, caller, &body)?;
-        (
-            items
-                .into_iter()
-                .map(|e| entity_json(world.entity(e), false))
-                .collect::<Vec<_>>(),
-            pagination,
-        )
-    };
-    Ok(ok(
+    list(
+        caller,
+        &state,
+        &body,
+        EntityKind::Mailbox,
+        "mailboxes",
         "Mailboxes retrieved successfully",
-        json!({"mailboxes": mailboxes, "pagination": pagination}),
-    ))
+    )
 }
 
 async fn mailbox_status(
