@@ -577,16 +577,18 @@ fn valid_domain(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn now() -> DateTime<Utc> {
+    /// A fixed instant for tests in the world's modules.
+    pub(crate) fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
             .unwrap()
             .to_utc()
     }
 
-    fn order(username: &str, domain: &str) -> MailboxOrder {
+    /// A mailbox order for tests in the world's modules.
+    pub(crate) fn order(username: &str, domain: &str) -> MailboxOrder {
         MailboxOrder {
             username: username.into(),
             first_name: "Grace".into(),

@@ -153,26 +153,8 @@ impl World {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-
     use super::*;
-    use crate::model::world::MailboxOrder;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
-            .unwrap()
-            .to_utc()
-    }
-
-    fn order(username: &str, domain: &str) -> MailboxOrder {
-        MailboxOrder {
-            username: username.into(),
-            first_name: "Grace".into(),
-            last_name: "Hopper".into(),
-            platform: Platform::Microsoft,
-            domain_name: domain.into(),
-        }
-    }
+    use crate::model::world::tests::{now, order};
 
     #[test]
     fn compact_records_materialize_as_full_entities() {
