@@ -11,7 +11,8 @@ use inboxkit_mock::contract::{
     ContractSettings, PayloadShape, Profile, Secret, SignatureScheme, Signer,
 };
 use inboxkit_mock::delivery::policy::parse_delays;
-use inboxkit_mock::delivery::{RetryPolicy, Subscriber};
+use inboxkit_mock::delivery::transport::TransportOptions;
+use inboxkit_mock::delivery::{RetryPolicy, SenderOptions, Subscriber};
 use inboxkit_mock::simulation::Clock;
 
 /// Which key a signature uses and how it is computed.
@@ -108,6 +109,9 @@ pub struct DeliveryArgs {
     /// Simulated seconds per real second: 100 makes the 10 s deadline 100 ms.
     #[arg(long, env = "INBOXKIT_MOCK_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Accept an https subscriber's invalid certificate (self-signed test servers).
+    #[arg(long, env = "INBOXKIT_MOCK_INSECURE")]
+    pub insecure: bool,
 }
 
 /// A parsed `--retry-delays` list.
@@ -124,6 +128,16 @@ impl DeliveryArgs {
     /// The simulated clock at the chosen scale.
     pub fn clock(&self) -> Result<Clock, CliError> {
         Clock::scaled(self.time_scale).map_err(|e| CliError::usage(format!("--time-scale: {e}")))
+    }
+
+    /// Sender settings: `--insecure`, everything else at its default.
+    pub fn sender_options(&self) -> SenderOptions {
+        SenderOptions {
+            transport: TransportOptions {
+                insecure: self.insecure,
+            },
+            ..SenderOptions::default()
+        }
     }
 
     /// The subscriber at `url` with every setting resolved.

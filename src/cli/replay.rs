@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use inboxkit_mock::contract::headers::SIGNATURE;
-use inboxkit_mock::delivery::{DeliveryId, DeliveryState, OutgoingEvent, Sender, SenderOptions};
+use inboxkit_mock::delivery::{DeliveryId, DeliveryState, OutgoingEvent, Sender};
 use inboxkit_mock::recording::{LineError, NumberedRequest, load};
 
 use super::contract_args::{DeliveryArgs, parse_target, random_token};
@@ -172,7 +172,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let subscriber = delivery.subscriber(url)?;
     let clock = delivery.clock()?;
     let sender =
-        Sender::new(clock.clone(), SenderOptions::default()).map_err(anyhow::Error::from)?;
+        Sender::new(clock.clone(), args.delivery.sender_options()).map_err(anyhow::Error::from)?;
 
     let first_recorded = planned[0].received_at;
     let started_real = tokio::time::Instant::now();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use inboxkit_mock::contract::{Profile, Secret, Signer, format_timestamp};
 use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
+use inboxkit_mock::delivery::transport::TransportOptions;
 use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
 use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
 use inboxkit_mock::load::schedule::Segment;
@@ -44,6 +45,9 @@ pub struct Args {
     /// API key for the target (api-key-sha256 scheme).
     #[arg(long, env = "INBOXKIT_MOCK_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Accept an https target's invalid certificate (self-signed test servers).
+    #[arg(long, env = "INBOXKIT_MOCK_INSECURE")]
+    insecure: bool,
     /// Run slice i of n (e.g. 2/4): a 1/n share of every rate, its own seed.
     #[arg(long, default_value = "1/1")]
     shard: Shard,
@@ -136,6 +140,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         SenderOptions {
             concurrency: spec.concurrency.unwrap_or(1024),
             journal_capacity: 10_000,
+            transport: TransportOptions {
+                insecure: args.insecure,
+            },
             ..SenderOptions::default()
         },
     )

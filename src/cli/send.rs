@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use clap::ValueEnum;
 use inboxkit_mock::contract::{EventType, FieldOverride, overrides};
-use inboxkit_mock::delivery::{OutgoingEvent, Sender, SenderOptions};
+use inboxkit_mock::delivery::{OutgoingEvent, Sender};
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::sample::sample_envelope;
 
@@ -69,7 +69,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let outgoing = OutgoingEvent::from_json(body)
         .map_err(|e| CliError::usage(format!("--set made an invalid body: {e}")))?;
 
-    let sender = Sender::new(clock, SenderOptions::default()).map_err(anyhow::Error::from)?;
+    let sender = Sender::new(clock, args.delivery.sender_options()).map_err(anyhow::Error::from)?;
     let record = sender.deliver(subscriber, outgoing).await;
     match args.output {
         Output::Text => println!("{}", render::delivery(&record)),

@@ -175,7 +175,7 @@ fn config(args: &Args) -> Result<ServerConfig, CliError> {
         sender: SenderOptions {
             concurrency: args.concurrency.max(1),
             journal_capacity: args.journal_capacity.max(1),
-            ..SenderOptions::default()
+            ..args.delivery.sender_options()
         },
         workers: args.workers.max(1),
         max_body_bytes: args.max_body_bytes.max(1024),

@@ -24,6 +24,9 @@ pub enum AttemptOutcome {
     ConnectError,
     /// The host name did not resolve (chosen: retried like 5xx).
     DnsError,
+    /// The TLS handshake failed, e.g. an untrusted or self-signed certificate without
+    /// `--insecure` (chosen: retried like a connection error).
+    TlsError,
     /// The subscriber closed or reset the connection before answering (chosen: retried).
     ConnectionClosed,
     /// The answer was not valid HTTP (chosen: retried).
@@ -36,7 +39,7 @@ pub enum AttemptOutcome {
 
 impl AttemptOutcome {
     /// Every outcome, for metrics and reports.
-    pub const ALL: [AttemptOutcome; 12] = [
+    pub const ALL: [AttemptOutcome; 13] = [
         AttemptOutcome::Delivered,
         AttemptOutcome::Http4xx,
         AttemptOutcome::Http5xx,
@@ -45,6 +48,7 @@ impl AttemptOutcome {
         AttemptOutcome::Timeout,
         AttemptOutcome::ConnectError,
         AttemptOutcome::DnsError,
+        AttemptOutcome::TlsError,
         AttemptOutcome::ConnectionClosed,
         AttemptOutcome::InvalidResponse,
         AttemptOutcome::RequestError,
@@ -73,6 +77,7 @@ impl AttemptOutcome {
             AttemptOutcome::Timeout => "timeout",
             AttemptOutcome::ConnectError => "connect_error",
             AttemptOutcome::DnsError => "dns_error",
+            AttemptOutcome::TlsError => "tls_error",
             AttemptOutcome::ConnectionClosed => "connection_closed",
             AttemptOutcome::InvalidResponse => "invalid_response",
             AttemptOutcome::RequestError => "request_error",
@@ -86,6 +91,7 @@ impl AttemptOutcome {
             self,
             AttemptOutcome::ConnectError
                 | AttemptOutcome::DnsError
+                | AttemptOutcome::TlsError
                 | AttemptOutcome::ConnectionClosed
                 | AttemptOutcome::InvalidResponse
                 | AttemptOutcome::RequestError

@@ -82,6 +82,7 @@ impl RetryPolicy {
             AttemptOutcome::Http5xx | AttemptOutcome::Timeout | AttemptOutcome::Interrupted => true,
             AttemptOutcome::ConnectError
             | AttemptOutcome::DnsError
+            | AttemptOutcome::TlsError
             | AttemptOutcome::ConnectionClosed
             | AttemptOutcome::InvalidResponse
             | AttemptOutcome::RequestError => self.retry_connection_errors,

@@ -186,6 +186,9 @@ fn classify(error: &reqwest::Error) -> AttemptOutcome {
     if error.is_timeout() {
         return AttemptOutcome::Timeout;
     }
+    if is_tls_failure(error) {
+        return AttemptOutcome::TlsError;
+    }
     let chain = error_chain(error);
     if error.is_connect() {
         return if chain.contains("dns error") || chain.contains("failed to lookup address") {
@@ -219,6 +222,24 @@ fn classify(error: &reqwest::Error) -> AttemptOutcome {
         source = cause.source();
     }
     AttemptOutcome::RequestError
+}
+
+/// Whether a rustls error (a refused certificate, a failed handshake) is among the causes.
+fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<rustls::Error>() {
+            return true;
+        }
+        // io::Error's `source` skips the error it wraps, so step into that one instead.
+        source = match cause.downcast_ref::<std::io::Error>() {
+            Some(io_error) => io_error
+                .get_ref()
+                .map(|inner| inner as &(dyn StdError + 'static)),
+            None => cause.source(),
+        };
+    }
+    false
 }
 
 /// The error and all its causes, joined with `: `.
