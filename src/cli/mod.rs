@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, exit codes, and one module per subcommand.
 
 mod check;
+mod config;
 mod contract_args;
 mod demo;
 mod drift;
@@ -15,9 +16,10 @@ mod send;
 mod serve;
 mod sign;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
@@ -51,10 +53,26 @@ struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Log only errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, env = "INBOXKIT_MOCK_QUIET")]
     quiet: bool,
+    /// Log lines as readable text or as JSON objects (one per line).
+    #[arg(long, global = true, env = "INBOXKIT_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// A TOML file of option defaults: top-level keys for every subcommand, a [serve] (or
+    /// [send], ...) table for one. Flags and INBOXKIT_MOCK_* variables override it.
+    #[arg(long, global = true, env = config::ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Readable lines (colored on a terminal).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +125,21 @@ impl CliError {
 
 /// Parses the command line, runs the subcommand, and maps the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    if let Some(path) = config::locate(&args) {
+        command = match config::apply(command, &path) {
+            Ok(command) => command,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(exit::USAGE);
+            }
+        };
+    }
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(error) => {
             let code = if error.use_stderr() {
@@ -119,7 +151,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,7 +193,7 @@ async fn run(command: Command) -> Result<u8, CliError> {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,inboxkit_mock=info",
@@ -170,8 +202,15 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("INBOXKIT_MOCK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }

@@ -27,7 +27,7 @@ pub struct Args {
     bind: String,
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "INBOXKIT_MOCK_PORT", default_value_t = DEFAULT_PORT)]
-    port: u16,
+    pub(crate) port: u16,
     /// Signing, profile, retry and time-scale options; --api-key is the team API key the REST
     /// API expects (random when absent), --secret the webhook secret (random when absent).
     #[command(flatten)]

@@ -3,7 +3,7 @@
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::run_cli;
+use crate::support::{run_cli, run_cli_env};
 
 #[tokio::test]
 async fn sign_prints_the_known_answer() {
@@ -218,4 +218,93 @@ async fn help_documents_exit_codes_and_hides_secrets() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("--secret"));
     assert!(!help.contains("hunter2-secret"), "{help}");
+}
+
+#[tokio::test]
+async fn config_file_then_environment_then_flag_take_precedence() {
+    let dir = tempfile_dir();
+    let config = dir.join("mock.toml");
+    std::fs::write(&config, "secret = \"from-file\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let sign = |secret: &str| {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(b"body");
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let (code, stdout, stderr) = run_cli(&["--config", config, "sign"], b"body").await;
+    assert_eq!(
+        (code, stdout.trim()),
+        (0, sign("from-file").as_str()),
+        "{stderr}"
+    );
+    let env = [("INBOXKIT_MOCK_SECRET", "from-env")];
+    let (_, stdout, _) = run_cli_env(&["sign", "--config", config], &env, b"body").await;
+    assert_eq!(stdout.trim(), sign("from-env"));
+    let (_, stdout, _) = run_cli_env(
+        &["sign", "--secret", "from-flag"],
+        &[("INBOXKIT_MOCK_CONFIG", config)],
+        b"body",
+    )
+    .await;
+    assert_eq!(stdout.trim(), sign("from-flag"));
+    // The file is also found through INBOXKIT_MOCK_CONFIG.
+    let (_, stdout, _) = run_cli_env(&["sign"], &[("INBOXKIT_MOCK_CONFIG", config)], b"body").await;
+    assert_eq!(stdout.trim(), sign("from-file"));
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_a_located_usage_error() {
+    let dir = tempfile_dir();
+    let config = dir.join("mock.toml");
+    std::fs::write(&config, "[send]\ntimeout = \"soon\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (code, _, stderr) = run_cli(&["--config", config, "sign", "--secret", "s"], b"").await;
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{config}:2:11: send.timeout:")),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_cli(&["--config", "/nonexistent/mock.toml", "sign"], b"").await;
+    assert_eq!(code, 64);
+    assert!(stderr.contains("/nonexistent/mock.toml"), "{stderr}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_per_line_without_secrets() {
+    let server = answering(200).await;
+    let (code, _, stderr) = run_cli(
+        &[
+            "send",
+            "--to",
+            &server.uri(),
+            "--secret",
+            "whsec_must_not_leak",
+            "--log-format",
+            "json",
+            "-vv",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let attempt = lines
+        .iter()
+        .find(|line| line["message"] == "attempt")
+        .unwrap_or_else(|| panic!("an attempt is logged: {stderr}"));
+    assert_eq!(attempt["level"], "DEBUG");
+    assert_eq!(attempt["outcome"], "delivered");
+    assert!(!stderr.contains("whsec_must_not_leak"));
+}
+
+/// A fresh empty directory under the system's temporary directory.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ikm-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

@@ -88,10 +88,21 @@ pub async fn refused_url() -> String {
 
 /// Runs the `inboxkit-mock` binary with `args` and `stdin`; returns (exit code, stdout, stderr).
 pub async fn run_cli(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    run_cli_env(args, &[], stdin).await
+}
+
+/// Like [`run_cli`], with extra environment variables.
+pub async fn run_cli_env(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+) -> (i32, String, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inboxkit-mock"))
         .args(args)
         .env_remove("INBOXKIT_MOCK_SECRET")
         .env_remove("INBOXKIT_MOCK_API_KEY")
+        .env_remove("INBOXKIT_MOCK_CONFIG")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
