@@ -1,0 +1,29 @@
+//! The mock InboxKit REST API's JSON bodies: 2xx or 4xx, never a panic or a 5xx.
+#![no_main]
+
+mod api;
+
+use std::cell::RefCell;
+
+use libfuzzer_sys::fuzz_target;
+
+const ROUTES: [(&str, &str); 8] = [
+    ("POST", "/v1/api/workspaces/webhook"),
+    ("POST", "/v1/api/domains/register"),
+    ("POST", "/v1/api/domains/list"),
+    ("POST", "/v1/api/domains/remove"),
+    ("POST", "/v1/api/mailboxes/buy"),
+    ("POST", "/v1/api/mailboxes/list"),
+    ("POST", "/v1/api/mailboxes/status"),
+    ("POST", "/v1/api/mailboxes/cancel"),
+];
+
+thread_local! {
+    // Leaked on purpose: the runtime inside must not be torn down by thread-local destructors
+    // when the fuzzer exits.
+    static CALL: &'static RefCell<api::Call> = Box::leak(Box::new(RefCell::new(api::harness())));
+}
+
+fuzz_target!(|data: &[u8]| {
+    CALL.with(|call| api::fuzz_one(&mut call.borrow_mut(), &ROUTES, data));
+});
