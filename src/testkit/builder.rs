@@ -164,10 +164,10 @@ impl MockBuilder {
         let url = parse_url(&self.url).map_err(|_| TestkitError::BadUrl {
             url: self.url.clone(),
         })?;
-        let clock = Clock::starting_at(self.start, self.scale.unwrap_or(1.0))?;
-        if self.scale.is_none() {
-            clock.pause();
-        }
+        let clock = match self.scale {
+            Some(scale) => Clock::starting_at(self.start, scale)?,
+            None => paused_at(self.start),
+        };
         let secret = Secret::new(self.secret.clone());
         let api_key = Secret::new(self.api_key.clone());
         let mut config = ServerConfig::new(self.seed, clock, api_key.clone(), secret.clone());
@@ -202,6 +202,19 @@ impl MockBuilder {
             Err(error) => panic!("the InboxKit mock did not start: {error}"),
         }
     }
+}
+
+/// A paused clock standing exactly at `start`. A clock runs from creation until paused, so it
+/// starts a little earlier and is advanced onto `start`: the harness keeps simulated time on
+/// whole milliseconds, the precision of the journal's times it steps retries by.
+fn paused_at(start: DateTime<Utc>) -> Clock {
+    let clock =
+        Clock::starting_at(start - TimeDelta::seconds(1), 1.0).expect("1.0 is a valid scale");
+    clock.pause();
+    if let Ok(gap) = (start - clock.now()).to_std() {
+        clock.advance(gap);
+    }
+    clock
 }
 
 /// `duration` rounded up to whole milliseconds.

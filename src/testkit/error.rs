@@ -30,7 +30,7 @@ pub enum TestkitError {
     World(#[from] WorldError),
     /// The simulation refused an action (unknown uid, a transition its lifecycle forbids).
     #[error(transparent)]
-    Action(#[from] ActionError),
+    Action(ActionError),
     /// No entity has this uid.
     #[error("no entity with uid `{0}`")]
     UnknownEntity(String),
@@ -43,4 +43,14 @@ pub enum TestkitError {
     /// The body after overrides cannot be sent (e.g. `event` was overridden with a non-string).
     #[error(transparent)]
     Body(#[from] InvalidBody),
+}
+
+impl From<ActionError> for TestkitError {
+    /// The world's refusals stay [`TestkitError::World`] whichever way they came.
+    fn from(error: ActionError) -> Self {
+        match error {
+            ActionError::World(error) => TestkitError::World(error),
+            other => TestkitError::Action(other),
+        }
+    }
 }
