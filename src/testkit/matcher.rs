@@ -152,3 +152,75 @@ impl fmt::Display for DeliveryMatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::transport::RecordedResponse;
+    use crate::delivery::{AttemptOutcome, AttemptRecord, DeliveryId};
+
+    fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -> AttemptRecord {
+        AttemptRecord {
+            number: 1,
+            trigger,
+            started_at: String::new(),
+            url: String::new(),
+            request_headers: vec![],
+            response: status.map(|status| RecordedResponse {
+                status,
+                headers: vec![],
+                body: String::new(),
+                body_truncated: false,
+            }),
+            latency_ms: 1.0,
+            outcome,
+            error: None,
+            next_attempt_at: None,
+        }
+    }
+
+    fn record() -> DeliveryRecord {
+        DeliveryRecord {
+            id: DeliveryId("d1".into()),
+            event: "mailbox.status_changed".into(),
+            entity_uid: Some("mailbox-abc".into()),
+            status: Some("active".into()),
+            previous_status: None,
+            target: String::new(),
+            created_at: String::new(),
+            state: DeliveryState::Delivered,
+            body: "{}".into(),
+            attempts: vec![
+                attempt(None, AttemptOutcome::Timeout, Trigger::Scheduled),
+                attempt(Some(200), AttemptOutcome::Delivered, Trigger::Scheduled),
+                attempt(Some(200), AttemptOutcome::Delivered, Trigger::Manual),
+            ],
+        }
+    }
+
+    #[test]
+    fn every_condition_set_must_hold_and_manual_attempts_do_not_count() {
+        let record = record();
+        let mailbox = DeliveryMatcher::event(EventType::MailboxStatusChanged);
+        assert!(DeliveryMatcher::any().matches(&record));
+        assert!(
+            mailbox
+                .clone()
+                .uid("mailbox-abc")
+                .status("active")
+                .matches(&record)
+        );
+        assert!(mailbox.clone().attempts(2).matches(&record));
+        assert!(!mailbox.clone().attempts(3).matches(&record));
+        assert!(!mailbox.clone().codes([200]).matches(&record));
+        assert!(
+            !mailbox.clone().codes([504, 200]).matches(&record),
+            "an attempt without an answer has no status code"
+        );
+        assert!(DeliveryMatcher::from(TerminalState::Delivered).matches(&record));
+        assert!(!DeliveryMatcher::from(TerminalState::Exhausted).matches(&record));
+        assert!(!DeliveryMatcher::from(EventType::DomainStatusChanged).matches(&record));
+        assert!(!mailbox.uid("mailbox-other").matches(&record));
+        assert_eq!(DeliveryMatcher::any().to_string(), "any delivery");
+    }
+}

@@ -392,3 +392,30 @@ async fn a_url_that_is_not_http_is_refused() {
         .unwrap_err();
     assert!(matches!(error, TestkitError::Clock(_)), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_multi_threaded_runtime_dropping_waits_until_the_port_is_closed() {
+    let mock = MockInboxKit::start("http://127.0.0.1:9/hook").await;
+    let addr = mock.server().addr();
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    drop(mock);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the port is closed once drop returns"
+    );
+}
+
+#[tokio::test]
+async fn stopping_gracefully_returns_the_tally() {
+    let app = subscriber(&[]).await;
+    let mock = MockInboxKit::start(hook(&app)).await;
+    let id = mock
+        .trigger(EventType::ConsentRequestStatusChanged)
+        .unwrap();
+    mock.wait_for_delivery(&id).await;
+    let tally = mock.stop(Duration::from_secs(1)).await;
+    assert_eq!(
+        (tally.events, tally.delivered, tally.interrupted),
+        (1, 1, 0)
+    );
+}
