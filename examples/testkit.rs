@@ -37,7 +37,7 @@ fn mock_for(webhook: &str, profile: Profile) -> MockBuilder {
         .api_key(API_KEY)
 }
 
-/// Starts the consumer on a free loopback port; returns its webhook URL and processed count.
+/// Starts the consumer on a free loopback port; returns its webhook and processed-count URLs.
 fn start_consumer(key: correct::Key) -> (String, String) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let addr = listener.local_addr().expect("a bound address");

@@ -19,9 +19,9 @@ pub const DEFAULT_SECRET: &str = "whsec_inboxkit_mock_testkit";
 pub const DEFAULT_API_KEY: &str = "ik_inboxkit_mock_testkit";
 /// The world's seed unless [`MockBuilder::seed`] sets one: same seed, same ids and bodies.
 pub const DEFAULT_SEED: u64 = 1;
-/// How long waits and clock advances wait, in real time, for deliveries before failing.
-/// Longer than the seed profile's 10 s subscriber deadline, so a slow answer is still seen.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(15);
+/// How long waits and clock advances wait, in real time, for deliveries before failing; while
+/// an attempt is still running they also give it its deadline.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// The simulated instant a mock starts at unless [`MockBuilder::start_time`] sets one.
 pub fn default_start_time() -> DateTime<Utc> {

@@ -11,6 +11,9 @@ use super::table::render;
 use crate::delivery::journal::Filter;
 use crate::delivery::{DeliveryId, DeliveryRecord, DeliveryState};
 
+/// Extra real time a wait gives a running attempt beyond its deadline, to be journaled.
+const GRACE: Duration = Duration::from_millis(250);
+
 impl MockInboxKit {
     /// Moves the clock forward by `by` (rounded up to whole milliseconds) and lets everything
     /// due in that time happen, in order: each lifecycle step and each retry at its due
@@ -45,7 +48,7 @@ impl MockInboxKit {
     async fn settle(&self) {
         let journal = self.journal();
         let settled = journal.wait_until(|_| self.running() == 0);
-        if tokio::time::timeout(self.wait, settled).await.is_err() {
+        if self.within(settled).await.is_none() {
             panic!(
                 "{} deliveries were still being attempted after {:?}:\n{}",
                 self.running(),
@@ -95,7 +98,7 @@ impl MockInboxKit {
         let journal = self.journal();
         let finished = || self.finished();
         let done = journal.wait_until(|_| finished() >= count);
-        if tokio::time::timeout(self.wait, done).await.is_err() {
+        if self.within(done).await.is_none() {
             panic!(
                 "expected at least {count} finished deliveries within {:?}, {} finished:\n{}{}",
                 self.wait,
@@ -118,7 +121,7 @@ impl MockInboxKit {
             })
         };
         let done = journal.wait_until(|_| found().is_some());
-        if tokio::time::timeout(self.wait, done).await.is_err() {
+        if self.within(done).await.is_none() {
             panic!(
                 "expected a delivery matching {{{matcher}}} within {:?}; the journal:\n{}{}",
                 self.wait,
@@ -132,19 +135,36 @@ impl MockInboxKit {
     /// Waits until delivery `id` is finished and returns it. Panics after the wait timeout.
     pub async fn wait_for_delivery(&self, id: &DeliveryId) -> DeliveryRecord {
         let journal = self.journal();
-        match tokio::time::timeout(self.wait, journal.wait_terminal(id)).await {
-            Ok(Some(record)) => record,
-            Ok(None) => panic!(
+        match self.within(journal.wait_terminal(id)).await {
+            Some(Some(record)) => record,
+            Some(None) => panic!(
                 "no delivery `{id}` in the journal:\n{}",
                 render(&journal.all())
             ),
-            Err(_) => panic!(
+            None => panic!(
                 "delivery `{id}` was not finished within {:?}; the journal:\n{}{}",
                 self.wait,
                 render(&journal.all()),
                 self.retry_hint()
             ),
         }
+    }
+
+    /// Runs `wait` for the wait timeout; if attempts are still running then, once more for as
+    /// long as an attempt may take (the subscriber deadline in real time), so a slow answer is
+    /// still seen. `None` when it did not finish.
+    async fn within<F: Future>(&self, wait: F) -> Option<F::Output> {
+        let mut wait = std::pin::pin!(wait);
+        if let Ok(done) = tokio::time::timeout(self.wait, &mut wait).await {
+            return Some(done);
+        }
+        if self.running() == 0 {
+            return None;
+        }
+        let deadline = self.clock().to_real(self.state().settings().timeout);
+        tokio::time::timeout(deadline.saturating_add(GRACE), wait)
+            .await
+            .ok()
     }
 
     fn finished(&self) -> usize {

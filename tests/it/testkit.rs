@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use inboxkit_mock::contract::{Profile, Secret, SignatureScheme, Signer, headers};
+use inboxkit_mock::delivery::AttemptOutcome;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver, Verdict};
 use inboxkit_mock::testkit::{
     DEFAULT_SECRET, DeliveryMatcher, DeliveryState, EventType, MockInboxKit, TerminalState,
@@ -296,6 +297,7 @@ async fn waiting_for_a_retry_that_the_paused_clock_holds_back_fails_with_a_hint(
     let app = subscriber(&[500]).await;
     let mock = MockInboxKit::builder(hook(&app))
         .wait_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_millis(100))
         .start()
         .await;
     mock.trigger(EventType::DomainStatusChanged).unwrap();
@@ -418,4 +420,70 @@ async fn stopping_gracefully_returns_the_tally() {
         (tally.events, tally.delivered, tally.interrupted),
         (1, 1, 0)
     );
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_on_a_short_deadline_and_the_retry_succeeds() {
+    let app = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .mount(&app)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&app)
+        .await;
+    let mock = MockInboxKit::builder(hook(&app))
+        .timeout(Duration::from_millis(200))
+        .start()
+        .await;
+    let started = Instant::now();
+    let id = mock.trigger(EventType::DomainStatusChanged).unwrap();
+    mock.advance(Duration::from_secs(10)).await;
+    let record = mock.wait_for_delivery(&id).await;
+    let outcomes: Vec<AttemptOutcome> = record.attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [AttemptOutcome::Timeout, AttemptOutcome::Delivered]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the 200 ms deadline, not the 3 s answer: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_running_clock_moves_lifecycles_without_advancing() {
+    let app = subscriber(&[]).await;
+    let mock = MockInboxKit::builder(hook(&app))
+        .time_scale(10_000.0)
+        .start()
+        .await;
+    assert!(!mock.clock().is_paused());
+    let domain = mock.register_domain("fast.io").unwrap();
+    let active = mock
+        .wait_for(DeliveryMatcher::any().uid(&domain).status("active"))
+        .await;
+    assert_eq!(active.state, DeliveryState::Delivered);
+    assert_eq!(mock.status_of(&domain).as_deref(), Some("active"));
+}
+
+#[tokio::test]
+async fn a_wait_shorter_than_a_running_attempt_gives_it_its_deadline() {
+    let app = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204).set_delay(Duration::from_millis(400)))
+        .mount(&app)
+        .await;
+    let mock = MockInboxKit::builder(hook(&app))
+        .wait_timeout(Duration::from_millis(100))
+        .timeout(Duration::from_secs(2))
+        .start()
+        .await;
+    let id = mock.trigger(EventType::DomainStatusChanged).unwrap();
+    let record = mock.wait_for_delivery(&id).await;
+    assert_eq!(record.state, DeliveryState::Delivered);
+    mock.assert_one(DeliveryMatcher::any().codes([204]));
 }
