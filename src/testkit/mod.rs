@@ -51,6 +51,12 @@
 //! under any profile) and can call the mock REST API at [`MockInboxKit::rest_url`] with
 //! [`MockInboxKit::api_key`]. The mock stops when dropped; [`MockInboxKit::stop`] stops it
 //! gracefully and returns the tally.
+//!
+//! Time: the mock's own clock is paused, so lifecycle steps and retries wait for
+//! [`MockInboxKit::advance`], which fires each at its due instant and waits for the attempts it
+//! starts. Waits and advances fail after [`MockBuilder::wait_timeout`] of real time (plus the
+//! subscriber deadline while an attempt is running), with the journal in the message. Do not
+//! pause Tokio's own time (`start_paused`): the harness waits on real HTTP.
 
 mod assertions;
 mod builder;

@@ -1,4 +1,4 @@
-//! Moving the clock and waiting for deliveries, never longer than the mock's wait timeout.
+//! Moving the clock and waiting for deliveries, each wait bounded by the mock's wait timeout.
 
 use std::time::Duration;
 
