@@ -15,3 +15,4 @@ pub mod recording;
 pub mod scenario;
 pub mod server;
 pub mod simulation;
+pub mod testkit;

@@ -16,3 +16,4 @@ mod schema;
 mod server;
 mod ship;
 mod tls;
+mod testkit;
