@@ -15,5 +15,5 @@ mod scenarios;
 mod schema;
 mod server;
 mod ship;
-mod tls;
 mod testkit;
+mod tls;
