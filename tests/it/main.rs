@@ -15,3 +15,4 @@ mod scenarios;
 mod schema;
 mod server;
 mod ship;
+mod ui;

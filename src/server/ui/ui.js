@@ -101,6 +101,12 @@
     return ms < 10 ? ms.toFixed(1) + " ms" : Math.round(ms) + " ms";
   }
 
+  /** `2024-01-10T15:30:45.123Z` -> `15:30:45`: the full time is in the cell's title. */
+  function clockTime(iso) {
+    const match = /T(\d\d:\d\d:\d\d)/.exec(iso || "");
+    return match ? match[1] : iso || "—";
+  }
+
   // ---- clock ----
 
   async function refreshClock() {
@@ -155,19 +161,26 @@
       row.tabIndex = 0;
       const state = el("td");
       state.append(badge(d.state));
-      const status = d.previous_status ? d.previous_status + " → " + (d.status || "—") : d.status || "—";
+      const what = el("td");
+      what.append(el("span", "mono", d.event), el("span", "sub mono", d.entity_uid || "—"));
+      what.title = d.event + "\n" + (d.entity_uid || "");
+      const status = el("td");
+      status.append(el("span", "", d.status || "—"), el("span", "sub", d.previous_status ? "from " + d.previous_status : "\u00a0"));
+      status.title = (d.previous_status ? d.previous_status + " → " : "") + (d.status || "");
       const outcome = el("td");
       outcome.append(badge(d.last_outcome));
+      const time = el("td", "mono muted", clockTime(d.created_at));
+      time.title = d.created_at;
       row.append(
         state,
-        el("td", "mono", d.event),
-        el("td", "mono", d.entity_uid || "—"),
-        el("td", "", status),
+        what,
+        status,
         el("td", "num attempts", d.attempts),
         outcome,
         el("td", "num", latency(d.last_latency_ms)),
-        el("td", "mono muted", d.created_at)
+        time
       );
+      for (const cell of row.cells) if (!cell.title) cell.title = cell.textContent;
       return row;
     });
     body.replaceChildren(...fresh);
