@@ -18,7 +18,7 @@ if (!url || !screenshot) {
   console.error("usage: node ui.mjs URL SCREENSHOT.png [ADMIN_TOKEN]");
   process.exit(2);
 }
-const STEP_MS = 10_000;
+const STEP_MS = 20_000;
 const EVENT = "domain.status_changed";
 
 const profile = mkdtempSync(join(tmpdir(), "inboxkit-mock-e2e-"));

@@ -8,6 +8,7 @@ use std::time::Duration;
 use inboxkit_mock::contract::Secret;
 use inboxkit_mock::delivery::Trigger;
 use inboxkit_mock::server::ui::CONTENT_SECURITY_POLICY;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::server::Mock;
 
@@ -93,6 +94,48 @@ async fn the_listing_carries_the_last_attempts_latency() {
     let latency = listed.body["deliveries"][0]["last_latency_ms"].as_f64();
     assert!(latency.is_some_and(|ms| ms >= 0.0), "{listed:?}");
     mock.stop().await;
+}
+
+#[tokio::test]
+async fn the_serve_banner_names_the_page_it_serves() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_inboxkit-mock"))
+        .args(["serve", "--port", "0"])
+        .env_remove("INBOXKIT_MOCK_ADMIN_TOKEN")
+        .env_remove("INBOXKIT_MOCK_PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let page = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.trim().strip_prefix("web UI") {
+                return rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+        panic!("serve printed no `web UI` line");
+    })
+    .await
+    .expect("serve prints its banner within 30 s");
+    assert!(
+        page.starts_with("http://127.0.0.1:") && page.ends_with('/'),
+        "{page}"
+    );
+    let response = reqwest::get(&page).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>inboxkit-mock</title>")
+    );
+    child.kill().await.unwrap();
 }
 
 /// What the browser test needs, or why it cannot run.
