@@ -4,7 +4,8 @@
 //
 // Loads URL, (with a token: sees the 401 message, enters the token), triggers an event, waits
 // for its delivery to appear, opens it, checks the attempt's exact request and response, clicks
-// redeliver, waits for the manual second attempt, and writes a screenshot. Exits 1 with a
+// redeliver, waits for the manual second attempt, triggers a second event (listed first), and
+// writes a screenshot. Exits 1 with a
 // message on the first failed step; the screenshot is written either way.
 // CHROMIUM overrides the browser (default /usr/bin/chromium).
 
@@ -109,6 +110,15 @@ async function run() {
   await expectText(`${second} .response-status`, /^HTTP 2\d\d$/, "the redelivery's response");
   await expectText(`#deliveries tr[data-id="${id}"] .attempts`, /^2$/, "the attempts count");
   await expectText("#notice", /Redelivered/, "the notice");
+
+  step = "trigger a second event: the newest comes first";
+  await page.selectOption("#trigger-event", "mailbox.status_changed");
+  await page.click("#trigger");
+  await expectText("#deliveries tr[data-id] >> nth=0", /mailbox\.status_changed/, "the newest row");
+  await expectText("#deliveries tr[data-id] >> nth=1", /domain\.status_changed/, "the older row");
+  await expectText("#count", /of 2$/, "the count");
+  await page.click(`#deliveries tr[data-id="${id}"]`);
+  await page.locator(second).waitFor({ timeout: STEP_MS });
 
   step = "check for page and CSP errors";
   if (problems.length) throw new Error(problems.join("\n"));

@@ -1,5 +1,5 @@
 //! The web page at `/` of `serve`: its routes over real HTTP, and end to end in headless
-//! Chromium (`tests/e2e/ui.mjs`: trigger, see the delivery, open it, redeliver).
+//! Chromium (`tests/e2e/ui.mjs`: trigger, see the delivery, open it, redeliver, trigger again).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -198,11 +198,16 @@ async fn in_chromium_a_trigger_shows_a_delivery_that_can_be_opened_and_redeliver
     let png = std::fs::read(&screenshot).expect("the script writes its screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
 
-    // What the browser did really happened on the server: one delivery, redelivered once.
+    // What the browser did really happened on the server: two events, the first redelivered.
     let journal = mock.server.state().sender().journal().all();
-    assert_eq!(journal.len(), 1, "{journal:?}");
+    let events: Vec<&str> = journal.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(
+        events,
+        ["domain.status_changed", "mailbox.status_changed"],
+        "{journal:?}"
+    );
     let triggers: Vec<Trigger> = journal[0].attempts.iter().map(|a| a.trigger).collect();
     assert_eq!(triggers, [Trigger::Scheduled, Trigger::Manual]);
-    assert_eq!(journal[0].event, "domain.status_changed");
+    assert_eq!(journal[1].attempts.len(), 1);
     mock.stop().await;
 }

@@ -259,7 +259,17 @@
       $("detail-body").hidden = true;
       return;
     }
-    const record = await api("GET", "/_mock/deliveries/" + encodeURIComponent(view.selected));
+    let record;
+    try {
+      record = await api("GET", "/_mock/deliveries/" + encodeURIComponent(view.selected));
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      // Evicted from the bounded journal, or gone after a reset.
+      notice("Delivery " + view.selected + " is no longer in the journal.", true);
+      view.selected = null;
+      view.detailKey = "";
+      return refreshDetail();
+    }
     const key = JSON.stringify(record);
     if (key === view.detailKey) return;
     view.detailKey = key;
