@@ -247,6 +247,7 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
     println!(
         "  control API  {base}/_mock   (health, ready, clock, events, deliveries, subscriber, metrics, reset)"
     );
+    println!("  web UI       {base}/  (live deliveries, attempts, redeliver, trigger)");
     println!("  team         {team}; workspace {workspace} (X-Workspace-Id)");
     println!("  webhooks to  {target}");
     println!(

@@ -96,6 +96,7 @@ fn summary(record: &DeliveryRecord) -> Value {
         "state": record.state,
         "attempts": record.attempts.len(),
         "last_outcome": record.last_attempt().map(|a| a.outcome),
+        "last_latency_ms": record.last_attempt().map(|a| a.latency_ms),
     })
 }
 

@@ -18,6 +18,7 @@ pub mod rest;
 mod shutdown;
 mod state;
 pub mod subscriber;
+pub mod ui;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -115,7 +116,8 @@ pub enum ServerError {
     Receiver(#[from] ReceiverError),
 }
 
-/// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), 404 problems elsewhere.
+/// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), the web page at `/`
+/// (`ui.rs`), 404 problems elsewhere.
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -157,6 +159,7 @@ pub fn build_app(
                 .configure(deliveries::routes)
                 .configure(control::routes),
         )
+        .configure(ui::routes)
         .default_service(web::to(problem::not_found))
 }
 

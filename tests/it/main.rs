@@ -17,3 +17,4 @@ mod server;
 mod ship;
 mod testkit;
 mod tls;
+mod ui;
