@@ -373,7 +373,7 @@ async fn many_concurrent_deliveries_each_end_in_one_terminal_state() {
         .mount(&server)
         .await;
     let sender = sender(FAST);
-    let subscriber = subscriber(&server.uri());
+    let subscriber = patient_subscriber(&server.uri());
     let ids: Vec<_> = (0..300)
         .map(|_| sender.submit(subscriber.clone(), domain_event()))
         .collect();

@@ -36,6 +36,15 @@ pub fn subscriber(url: &str) -> Arc<Subscriber> {
     })
 }
 
+/// Like [`subscriber`] with a 1,000 s deadline (10 real seconds at [`FAST`]), for tests that
+/// count attempts: a busy machine must not turn a slow answer into a timeout and a retry.
+pub fn patient_subscriber(url: &str) -> Arc<Subscriber> {
+    Arc::new(Subscriber {
+        timeout: Duration::from_secs(1000),
+        ..(*subscriber(url)).clone()
+    })
+}
+
 /// A typical event of `event`'s kind from a fixed seed.
 pub fn event_of(event: EventType, shape: PayloadShape) -> OutgoingEvent {
     let mut faker = Faker::seeded(7);

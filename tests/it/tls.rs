@@ -88,7 +88,7 @@ fn sender_with(insecure: bool) -> Sender {
 async fn a_self_signed_certificate_is_refused_retried_and_named_in_the_journal() {
     let (url, answered) = self_signed_subscriber().await;
     let record = sender_with(false)
-        .deliver(subscriber(&url), domain_event())
+        .deliver(patient_subscriber(&url), domain_event())
         .await;
     assert_eq!(record.state, DeliveryState::Exhausted);
     assert_eq!(record.attempts.len(), 4, "retried like a connection error");
@@ -108,7 +108,7 @@ async fn a_self_signed_certificate_is_refused_retried_and_named_in_the_journal()
 async fn insecure_accepts_the_self_signed_certificate() {
     let (url, answered) = self_signed_subscriber().await;
     let record = sender_with(true)
-        .deliver(subscriber(&url), domain_event())
+        .deliver(patient_subscriber(&url), domain_event())
         .await;
     assert_eq!(record.state, DeliveryState::Delivered);
     assert_eq!(record.attempts.len(), 1);
@@ -119,14 +119,15 @@ async fn insecure_accepts_the_self_signed_certificate() {
 #[tokio::test]
 async fn send_insecure_flag_reaches_the_transport() {
     let (url, answered) = self_signed_subscriber().await;
+    // Real time with short retry delays: the 10 s deadline stays long on a busy machine.
     let common = [
         "send",
         "--to",
         &url,
         "--secret",
         SECRET,
-        "--time-scale",
-        "1000",
+        "--retry-delays",
+        "10ms,10ms,10ms",
     ];
     let (code, stdout, _) = run_cli(&common, b"").await;
     assert_eq!(code, 2, "refused certificate: retries exhausted\n{stdout}");
