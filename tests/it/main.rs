@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod delivery;
 mod drift;
+mod faults;
 mod hostile;
 mod receiver;
 mod recording;
