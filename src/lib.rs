@@ -9,6 +9,7 @@ pub mod contract;
 pub mod delivery;
 pub mod drift;
 pub mod load;
+pub mod markup;
 pub mod model;
 pub mod receiver;
 pub mod recording;

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{Report, Verdict};
+use crate::markup::escape;
 
 /// The test suite name in the XML.
 pub const SUITE_NAME: &str = "inboxkit-mock check";
@@ -81,27 +82,6 @@ pub fn render(report: &Report) -> String {
     }
     xml.push_str("  </testsuite>\n</testsuites>\n");
     xml
-}
-
-/// Escapes text for XML content and attributes, dropping characters XML 1.0 cannot hold.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
-            '\n' => escaped.push_str("&#10;"),
-            '\t' | '\r' => escaped.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                escaped.push('\u{FFFD}')
-            }
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

@@ -439,6 +439,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::fixtures::attempt;
 
     fn record(n: usize) -> DeliveryRecord {
         DeliveryRecord {
@@ -455,21 +456,6 @@ mod tests {
         }
     }
 
-    fn attempt(outcome: AttemptOutcome) -> AttemptRecord {
-        AttemptRecord {
-            number: 1,
-            trigger: Trigger::Scheduled,
-            started_at: String::new(),
-            url: String::new(),
-            request_headers: vec![],
-            response: None,
-            latency_ms: 1.0,
-            outcome,
-            error: None,
-            next_attempt_at: None,
-        }
-    }
-
     #[test]
     fn eviction_keeps_in_progress_deliveries_and_counters() {
         let journal = Journal::with_capacity(2);
@@ -480,7 +466,7 @@ mod tests {
         assert_eq!(journal.all().len(), 3);
         journal.record_attempt(
             &DeliveryId("d1".into()),
-            attempt(AttemptOutcome::Delivered),
+            attempt(None, AttemptOutcome::Delivered, Trigger::Scheduled),
             DeliveryState::Delivered,
         );
         journal.open(record(3));
@@ -500,12 +486,12 @@ mod tests {
         let id = DeliveryId("d0".into());
         journal.record_attempt(
             &id,
-            attempt(AttemptOutcome::Http4xx),
+            attempt(None, AttemptOutcome::Http4xx, Trigger::Scheduled),
             DeliveryState::Rejected,
         );
         journal.record_attempt(
             &id,
-            attempt(AttemptOutcome::Delivered),
+            attempt(None, AttemptOutcome::Delivered, Trigger::Scheduled),
             DeliveryState::Delivered,
         );
         assert_eq!(journal.get(&id).unwrap().state, DeliveryState::Rejected);

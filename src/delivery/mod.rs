@@ -1,6 +1,8 @@
 //! Delivery: the retry policy, one HTTP attempt, the journal, and the sender that ties them.
 
 pub mod engine;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod journal;
 pub mod outcome;
 pub mod policy;

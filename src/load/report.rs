@@ -5,8 +5,8 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::stats::Stats;
-pub use crate::check::junit::escape;
 use crate::delivery::TerminalState;
+pub use crate::markup::escape;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
 
 /// The outcome of one functional step.

@@ -156,28 +156,8 @@ impl fmt::Display for DeliveryMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::transport::RecordedResponse;
-    use crate::delivery::{AttemptOutcome, AttemptRecord, DeliveryId};
-
-    fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -> AttemptRecord {
-        AttemptRecord {
-            number: 1,
-            trigger,
-            started_at: String::new(),
-            url: String::new(),
-            request_headers: vec![],
-            response: status.map(|status| RecordedResponse {
-                status,
-                headers: vec![],
-                body: String::new(),
-                body_truncated: false,
-            }),
-            latency_ms: 1.0,
-            outcome,
-            error: None,
-            next_attempt_at: None,
-        }
-    }
+    use crate::delivery::fixtures::attempt;
+    use crate::delivery::{AttemptOutcome, DeliveryId};
 
     fn record() -> DeliveryRecord {
         DeliveryRecord {

@@ -87,28 +87,8 @@ pub fn render(records: &[DeliveryRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::transport::RecordedResponse;
+    use crate::delivery::fixtures::attempt;
     use crate::delivery::{AttemptOutcome, DeliveryId, Trigger};
-
-    fn attempt(status: Option<u16>, outcome: AttemptOutcome) -> AttemptRecord {
-        AttemptRecord {
-            number: 1,
-            trigger: Trigger::Scheduled,
-            started_at: String::new(),
-            url: String::new(),
-            request_headers: vec![],
-            response: status.map(|status| RecordedResponse {
-                status,
-                headers: vec![],
-                body: String::new(),
-                body_truncated: false,
-            }),
-            latency_ms: 1.0,
-            outcome,
-            error: None,
-            next_attempt_at: None,
-        }
-    }
 
     #[test]
     fn rows_show_codes_or_outcomes_aligned_under_their_headers() {
@@ -123,9 +103,9 @@ mod tests {
             state: DeliveryState::Delivered,
             body: "{}".into(),
             attempts: vec![
-                attempt(None, AttemptOutcome::Timeout),
-                attempt(Some(500), AttemptOutcome::Http5xx),
-                attempt(Some(200), AttemptOutcome::Delivered),
+                attempt(None, AttemptOutcome::Timeout, Trigger::Scheduled),
+                attempt(Some(500), AttemptOutcome::Http5xx, Trigger::Scheduled),
+                attempt(Some(200), AttemptOutcome::Delivered, Trigger::Scheduled),
             ],
         };
         let table = render(&[record]);

@@ -4,32 +4,11 @@
 use std::time::{Duration, Instant};
 
 use inboxkit_mock::delivery::{AttemptOutcome, DeliveryState};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
-
-/// A raw subscriber that hands each accepted connection, after reading the request, to `then`.
-async fn raw<F, Fut>(then: F) -> String
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + Copy + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                let _ = socket.read(&mut buffer).await;
-                then(socket).await;
-            });
-        }
-    });
-    url
-}
 
 fn outcomes(record: &inboxkit_mock::delivery::DeliveryRecord) -> Vec<AttemptOutcome> {
     record.attempts.iter().map(|a| a.outcome).collect()

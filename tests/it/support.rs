@@ -9,7 +9,7 @@ use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::Clock;
 use inboxkit_mock::simulation::sample::sample_envelope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
 /// 100 simulated seconds per real second: the 10 s deadline is 100 ms, the default retry
@@ -70,6 +70,22 @@ pub enum Misbehaviour {
 
 /// A subscriber that misbehaves below HTTP; returns its URL.
 pub async fn raw_subscriber(misbehaviour: Misbehaviour) -> String {
+    raw(move |mut socket| async move {
+        if let Misbehaviour::Garbage = misbehaviour {
+            let _ = socket.write_all(b"this is not http at all\r\n\r\n").await;
+        }
+        let _ = socket.shutdown().await;
+    })
+    .await
+}
+
+/// A raw TCP subscriber that reads the request of each connection, then hands the connection
+/// to `then`; returns its URL.
+pub async fn raw<F, Fut>(then: F) -> String
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhook", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -77,10 +93,7 @@ pub async fn raw_subscriber(misbehaviour: Misbehaviour) -> String {
             tokio::spawn(async move {
                 let mut buffer = vec![0u8; 64 * 1024];
                 let _ = socket.read(&mut buffer).await;
-                if let Misbehaviour::Garbage = misbehaviour {
-                    let _ = socket.write_all(b"this is not http at all\r\n\r\n").await;
-                }
-                let _ = socket.shutdown().await;
+                then(socket).await;
             });
         }
     });

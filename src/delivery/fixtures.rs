@@ -1,0 +1,26 @@
+//! Journal values for unit tests elsewhere in the crate.
+
+use super::journal::{AttemptRecord, Trigger};
+use super::outcome::AttemptOutcome;
+use super::transport::RecordedResponse;
+
+/// Attempt number 1 with `outcome`, answered with an empty `status` response when given.
+pub fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -> AttemptRecord {
+    AttemptRecord {
+        number: 1,
+        trigger,
+        started_at: String::new(),
+        url: String::new(),
+        request_headers: vec![],
+        response: status.map(|status| RecordedResponse {
+            status,
+            headers: vec![],
+            body: String::new(),
+            body_truncated: false,
+        }),
+        latency_ms: 1.0,
+        outcome,
+        error: None,
+        next_attempt_at: None,
+    }
+}
