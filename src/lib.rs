@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod drift;
 pub mod load;
 pub mod model;
+pub mod persistence;
 pub mod receiver;
 pub mod recording;
 pub mod scenario;

@@ -208,6 +208,10 @@ async fn trigger(
     let outgoing =
         OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let id = state.sender().submit(state.subscriber(workspace), outgoing);
+    // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
+    if let Some(store) = state.sender().journal().store() {
+        store.flush().await;
+    }
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
 }
 

@@ -38,6 +38,7 @@ pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
+use crate::persistence::{Saved, StateError, StateSpec, StateStore};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
 use crate::simulation::Clock;
 use crate::simulation::simulator::{FailureRates, Simulation};
@@ -74,6 +75,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Token the control API requires (except health and readiness); `None` leaves it open.
     pub admin_token: Option<Secret>,
+    /// Where the journal, pending retries and simulated time are kept (default: memory).
+    pub state: StateSpec,
 }
 
 impl ServerConfig {
@@ -97,6 +100,7 @@ impl ServerConfig {
             workers: 2,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             admin_token: None,
+            state: StateSpec::Memory,
         }
     }
 }
@@ -113,6 +117,9 @@ pub enum ServerError {
     /// The built-in receiver could not start.
     #[error(transparent)]
     Receiver(#[from] ReceiverError),
+    /// The saved state could not be opened or read.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), 404 problems elsewhere.
@@ -195,7 +202,23 @@ impl RunningServer {
         } else {
             None
         };
+        let (saved, writer) = match &config.state {
+            StateSpec::Memory => (None, None),
+            StateSpec::Sqlite(path) => {
+                let store = StateStore::open(path)?;
+                let saved = store.load()?;
+                // Simulated time carries on from where the last run got (never backwards), so
+                // saved retry times keep their meaning.
+                if let Some(at) = saved.clock.filter(|at| *at > config.clock.now()) {
+                    config.clock.jump_to(at);
+                }
+                (Some(saved), Some(store.into_writer(config.clock.clone())?))
+            }
+        };
         let sender = Sender::new(config.clock.clone(), config.sender.clone())?;
+        if let Some(writer) = writer {
+            sender.journal().persist_to(writer);
+        }
         let sim = Simulation::new(config.seed, config.workspaces, config.failures.clone());
         let state = web::Data::new(AppState::new(state::Parts {
             sim,
@@ -207,6 +230,9 @@ impl RunningServer {
             builtin_store: receiver.as_ref().map(|r| r.store().clone()),
             max_body_bytes: config.max_body_bytes,
         }));
+        if let Some(saved) = saved {
+            resume(&state, saved);
+        }
         let app_state = state.clone();
         let admin = config
             .admin_token
@@ -279,11 +305,26 @@ impl RunningServer {
         self.handle.stop(true).await;
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
+        if let Some(store) = self.state.sender().journal().store() {
+            store.flush().await;
+        }
         if let Some(receiver) = self.receiver {
             receiver.stop().await;
         }
         tally
     }
+}
+
+/// Puts saved deliveries back in the journal and resumes the unfinished ones, each to the
+/// subscriber that has its target URL (or the default one's settings aimed at it).
+fn resume(state: &AppState, saved: Saved) {
+    let mut resumed = 0;
+    let total = saved.deliveries.len();
+    for delivery in saved.deliveries {
+        let subscriber = state.subscriber_for(&delivery.record.target);
+        resumed += usize::from(state.sender().resume(subscriber, delivery));
+    }
+    tracing::info!(total, resumed, "state loaded");
 }
 
 /// Serves on `listener` until `signal` completes, then shuts down gracefully.

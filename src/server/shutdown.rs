@@ -96,7 +96,10 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
     let journal = state.sender().journal();
     let now = state.clock().now();
     let leftovers = open(state);
-    for record in &leftovers {
+    // With saved state, unfinished deliveries resume at the next start instead: an
+    // `interrupted` attempt would wrongly count toward their retry policy.
+    let persisted = journal.store().is_some();
+    for record in leftovers.iter().filter(|_| !persisted) {
         let waiting = !in_flight(record, &format_timestamp(now));
         let error = if waiting {
             "the mock shut down before the scheduled retry"
@@ -114,6 +117,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
             outcome: AttemptOutcome::Interrupted,
             error: Some(error.to_owned()),
             next_attempt_at: None,
+            resent_after_crash: false,
         };
         journal.record_attempt(&record.id, attempt, record.state);
     }

@@ -203,6 +203,25 @@ impl AppState {
             .expect("there is always a default workspace")
     }
 
+    /// The subscriber whose URL is `target`, or the default one's settings aimed at `target`
+    /// (a delivery resumed from saved state after the settings changed).
+    pub fn subscriber_for(&self, target: &str) -> Arc<Subscriber> {
+        let known = self
+            .subscribers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|s| s.url.as_str() == target)
+            .cloned();
+        known.unwrap_or_else(|| {
+            let mut subscriber = (*self.subscriber(0)).clone();
+            if let Ok(url) = Url::parse(target) {
+                subscriber.url = url;
+            }
+            Arc::new(subscriber)
+        })
+    }
+
     /// The phase.
     pub fn phase(&self) -> Phase {
         match self.phase.load(Ordering::Acquire) {
