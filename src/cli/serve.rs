@@ -85,7 +85,8 @@ pub struct Args {
 }
 
 fn parse_state(text: &str) -> Result<StateSpec, String> {
-    text.parse().map_err(|e: inboxkit_mock::persistence::StateError| e.to_string())
+    text.parse()
+        .map_err(|e: inboxkit_mock::persistence::StateError| e.to_string())
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

@@ -354,7 +354,8 @@ impl Sender {
             due,
             resent,
         };
-        let span = debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
+        let span =
+            debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
         let inner = self.inner.clone();
         self.inner.tasks.spawn(
             async move {

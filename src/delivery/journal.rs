@@ -386,7 +386,11 @@ impl Journal {
             let record = inner.records.get_mut(id)?;
             let was_terminal = record.state.terminal().is_some();
             if let Some(store) = store {
-                store.attempt(id, &attempt, if was_terminal { record.state } else { state });
+                store.attempt(
+                    id,
+                    &attempt,
+                    if was_terminal { record.state } else { state },
+                );
             }
             record.attempts.push(attempt);
             if was_terminal {

@@ -189,9 +189,9 @@ impl StateStore {
             let attempt: AttemptRecord = serde_json::from_str(&row.get::<_, String>(1)?)?;
             attempts.entry(delivery).or_default().push(attempt);
         }
-        let mut rows = self.conn.prepare(
-            "SELECT id, state, record, signature, started FROM deliveries ORDER BY seq",
-        )?;
+        let mut rows = self
+            .conn
+            .prepare("SELECT id, state, record, signature, started FROM deliveries ORDER BY seq")?;
         let mut cursor = rows.query([])?;
         let mut deliveries = Vec::new();
         while let Some(row) = cursor.next()? {

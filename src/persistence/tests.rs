@@ -79,11 +79,17 @@ async fn what_is_written_reads_back_with_the_in_flight_attempt_and_the_clock() {
     let (a_saved, b_saved) = (&saved.deliveries[0], &saved.deliveries[1]);
     assert_eq!(a_saved.record.state, DeliveryState::Retrying);
     assert_eq!(a_saved.record.attempts, vec![first]);
-    assert_eq!(a_saved.record.body, a.body, "the body is kept byte for byte");
+    assert_eq!(
+        a_saved.record.body, a.body,
+        "the body is kept byte for byte"
+    );
     assert_eq!(a_saved.signature.as_deref(), Some("sha256=aa"));
     assert!(a_saved.in_flight(), "attempt 2 started and was not saved");
     assert_eq!(b_saved.record.state, DeliveryState::Delivered);
-    assert!(!b_saved.in_flight(), "a terminal delivery has nothing in flight");
+    assert!(
+        !b_saved.in_flight(),
+        "a terminal delivery has nothing in flight"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +142,11 @@ fn a_new_file_is_migrated_once_and_a_newer_one_is_refused() {
 fn an_old_schema_is_brought_up_to_date() {
     let path = temp_path("upgrade");
     let mut conn = Connection::open(&path).unwrap();
-    assert_eq!(schema::migrate(&mut conn).unwrap(), 0, "a new file is version 0");
+    assert_eq!(
+        schema::migrate(&mut conn).unwrap(),
+        0,
+        "a new file is version 0"
+    );
     assert_eq!(schema::version(&conn).unwrap(), SCHEMA_VERSION);
     assert_eq!(schema::migrate(&mut conn).unwrap(), SCHEMA_VERSION);
 }

@@ -158,8 +158,10 @@ fn commit(
                     .execute(params![id.0, state_name(state)])?;
             }
             Write::Started { id, number } => {
-                tx.prepare_cached("UPDATE deliveries SET started = MAX(started, ?2) WHERE id = ?1")?
-                    .execute(params![id.0, number])?;
+                tx.prepare_cached(
+                    "UPDATE deliveries SET started = MAX(started, ?2) WHERE id = ?1",
+                )?
+                .execute(params![id.0, number])?;
             }
             Write::Forget(id) => {
                 tx.prepare_cached("DELETE FROM attempts WHERE delivery = ?1")?

@@ -7,6 +7,7 @@ mod cli;
 mod delivery;
 mod drift;
 mod hostile;
+mod persistence;
 mod receiver;
 mod recording;
 mod reliability;
