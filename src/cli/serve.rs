@@ -250,6 +250,7 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
         inboxkit_mock::contract::SignatureScheme::ApiKeySha256 => "the team API key".to_owned(),
     };
     let clock = state.clock();
+    let seed = state.with_world(|w| w.seed());
     println!("inboxkit-mock serve: listening on {base}");
     println!(
         "  REST API     {base}/v1/api  (Authorization: Bearer {})",
@@ -274,8 +275,8 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
         format_timestamp(clock.now()),
         clock.scale(),
         if clock.is_paused() { ", paused" } else { "" },
-        config.seed,
-        config.seed
+        seed,
+        seed
     );
     println!(
         "try: curl -s -X POST {base}/v1/api/domains/register -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"domains\":[{{\"name\":\"example.com\",\"registration_years\":1}}]}}'",

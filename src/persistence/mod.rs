@@ -19,6 +19,7 @@
 //! commit; `FULL` would fsync on every attempt for a guarantee a local mock does not need.
 
 mod schema;
+mod world;
 mod writer;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::SCHEMA_VERSION;
+pub use world::{WorldConfig, WorldOp};
 pub use writer::StateWriter;
 
 use crate::delivery::{AttemptRecord, DeliveryRecord, DeliveryState};
@@ -132,6 +134,10 @@ pub struct Saved {
     pub deliveries: Vec<SavedDelivery>,
     /// The simulated time of the last commit.
     pub clock: Option<DateTime<Utc>>,
+    /// What the world was built from, if it was saved.
+    pub world: Option<WorldConfig>,
+    /// Every change made to the world since it was built (or last reset), in order.
+    pub world_ops: Vec<WorldOp>,
 }
 
 /// An open state database, before its writer starts.
@@ -179,6 +185,20 @@ impl StateStore {
             .ok()
             .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
             .map(|t| t.to_utc());
+        let world = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'world'", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .ok()
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?;
+        let mut world_ops = Vec::new();
+        let mut rows = self.conn.prepare("SELECT op FROM world_ops ORDER BY seq")?;
+        let mut cursor = rows.query([])?;
+        while let Some(row) = cursor.next()? {
+            world_ops.push(serde_json::from_str(&row.get::<_, String>(0)?)?);
+        }
         let mut attempts: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
         let mut rows = self
             .conn
@@ -206,7 +226,12 @@ impl StateStore {
                 started: row.get(4)?,
             });
         }
-        Ok(Saved { deliveries, clock })
+        Ok(Saved {
+            deliveries,
+            clock,
+            world,
+            world_ops,
+        })
     }
 
     /// Hands the connection to the writer thread, which stamps commits with `clock`'s time.

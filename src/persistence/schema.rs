@@ -31,6 +31,12 @@ const MIGRATIONS: &[&str] = &[
          attempt TEXT NOT NULL
      );
      CREATE INDEX attempts_by_delivery ON attempts (delivery, seq);",
+    // 2: the world, as the changes made to it in order (see `world.rs`); its config is in
+    // `meta` under `world`.
+    "CREATE TABLE world_ops (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         op TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.

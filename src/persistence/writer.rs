@@ -12,7 +12,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 use tracing::error;
 
-use super::{StateError, state_name};
+use super::{StateError, WorldConfig, WorldOp, state_name};
 use crate::contract::format_timestamp;
 use crate::delivery::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState};
 use crate::simulation::Clock;
@@ -38,6 +38,8 @@ enum Write {
     },
     Forget(DeliveryId),
     Clear,
+    WorldConfig(WorldConfig),
+    World(Vec<WorldOp>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -98,6 +100,18 @@ impl StateWriter {
     /// Drops every delivery (a reset).
     pub fn clear(&self) {
         self.send(Write::Clear);
+    }
+
+    /// Saves what the world is built from (kept if one is saved already).
+    pub fn world_config(&self, config: &WorldConfig) {
+        self.send(Write::WorldConfig(config.clone()));
+    }
+
+    /// Saves changes made to the world, in the order made; a reset drops the earlier ones.
+    pub fn world(&self, ops: Vec<WorldOp>) {
+        if !ops.is_empty() {
+            self.send(Write::World(ops));
+        }
     }
 
     /// Resolves once everything queued before it is committed; false if the writer failed.
@@ -170,6 +184,20 @@ fn commit(
                     .execute(params![id.0])?;
             }
             Write::Clear => tx.execute_batch("DELETE FROM attempts; DELETE FROM deliveries;")?,
+            Write::WorldConfig(config) => {
+                tx.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES ('world', ?1)")?
+                    .execute(params![serde_json::to_string(&config)?])?;
+            }
+            Write::World(ops) => {
+                for op in ops {
+                    if op == WorldOp::Reset {
+                        tx.execute("DELETE FROM world_ops", [])?;
+                        continue;
+                    }
+                    tx.prepare_cached("INSERT INTO world_ops (op) VALUES (?1)")?
+                        .execute(params![serde_json::to_string(&op)?])?;
+                }
+            }
             Write::Flush(waiter) => waiters.push(waiter),
         }
     }

@@ -372,14 +372,17 @@ async fn force_transition(
     let kind = kind(&plural)?;
     let shape = state.shape();
     let now = state.clock().now();
-    let fired = {
+    let (entity, ids) = {
         let mut sim = state.sim();
         let entity = sim.find(kind, &uid)?;
         sim.check_transition(entity, body.to.trim())?;
-        sim.transition(entity, body.to.trim(), shape, now)?
+        let fired = sim.transition(entity, body.to.trim(), shape, now)?;
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        (
+            fired.envelope.data.entity.clone(),
+            state.dispatch(vec![fired]),
+        )
     };
-    let entity = fired.envelope.data.entity.clone();
-    let ids = state.dispatch(vec![fired]);
     state.wake_driver();
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
 }

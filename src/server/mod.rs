@@ -38,7 +38,7 @@ pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
-use crate::persistence::{Saved, StateError, StateSpec, StateStore};
+use crate::persistence::{Saved, StateError, StateSpec, StateStore, WorldConfig};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
 use crate::simulation::Clock;
 use crate::simulation::simulator::{FailureRates, Simulation};
@@ -219,7 +219,18 @@ impl RunningServer {
         if let Some(writer) = writer {
             sender.journal().persist_to(writer);
         }
-        let sim = Simulation::new(config.seed, config.workspaces, config.failures.clone());
+        // A saved world wins over the flags: replaying its changes needs the same seed,
+        // workspaces and failure rates.
+        let world = saved
+            .as_ref()
+            .and_then(|s| s.world.clone())
+            .unwrap_or_else(|| WorldConfig::new(config.seed, config.workspaces, &config.failures));
+        let mut sim = Simulation::new(world.seed, world.workspaces, world.failure_rates());
+        for op in saved.iter().flat_map(|s| &s.world_ops) {
+            if let Err(error) = sim.apply(op) {
+                tracing::warn!(%error, ?op, "a saved world change could not be replayed");
+            }
+        }
         let state = web::Data::new(AppState::new(state::Parts {
             sim,
             clock: config.clock.clone(),
@@ -230,6 +241,7 @@ impl RunningServer {
             builtin_store: receiver.as_ref().map(|r| r.store().clone()),
             max_body_bytes: config.max_body_bytes,
         }));
+        state.persist_world(&world);
         if let Some(saved) = saved {
             resume(&state, saved);
         }

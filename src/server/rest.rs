@@ -137,13 +137,9 @@ async fn set_webhook(
             .world()
             .workspace_index(&body.uid)
             .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
-        let workspace = sim
-            .world_mut()
-            .workspace_mut(index)
-            .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
-        workspace.webhook_url = Some(url);
-        if let Some(secret) = body.secret.filter(|s| !s.is_empty()) {
-            workspace.webhook_secret = Some(Secret::new(secret));
+        let secret = body.secret.filter(|s| !s.is_empty()).map(Secret::new);
+        if !sim.set_webhook(index, url, secret) {
+            return Err(ApiError::UnknownWorkspace(body.uid.clone()).into());
         }
         workspace_json(sim.world(), usize::from(index))
     };
@@ -379,7 +375,7 @@ async fn remove_domains(
     state.intake()?;
     let shape = state.shape();
     let now = state.clock().now();
-    let (fired, uids) = {
+    let uids = {
         let mut sim = state.sim();
         let domains = resolve(sim.world(), EntityKind::Domain, caller, &body.uids)?;
         for domain in &domains {
@@ -389,15 +385,13 @@ async fn remove_domains(
         for domain in &domains {
             fired.push(sim.remove_domain(*domain, shape, now)?);
         }
-        (
-            fired,
-            domains
-                .iter()
-                .map(|d| sim.world().uid(*d))
-                .collect::<Vec<_>>(),
-        )
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        state.dispatch(fired);
+        domains
+            .iter()
+            .map(|d| sim.world().uid(*d))
+            .collect::<Vec<_>>()
     };
-    state.dispatch(fired);
     state.wake_driver();
     Ok(ok(
         "Domains removed successfully",
@@ -517,7 +511,7 @@ async fn cancel_mailboxes(
     state.intake()?;
     let shape = state.shape();
     let now = state.clock().now();
-    let (fired, statuses) = {
+    let statuses = {
         let mut sim = state.sim();
         let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
         for mailbox in &mailboxes {
@@ -532,9 +526,10 @@ async fn cancel_mailboxes(
             .iter()
             .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
             .collect();
-        (fired, statuses)
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        state.dispatch(fired);
+        statuses
     };
-    state.dispatch(fired);
     state.wake_driver();
     Ok(ok(
         "Mailbox cancellation requested",

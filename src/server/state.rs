@@ -17,6 +17,7 @@ use crate::contract::{PayloadShape, Secret};
 use crate::delivery::{DeliveryId, OutgoingEvent, Sender, Subscriber};
 use crate::model::Faker;
 use crate::model::world::World;
+use crate::persistence::WorldConfig;
 use crate::receiver::ReceivedStore;
 use crate::simulation::Clock;
 use crate::simulation::simulator::{Fired, Simulation};
@@ -181,6 +182,7 @@ impl AppState {
                 .collect()
         };
         *self.subscribers.write().unwrap_or_else(|p| p.into_inner()) = built;
+        self.save_world();
     }
 
     fn default_url(&self, settings: &SubscriberSettings) -> Url {
@@ -244,8 +246,33 @@ impl AppState {
     }
 
     /// Wakes the driver: something was scheduled that may be due earlier than it thought.
+    /// Also saves the world's recent changes, when state is persisted.
     pub fn wake_driver(&self) {
+        self.save_world();
         self.wake.notify_one();
+    }
+
+    /// Sends the world's changes made so far to the state writer, when state is persisted.
+    pub fn save_world(&self) {
+        if self.sender.journal().store().is_some() {
+            Self::save_ops(&self.sender, &mut self.sim());
+        }
+    }
+
+    /// Sends `sim`'s recorded changes; called with the world locked, after the events of those
+    /// changes were submitted, so a change is never saved before its events.
+    fn save_ops(sender: &Sender, sim: &mut Simulation) {
+        if let Some(store) = sender.journal().store() {
+            store.world(sim.take_ops());
+        }
+    }
+
+    /// Starts saving the world: its config (unless saved already) and every later change.
+    pub(crate) fn persist_world(&self, config: &WorldConfig) {
+        if let Some(store) = self.sender.journal().store() {
+            store.world_config(config);
+            self.sim().record_ops();
+        }
     }
 
     /// Submits announcements to their workspaces' subscribers, in order; returns delivery ids.
@@ -284,9 +311,14 @@ impl AppState {
         loop {
             let shape = self.shape();
             let now = self.clock.now();
-            let batch = self.sim().fire_due(now, shape, FIRE_BATCH);
-            let count = batch.len();
-            self.dispatch(batch);
+            let count = {
+                let mut sim = self.sim();
+                let batch = sim.fire_due(now, shape, FIRE_BATCH);
+                let count = batch.len();
+                self.dispatch(batch);
+                Self::save_ops(&self.sender, &mut sim);
+                count
+            };
             total += count;
             if count < FIRE_BATCH {
                 return total;

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+mod world;
+
 /// Events triggered before the kill.
 const EVENTS: usize = 300;
 /// 20 simulated seconds per real second: retries wait 0.5 s, 1.5 s and 3 s of real time.
@@ -87,6 +89,14 @@ struct Serve {
 
 impl Serve {
     fn start(state: &Path, webhook: &str, log: &Path) -> Serve {
+        Serve::start_with(
+            state,
+            log,
+            &["--webhook-url", webhook, "--time-scale", SCALE],
+        )
+    }
+
+    fn start_with(state: &Path, log: &Path, extra: &[&str]) -> Serve {
         let mut command = Command::new(env!("CARGO_BIN_EXE_inboxkit-mock"));
         for (name, _) in std::env::vars() {
             if name.starts_with("INBOXKIT_MOCK_") {
@@ -95,9 +105,9 @@ impl Serve {
         }
         let state = format!("sqlite:{}", state.display());
         let mut child = command
-            .args(["serve", "--port", "0", "--state", &state, "--webhook-url"])
-            .args([webhook, "--time-scale", SCALE, "--seed", "7"])
+            .args(["serve", "--port", "0", "--state", &state, "--seed", "7"])
             .args(["--secret", "whsec_persist", "--api-key", "ik_persist"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
