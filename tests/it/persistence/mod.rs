@@ -33,7 +33,7 @@ fn fnv(text: &str) -> u64 {
 /// asked: one delivery in ten is refused (400), otherwise each attempt fails (503) 60% of the
 /// time, so deliveries end delivered after 1 to 4 attempts or exhausted after 4.
 fn answer(id: &str, attempt: u32) -> u16 {
-    if fnv(id) % 10 == 0 {
+    if fnv(id).is_multiple_of(10) {
         400
     } else if fnv(&format!("{id}/{attempt}")) % 100 < 60 {
         503
