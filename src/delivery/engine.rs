@@ -293,10 +293,14 @@ impl Sender {
             attempts: Vec::new(),
         };
         let skeleton = snapshot.then(|| record.clone());
+        // A fixed signature (a replay) is saved with the body; any other is computed again from
+        // the subscriber's key when a saved delivery resumes.
+        self.inner
+            .journal
+            .open_signed(record, event.signature.as_deref());
         let signature = event
             .signature
             .unwrap_or_else(|| subscriber.signer.sign(&event.body));
-        self.inner.journal.open_signed(record, Some(&signature));
         let span = debug_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
         let task_id = id.clone();

@@ -315,7 +315,7 @@ impl Journal {
             }
             inner.order.push_back(record.id.clone());
             inner.records.insert(record.id.clone(), record);
-            inner.evict(None);
+            inner.evict(self.store.get());
         });
     }
 

@@ -1,8 +1,8 @@
 //! Optional persistence: `--state sqlite:PATH` keeps the journal, pending retries and the
 //! simulated time in an embedded SQLite database; the default, `memory`, keeps nothing.
 //!
-//! Delivery is **at least once** across a crash. Every delivery is saved (frozen body and
-//! signature) before its first attempt is sent, every attempt is marked as started (durably)
+//! Delivery is **at least once** across a crash. Every delivery is saved (its frozen body) before
+//! its first attempt is sent, every attempt is marked as started (durably)
 //! before it is sent and saved with its outcome when it finishes, and a terminal state is saved
 //! with the attempt that reached it. On restart, every delivery that is not terminal resumes:
 //! the attempts already saved count toward the retry policy (4 at most), and a retry waits for
@@ -112,7 +112,8 @@ pub enum StateError {
 pub struct SavedDelivery {
     /// The journal record, attempts included.
     pub record: DeliveryRecord,
-    /// The signature computed when it opened (sent again as is).
+    /// A fixed signature sent as is (replays); otherwise the body is signed again with the
+    /// subscriber's key in force, as new events are.
     pub signature: Option<String>,
     /// The highest scheduled attempt number started.
     pub started: u32,

@@ -11,7 +11,7 @@ use super::StateError;
 /// Each migration's SQL, in order; the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[
     // 1: the journal. A delivery row holds the record without its attempts (frozen body
-    // included), the signature computed when it opened, and the highest attempt number started:
+    // included), its fixed signature if it has one (replays), and the highest attempt started:
     // `started` above the attempts journaled means one was in flight when the process stopped.
     "CREATE TABLE meta (
          key TEXT PRIMARY KEY NOT NULL,

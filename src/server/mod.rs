@@ -333,7 +333,7 @@ fn resume(state: &AppState, saved: Saved) {
     let mut resumed = 0;
     let total = saved.deliveries.len();
     for delivery in saved.deliveries {
-        let subscriber = state.subscriber_for(&delivery.record.target);
+        let subscriber = state.subscriber_for(&delivery.record);
         resumed += usize::from(state.sender().resume(subscriber, delivery));
     }
     tracing::info!(total, resumed, "state loaded");

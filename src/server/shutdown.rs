@@ -29,7 +29,8 @@ pub struct ShutdownTally {
     pub rejected: u64,
     /// Deliveries that ended `exhausted`.
     pub exhausted: u64,
-    /// Deliveries still open at the end, journaled with an `interrupted` attempt.
+    /// Deliveries still open at the end: journaled with an `interrupted` attempt, or, with saved
+    /// state (`--state sqlite:PATH`), left as they are to resume at the next start.
     pub interrupted: u64,
     /// Attempts made (interrupted ones included).
     pub attempts: u64,

@@ -14,7 +14,7 @@ use url::Url;
 use super::problem::ApiError;
 use super::subscriber::SubscriberSettings;
 use crate::contract::{PayloadShape, Secret};
-use crate::delivery::{DeliveryId, OutgoingEvent, Sender, Subscriber};
+use crate::delivery::{DeliveryId, DeliveryRecord, OutgoingEvent, Sender, Subscriber};
 use crate::model::Faker;
 use crate::model::world::World;
 use crate::persistence::WorldConfig;
@@ -205,23 +205,18 @@ impl AppState {
             .expect("there is always a default workspace")
     }
 
-    /// The subscriber whose URL is `target`, or the default one's settings aimed at `target`
-    /// (a delivery resumed from saved state after the settings changed).
-    pub fn subscriber_for(&self, target: &str) -> Arc<Subscriber> {
+    /// Where a delivery resumed from saved state goes: the subscriber with its target URL, or
+    /// else (the URL changed between runs, e.g. the built-in receiver's port) the current
+    /// subscriber of its workspace, as a redelivery would.
+    pub fn subscriber_for(&self, record: &DeliveryRecord) -> Arc<Subscriber> {
         let known = self
             .subscribers
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|s| s.url.as_str() == target)
+            .find(|s| s.url.as_str() == record.target)
             .cloned();
-        known.unwrap_or_else(|| {
-            let mut subscriber = (*self.subscriber(0)).clone();
-            if let Ok(url) = Url::parse(target) {
-                subscriber.url = url;
-            }
-            Arc::new(subscriber)
-        })
+        known.unwrap_or_else(|| self.subscriber(super::deliveries::workspace_of(self, record)))
     }
 
     /// The phase.

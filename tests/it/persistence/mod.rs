@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+mod graceful;
 mod world;
 
 /// Events triggered before the kill.
