@@ -94,6 +94,7 @@ async fn advance(
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     let fired = state.advance(body.by).await;
+    state.saved().await;
     let mut answer = clock_json(&state);
     answer["fired"] = json!(fired);
     Ok(HttpResponse::Ok().json(answer))
@@ -209,9 +210,7 @@ async fn trigger(
         OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let id = state.sender().submit(state.subscriber(workspace), outgoing);
     // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
-    if let Some(store) = state.sender().journal().store() {
-        store.flush().await;
-    }
+    state.saved().await;
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
 }
 
@@ -246,6 +245,7 @@ async fn put_subscriber(
 async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     state.reset().await;
+    state.saved().await;
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
@@ -284,18 +284,22 @@ async fn open_consent(
     state: web::Data<AppState>,
     body: Option<web::Json<OpenRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    open_request(
+    let answer = open_request(
         &state,
         EntityKind::ConsentRequest,
         body.map(web::Json::into_inner).unwrap_or_default(),
-    )
+    );
+    state.saved().await;
+    answer
 }
 
 async fn open_client_id(
     state: web::Data<AppState>,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    open_request(&state, EntityKind::ClientIdRequest, body.into_inner())
+    let answer = open_request(&state, EntityKind::ClientIdRequest, body.into_inner());
+    state.saved().await;
+    answer
 }
 
 fn open_request(
@@ -384,5 +388,6 @@ async fn force_transition(
         )
     };
     state.wake_driver();
+    state.saved().await;
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
 }

@@ -247,6 +247,15 @@ impl AppState {
         self.wake.notify_one();
     }
 
+    /// With saved state, waits until every change made so far (world and journal) is committed,
+    /// so an answer sent after it survives a crash; returns at once otherwise.
+    pub async fn saved(&self) {
+        if let Some(store) = self.sender.journal().store() {
+            self.save_world();
+            store.flush().await;
+        }
+    }
+
     /// Sends the world's changes made so far to the state writer, when state is persisted.
     pub fn save_world(&self) {
         if self.sender.journal().store().is_some() {
