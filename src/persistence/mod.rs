@@ -36,6 +36,9 @@ pub use writer::StateWriter;
 use crate::delivery::{AttemptRecord, DeliveryRecord, DeliveryState};
 use crate::simulation::Clock;
 
+/// How long opening waits for a file another server holds before giving up.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Where the server keeps its state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum StateSpec {
@@ -83,6 +86,14 @@ pub enum StateError {
     /// The file could not be opened or is not a database.
     #[error("could not open the state database {path}: {source}")]
     Open {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// Another process (or connection) has the file open.
+    #[error("the state database {path} is in use by another server: {source}")]
+    InUse {
         /// The file.
         path: PathBuf,
         /// SQLite's reason.
@@ -161,13 +172,33 @@ impl StateStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(opened)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
+        let opened = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StateError::InUse {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+            _ => opened(source),
+        };
+        conn.busy_timeout(LOCK_WAIT).map_err(opened)?;
+        // One server per file: the first write takes a lock held until the connection closes
+        // (the OS drops it when the process dies, so a restart after a crash is not blocked).
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(opened)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(opened)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(opened)?;
-        schema::migrate(&mut conn)?;
+        schema::migrate(&mut conn).map_err(|e| match e {
+            StateError::Sqlite(source) => opened(source),
+            other => other,
+        })?;
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('pid', ?1)",
+            [std::process::id().to_string()],
+        )
+        .map_err(opened)?;
         Ok(StateStore { conn })
     }
 

@@ -66,7 +66,7 @@ async fn what_is_written_reads_back_with_the_in_flight_attempt_and_the_clock() {
     writer.attempt(&b.id, &done, DeliveryState::Delivered);
     writer.forget(&c.id);
     assert!(writer.flush().await, "the writer commits");
-    drop(writer);
+    writer.close().await;
 
     let saved = StateStore::open(&path).unwrap().load().unwrap();
     assert_eq!(saved.clock, Some(at("2024-01-10T15:30:45.123Z")));
@@ -107,6 +107,7 @@ async fn clear_drops_every_delivery() {
     );
     writer.clear();
     assert!(writer.flush().await);
+    writer.close().await;
     assert!(
         StateStore::open(&path)
             .unwrap()
@@ -136,6 +137,16 @@ fn a_new_file_is_migrated_once_and_a_newer_one_is_refused() {
         matches!(error, StateError::TooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
         "{error}"
     );
+}
+
+#[test]
+fn a_file_in_use_by_another_server_is_refused() {
+    let path = temp_path("in-use");
+    let first = StateStore::open(&path).unwrap();
+    let error = StateStore::open(&path).unwrap_err();
+    assert!(matches!(error, StateError::InUse { .. }), "{error}");
+    drop(first);
+    StateStore::open(&path).expect("free again once the first is closed");
 }
 
 #[test]

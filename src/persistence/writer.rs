@@ -41,6 +41,7 @@ enum Write {
     WorldConfig(WorldConfig),
     World(Vec<WorldOp>),
     Flush(oneshot::Sender<()>),
+    Close(oneshot::Sender<()>),
 }
 
 /// A handle on the writer thread; cheap to clone, and the thread ends when every clone is gone.
@@ -114,6 +115,14 @@ impl StateWriter {
         }
     }
 
+    /// Commits what is queued, closes the database (freeing the file for another server) and
+    /// stops the thread; later writes are logged as lost. Resolves once the file is closed.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        self.send(Write::Close(done));
+        let _ = closed.await;
+    }
+
     /// Resolves once everything queued before it is committed; false if the writer failed.
     pub async fn flush(&self) -> bool {
         let (done, committed) = oneshot::channel();
@@ -123,12 +132,19 @@ impl StateWriter {
 }
 
 fn run(mut conn: Connection, writes: &mpsc::Receiver<Write>, clock: &Clock) {
+    let mut closing = None;
     while let Ok(first) = writes.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match writes.try_recv() {
                 Ok(write) => batch.push(write),
                 Err(_) => break,
+            }
+        }
+        // Nothing after a close is written (the caller is done with the file).
+        if let Some(at) = batch.iter().position(|w| matches!(w, Write::Close(_))) {
+            if let Some(Write::Close(waiter)) = batch.drain(at..).next() {
+                closing = Some(waiter);
             }
         }
         let mut waiters = Vec::new();
@@ -141,6 +157,13 @@ fn run(mut conn: Connection, writes: &mpsc::Receiver<Write>, clock: &Clock) {
             // Waiters are dropped: their flush reports the failure.
             Err(failure) => error!(error = %failure, "could not save state"),
         }
+        if closing.is_some() {
+            break;
+        }
+    }
+    drop(conn);
+    if let Some(waiter) = closing {
+        let _ = waiter.send(());
     }
 }
 
@@ -199,6 +222,7 @@ fn commit(
                 }
             }
             Write::Flush(waiter) => waiters.push(waiter),
+            Write::Close(_) => unreachable!("a close ends the batch before it is committed"),
         }
     }
     tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?1)")?

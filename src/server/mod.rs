@@ -318,7 +318,7 @@ impl RunningServer {
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
         if let Some(store) = self.state.sender().journal().store() {
-            store.flush().await;
+            store.close().await;
         }
         if let Some(receiver) = self.receiver {
             receiver.stop().await;
