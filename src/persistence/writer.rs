@@ -142,10 +142,10 @@ fn run(mut conn: Connection, writes: &mpsc::Receiver<Write>, clock: &Clock) {
             }
         }
         // Nothing after a close is written (the caller is done with the file).
-        if let Some(at) = batch.iter().position(|w| matches!(w, Write::Close(_))) {
-            if let Some(Write::Close(waiter)) = batch.drain(at..).next() {
-                closing = Some(waiter);
-            }
+        if let Some(at) = batch.iter().position(|w| matches!(w, Write::Close(_)))
+            && let Some(Write::Close(waiter)) = batch.drain(at..).next()
+        {
+            closing = Some(waiter);
         }
         let mut waiters = Vec::new();
         match commit(&mut conn, batch, &mut waiters, clock) {
