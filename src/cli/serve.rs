@@ -212,6 +212,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         );
         eprintln!("warning: {warning}");
     }
+    let seed = server.state().with_world(|w| w.seed());
+    if let Some(asked) = args.seed.filter(|asked| *asked != seed) {
+        eprintln!(
+            "warning: --seed {asked} ignored: the world saved in {} was built from seed {seed}",
+            config.state
+        );
+    }
     print_banner(&server, &config);
     stop.await;
     println!(

@@ -318,6 +318,7 @@ impl RunningServer {
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
         if let Some(store) = self.state.sender().journal().store() {
+            self.state.save_world();
             store.close().await;
         }
         if let Some(receiver) = self.receiver {
@@ -327,8 +328,8 @@ impl RunningServer {
     }
 }
 
-/// Puts saved deliveries back in the journal and resumes the unfinished ones, each to the
-/// subscriber that has its target URL (or the default one's settings aimed at it).
+/// Puts saved deliveries back in the journal and resumes the unfinished ones (see
+/// [`AppState::subscriber_for`] for where they go).
 fn resume(state: &AppState, saved: Saved) {
     let mut resumed = 0;
     let total = saved.deliveries.len();

@@ -326,3 +326,29 @@ async fn a_killed_server_resumes_every_event_to_one_terminal_state() {
     second.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn serve_refuses_unknown_schemes_and_unusable_files_clearly() {
+    let (code, stdout, stderr) = crate::support::run_cli(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--state",
+            "postgres://localhost/mock",
+        ],
+        b"",
+    )
+    .await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(stderr.contains("use `memory` or `sqlite:PATH`"), "{stderr}");
+    let missing = temp_dir().join("no-such-dir").join("state.db");
+    let state = format!("sqlite:{}", missing.display());
+    let (code, stdout, stderr) =
+        crate::support::run_cli(&["serve", "--port", "0", "--state", &state], b"").await;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("could not open the state database"),
+        "{stderr}"
+    );
+}
