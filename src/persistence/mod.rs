@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::SCHEMA_VERSION;
-pub use world::{WorldConfig, WorldOp};
+pub use world::{WorldConfig, WorldOp, replay};
 pub use writer::StateWriter;
 
 use crate::delivery::{AttemptRecord, DeliveryRecord, DeliveryState};

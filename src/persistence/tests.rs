@@ -283,7 +283,7 @@ fn replaying_the_recorded_changes_rebuilds_the_same_world() {
     let ops: Vec<WorldOp> = serde_json::from_str(&serde_json::to_string(&ops).unwrap()).unwrap();
     let mut replayed = Simulation::new(42, 2, failures);
     for op in &ops {
-        replayed.apply(op).unwrap();
+        replay(&mut replayed, op).unwrap();
     }
     assert_eq!(fingerprint(&replayed), fingerprint(&live));
     assert!(replayed.take_ops().is_empty(), "a replay records nothing");

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{PayloadShape, Platform};
-use crate::simulation::simulator::FailureRates;
+use crate::contract::{PayloadShape, Platform, Secret};
+use crate::model::world::{EntityKind, MailboxOrder};
+use crate::simulation::simulator::{ActionError, FailureRates, Simulation};
 
 /// What a world is built from; a restart uses the saved one, whatever the flags say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,4 +127,77 @@ pub enum WorldOp {
     },
     /// Back to the start (earlier changes are dropped from the log).
     Reset,
+}
+
+/// Makes a recorded change again on `sim` (replaying saved state on a fresh simulation).
+pub fn replay(sim: &mut Simulation, op: &WorldOp) -> Result<(), ActionError> {
+    let kind_named = |name: &str| {
+        EntityKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| ActionError::UnknownEntity {
+                kind: "entity kind",
+                uid: name.to_owned(),
+            })
+    };
+    match op {
+        WorldOp::RegisterDomain {
+            workspace,
+            name,
+            years,
+            at,
+        } => {
+            sim.register_domain(*workspace, name, *years, *at)?;
+        }
+        WorldOp::BuyMailbox {
+            workspace,
+            username,
+            first_name,
+            last_name,
+            platform,
+            domain_name,
+            at,
+        } => {
+            let order = MailboxOrder {
+                username: username.clone(),
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                platform: platform.clone(),
+                domain_name: domain_name.clone(),
+            };
+            sim.buy_mailbox(*workspace, &order, *at)?;
+        }
+        WorldOp::OpenRequest {
+            kind,
+            workspace,
+            domain_name,
+            at,
+        } => {
+            sim.open_request(kind_named(kind)?, *workspace, domain_name.as_deref(), *at);
+        }
+        WorldOp::Transition {
+            kind,
+            uid,
+            to,
+            shape,
+            at,
+        } => {
+            let entity = sim.find(kind_named(kind)?, uid)?;
+            sim.transition(entity, to, *shape, *at)?;
+        }
+        WorldOp::FireDue { now, shape, max } => {
+            sim.fire_due(*now, *shape, *max);
+        }
+        WorldOp::SetWebhook {
+            workspace,
+            url,
+            secret,
+        } => {
+            if let Ok(url) = url::Url::parse(url) {
+                sim.set_webhook(*workspace, url, secret.clone().map(Secret::new));
+            }
+        }
+        WorldOp::Reset => sim.reset(),
+    }
+    Ok(())
 }

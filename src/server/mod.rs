@@ -227,7 +227,7 @@ impl RunningServer {
             .unwrap_or_else(|| WorldConfig::new(config.seed, config.workspaces, &config.failures));
         let mut sim = Simulation::new(world.seed, world.workspaces, world.failure_rates());
         for op in saved.iter().flat_map(|s| &s.world_ops) {
-            if let Err(error) = sim.apply(op) {
+            if let Err(error) = crate::persistence::replay(&mut sim, op) {
                 tracing::warn!(%error, ?op, "a saved world change could not be replayed");
             }
         }
