@@ -1,22 +1,36 @@
-//! Optional persistence: `--state sqlite:PATH` keeps the journal, pending retries and the
-//! simulated time in an embedded SQLite database; the default, `memory`, keeps nothing.
+//! Optional persistence: `--state sqlite:PATH` (env `INBOXKIT_MOCK_STATE`) keeps the world, the
+//! journal, pending retries and the simulated time in an embedded SQLite database, so a restart
+//! (or a crash) carries on where the last run stopped. The default, `memory`, keeps nothing and
+//! costs nothing: every hook is an `Option` that is `None`.
 //!
-//! Delivery is **at least once** across a crash. Every delivery is saved (its frozen body) before
-//! its first attempt is sent, every attempt is marked as started (durably)
-//! before it is sent and saved with its outcome when it finishes, and a terminal state is saved
-//! with the attempt that reached it. On restart, every delivery that is not terminal resumes:
-//! the attempts already saved count toward the retry policy (4 at most), and a retry waits for
-//! the rest of its delay. An attempt that was started but not saved when the process died is
-//! sent again with the same number: the subscriber may see it twice. Such an attempt is flagged
-//! `resent_after_crash` in the journal and counted (`duplicates_after_crash`); this is the only
-//! duplicate a crash can cause (the count is an upper bound: the first copy may never have left),
-//! and no event is lost.
+//! **What is saved.** Each delivery with its frozen body, every attempt as it finishes, the
+//! terminal state with the attempt that reached it; the world as its build config (seed,
+//! workspaces, failure rates) plus every change made to it, in order (`world.rs`), replayed on a
+//! fresh simulation at start-up; the simulated time of the last commit. A saved world wins over
+//! `--seed`/`--workspaces`/`--failure-rate`. Subscriber settings changed through the control API
+//! and the sample generator of hand-triggered events are not saved (the flags apply again).
 //!
-//! Writes go through one thread that owns the connection ([`StateWriter`]); the delivery path
-//! only queues them, and waits for a commit only before sending an attempt. The database runs
-//! in WAL mode with `synchronous = NORMAL`: a commit survives the process being killed (the data
-//! is in the OS), and only a power loss may lose the last few commits, which costs no fsync per
-//! commit; `FULL` would fsync on every attempt for a guarantee a local mock does not need.
+//! **Delivery across a crash is at least once.** A delivery is saved before its first attempt is
+//! sent, and each attempt is durably marked as started before it is sent. On restart every
+//! delivery that is not terminal resumes: attempts already saved count toward the retry policy
+//! (4 at most), and a retry waits for the rest of its delay. An attempt that had started but was
+//! not saved when the process died may have reached the subscriber; it is sent again with the
+//! same attempt number and delivery id, flagged `resent_after_crash` in the journal and counted
+//! in `inboxkit_mock_duplicates_after_crash_total` (an upper bound: the first copy may never have
+//! left). That is the only duplicate a crash causes, and no accepted event is lost. A world
+//! change is saved after the events it caused, so a crash between the two can at worst announce
+//! a lifecycle step twice (same `uid` and `status`), never skip one. Answers of the REST and
+//! control APIs that change the world or the journal are sent after the change is committed.
+//! A body is signed again with the key in force when it resumes (pass `--secret` with `--state`
+//! so signatures stay verifiable across restarts); a replayed, fixed signature is kept as is.
+//!
+//! **How it writes.** One thread owns the connection ([`StateWriter`]) and is fed by a channel;
+//! it applies everything queued in one transaction. The delivery path never touches the disk: it
+//! queues writes and awaits a commit only before sending an attempt. The database runs in WAL
+//! mode with `synchronous = NORMAL`: a commit survives the process being killed (the data is in
+//! the OS), only a power loss may lose the last commits, and no commit waits for an fsync;
+//! `FULL` would fsync before every attempt for a guarantee a local mock does not need. One server
+//! per file: a second one is refused with a clear error.
 
 mod schema;
 mod world;

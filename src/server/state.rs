@@ -319,8 +319,14 @@ impl AppState {
                 let mut sim = self.sim();
                 let batch = sim.fire_due(now, shape, FIRE_BATCH);
                 let count = batch.len();
-                self.dispatch(batch);
-                Self::save_ops(&self.sender, &mut sim);
+                if self.sender.journal().store().is_some() {
+                    // Events queued before the world unlocks, then the change that fired them.
+                    self.dispatch(batch);
+                    Self::save_ops(&self.sender, &mut sim);
+                } else {
+                    drop(sim);
+                    self.dispatch(batch);
+                }
                 count
             };
             total += count;
