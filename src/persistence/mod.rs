@@ -98,7 +98,7 @@ pub enum StateError {
     #[error("`sqlite:` needs a file path, e.g. sqlite:./state.db")]
     EmptyPath,
     /// The file could not be opened or is not a database.
-    #[error("could not open the state database {path}: {source}")]
+    #[error("could not open the state database {path}")]
     Open {
         /// The file.
         path: PathBuf,
@@ -106,7 +106,7 @@ pub enum StateError {
         source: rusqlite::Error,
     },
     /// Another process (or connection) has the file open.
-    #[error("the state database {path} is in use by another server: {source}")]
+    #[error("the state database {path} is in use by another server")]
     InUse {
         /// The file.
         path: PathBuf,
