@@ -11,6 +11,7 @@ pub mod drift;
 pub mod load;
 pub mod markup;
 pub mod model;
+pub mod persistence;
 pub mod receiver;
 pub mod recording;
 pub mod scenario;

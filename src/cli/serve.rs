@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use inboxkit_mock::contract::{Secret, format_timestamp};
 use inboxkit_mock::delivery::SenderOptions;
 use inboxkit_mock::delivery::journal::DEFAULT_JOURNAL_CAPACITY;
+use inboxkit_mock::persistence::StateSpec;
 use inboxkit_mock::server::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, RunningServer, ServerConfig, SubscriberSettings,
     subscriber::parse_url,
@@ -74,9 +75,18 @@ pub struct Args {
     /// `Authorization: Bearer <token>` [default: none, the control API is open].
     #[arg(long, env = "INBOXKIT_MOCK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Where to keep the journal, pending retries and simulated time: `memory` (ends with the
+    /// process) or `sqlite:PATH` (survives restarts and crashes; delivery stays at least once).
+    #[arg(long, env = "INBOXKIT_MOCK_STATE", default_value = "memory", value_parser = parse_state)]
+    state: StateSpec,
     /// Real time in-flight attempts get to finish at shutdown.
     #[arg(long, env = "INBOXKIT_MOCK_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+}
+
+fn parse_state(text: &str) -> Result<StateSpec, String> {
+    text.parse()
+        .map_err(|e: inboxkit_mock::persistence::StateError| e.to_string())
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -184,6 +194,7 @@ fn config(args: &Args) -> Result<ServerConfig, CliError> {
             .clone()
             .filter(|token| !token.is_empty())
             .map(Secret::new),
+        state: args.state.clone(),
     })
 }
 
@@ -200,6 +211,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             args.bind
         );
         eprintln!("warning: {warning}");
+    }
+    let seed = server.state().with_world(|w| w.seed());
+    if let Some(asked) = args.seed.filter(|asked| *asked != seed) {
+        eprintln!(
+            "warning: --seed {asked} ignored: the world saved in {} was built from seed {seed}",
+            config.state
+        );
     }
     print_banner(&server, &config);
     stop.await;
@@ -239,6 +257,7 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
         inboxkit_mock::contract::SignatureScheme::ApiKeySha256 => "the team API key".to_owned(),
     };
     let clock = state.clock();
+    let seed = state.with_world(|w| w.seed());
     println!("inboxkit-mock serve: listening on {base}");
     println!(
         "  REST API     {base}/v1/api  (Authorization: Bearer {})",
@@ -249,6 +268,11 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
     );
     println!("  web UI       {base}/  (live deliveries, attempts, redeliver, trigger)");
     println!("  team         {team}; workspace {workspace} (X-Workspace-Id)");
+    let counters = state.sender().journal().counters();
+    println!(
+        "  state        {}; {} deliveries loaded, {} resumed",
+        config.state, counters.events, counters.resumed
+    );
     println!("  webhooks to  {target}");
     println!(
         "  signing      {} with {key}; profile {:?}",
@@ -259,8 +283,8 @@ fn print_banner(server: &RunningServer, config: &ServerConfig) {
         format_timestamp(clock.now()),
         clock.scale(),
         if clock.is_paused() { ", paused" } else { "" },
-        config.seed,
-        config.seed
+        seed,
+        seed
     );
     println!(
         "try: curl -s -X POST {base}/v1/api/domains/register -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"domains\":[{{\"name\":\"example.com\",\"registration_years\":1}}]}}'",

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
@@ -22,6 +22,7 @@ use super::policy::{Decision, RetryPolicy};
 use super::transport::{Transport, TransportOptions};
 use crate::contract::headers::{self, HeaderInputs};
 use crate::contract::{Envelope, EventType, Secret, Signer, format_timestamp};
+use crate::persistence::SavedDelivery;
 use crate::simulation::Clock;
 
 /// Default bound on attempts in flight at once.
@@ -292,26 +293,81 @@ impl Sender {
             attempts: Vec::new(),
         };
         let skeleton = snapshot.then(|| record.clone());
-        self.inner.journal.open(record);
+        // A fixed signature (a replay) is saved with the body; any other is computed again from
+        // the subscriber's key when a saved delivery resumes.
+        self.inner
+            .journal
+            .open_signed(record, event.signature.as_deref());
+        let signature = event
+            .signature
+            .unwrap_or_else(|| subscriber.signer.sign(&event.body));
         let span = debug_span!("delivery", id = %id, event = %event.event);
         let inner = self.inner.clone();
         let task_id = id.clone();
         let task = self.inner.tasks.spawn(
             async move {
-                inner
-                    .run(
-                        task_id,
-                        event.event,
-                        skeleton,
-                        subscriber,
-                        event.body,
-                        event.signature,
-                    )
-                    .await
+                let delivery = Delivery {
+                    id: task_id,
+                    event: event.event,
+                    subscriber,
+                    body: event.body,
+                    signature,
+                };
+                inner.run(delivery, skeleton, Resume::fresh()).await
             }
             .instrument(span),
         );
         (id, task)
+    }
+
+    /// Puts a saved delivery back in the journal and, unless it is terminal, carries on with its
+    /// retry schedule: saved attempts count toward the policy, a retry waits for the rest of its
+    /// delay, and an attempt that was in flight when the process died is sent again (flagged
+    /// `resent_after_crash` and counted). Returns whether it resumed.
+    pub fn resume(&self, subscriber: Arc<Subscriber>, saved: SavedDelivery) -> bool {
+        let resent = saved.in_flight();
+        let record = saved.record;
+        if record.state.terminal().is_some() {
+            self.inner.journal.restore(record);
+            return false;
+        }
+        let made = u32::try_from(record.scheduled_attempts()).unwrap_or(u32::MAX - 1);
+        let due = record
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.trigger == Trigger::Scheduled)
+            .and_then(|a| a.next_attempt_at.as_deref())
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc());
+        let body = Bytes::copy_from_slice(record.body.as_bytes());
+        let signature = saved
+            .signature
+            .unwrap_or_else(|| subscriber.signer.sign(&body));
+        let delivery = Delivery {
+            id: record.id.clone(),
+            event: record.event.clone(),
+            subscriber,
+            body,
+            signature,
+        };
+        self.inner.journal.restore(record);
+        self.inner.journal.count_resumed(resent);
+        let resume = Resume {
+            number: made + 1,
+            due,
+            resent,
+        };
+        let span =
+            debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(
+            async move {
+                inner.run(delivery, None, resume).await;
+            }
+            .instrument(span),
+        );
+        true
     }
 
     /// Makes one manual attempt of a journaled delivery to `subscriber`; the delivery's terminal
@@ -355,26 +411,68 @@ impl Sender {
     }
 }
 
+/// What one delivery sends, signature included.
+struct Delivery {
+    id: DeliveryId,
+    event: String,
+    subscriber: Arc<Subscriber>,
+    body: Bytes,
+    signature: String,
+}
+
+/// Where a delivery's schedule starts: attempt 1 now, or further on after a restart.
+struct Resume {
+    /// The first attempt number to make.
+    number: u32,
+    /// When that attempt is due (now when absent).
+    due: Option<DateTime<Utc>>,
+    /// Whether that attempt was in flight when the process died (a possible duplicate).
+    resent: bool,
+}
+
+impl Resume {
+    fn fresh() -> Self {
+        Resume {
+            number: 1,
+            due: None,
+            resent: false,
+        }
+    }
+}
+
 impl Inner {
     /// Runs scheduled attempts until a terminal state. Returns the outcome and, when a
     /// `skeleton` (the record as opened) is given, the final record: the journal's snapshot, or
     /// the skeleton with its attempts if the journal dropped the delivery (a reset).
     async fn run(
         &self,
-        id: DeliveryId,
-        event: String,
+        delivery: Delivery,
         mut skeleton: Option<DeliveryRecord>,
-        subscriber: Arc<Subscriber>,
-        body: Bytes,
-        fixed_signature: Option<String>,
+        resume: Resume,
     ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
-        let signature = fixed_signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let Delivery {
+            id,
+            event,
+            subscriber,
+            body,
+            signature,
+        } = delivery;
         let mut outcome = DeliveryOutcome {
             state: DeliveryState::Pending,
             attempts: Vec::with_capacity(subscriber.policy.max_attempts() as usize),
         };
-        let mut number = 1;
+        if let Some(due) = resume.due {
+            self.clock.sleep_until(due).await;
+        }
+        let mut number = resume.number;
+        let mut resent = resume.resent;
         loop {
+            // With saved state, the delivery and this attempt's start are durable before it is
+            // sent: a crash can then cause a duplicate, never a loss.
+            if let Some(store) = self.journal.store() {
+                store.started(&id, number);
+                store.flush().await;
+            }
             let mut attempt = self
                 .attempt(
                     &id,
@@ -386,6 +484,7 @@ impl Inner {
                     Trigger::Scheduled,
                 )
                 .await;
+            attempt.resent_after_crash = std::mem::take(&mut resent);
             outcome.attempts.push(AttemptSummary {
                 outcome: attempt.outcome,
                 latency_ms: attempt.latency_ms,
@@ -464,6 +563,7 @@ impl Inner {
             outcome: exchange.outcome,
             error: exchange.error,
             next_attempt_at: None,
+            resent_after_crash: false,
         }
     }
 }

@@ -22,5 +22,6 @@ pub fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -
         outcome,
         error: None,
         next_attempt_at: None,
+        resent_after_crash: false,
     }
 }

@@ -1,7 +1,7 @@
 //! The journal: one record per delivery with every attempt, bounded, with lasting counters.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::transport::RecordedResponse;
 use crate::contract::headers::HeaderList;
+use crate::persistence::StateWriter;
 
 /// Default number of deliveries the journal keeps before evicting finished ones.
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
@@ -102,6 +103,10 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// When the next scheduled attempt is due, if one is.
     pub next_attempt_at: Option<String>,
+    /// Sent again after a restart because it had started, unsaved, when the process died: the
+    /// subscriber may have received it twice (at-least-once delivery across a crash).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resent_after_crash: bool,
 }
 
 /// A delivery of one event, with all its attempts.
@@ -158,6 +163,12 @@ pub struct Counters {
     /// Attempt latencies (for the metrics endpoint's histogram).
     #[serde(default)]
     pub latency: LatencyHistogram,
+    /// Unfinished deliveries resumed from saved state at start-up.
+    #[serde(default)]
+    pub resumed: u64,
+    /// Attempts sent again after a restart because they were in flight when the process died.
+    #[serde(default)]
+    pub duplicates_after_crash: u64,
 }
 
 /// Upper bounds (milliseconds) of the attempt-latency histogram buckets.
@@ -248,6 +259,8 @@ impl Filter {
 pub struct Journal {
     inner: Mutex<Inner>,
     version: watch::Sender<u64>,
+    /// Where changes are saved, when state is persisted.
+    store: OnceLock<StateWriter>,
 }
 
 #[derive(Debug)]
@@ -275,7 +288,43 @@ impl Journal {
                 counters: Counters::default(),
             }),
             version: watch::channel(0).0,
+            store: OnceLock::new(),
         }
+    }
+
+    /// Saves every later change through `writer` (once; later calls are ignored).
+    pub fn persist_to(&self, writer: StateWriter) {
+        let _ = self.store.set(writer);
+    }
+
+    /// Where changes are saved, when state is persisted.
+    pub fn store(&self) -> Option<&StateWriter> {
+        self.store.get()
+    }
+
+    /// Puts back a saved delivery (not saved again) and counts it and its attempts.
+    pub fn restore(&self, record: DeliveryRecord) {
+        self.update(|inner| {
+            inner.counters.events += 1;
+            for attempt in &record.attempts {
+                *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
+                inner.counters.latency.observe(attempt.latency_ms);
+            }
+            if let Some(terminal) = record.state.terminal() {
+                *inner.counters.terminal.entry(terminal).or_default() += 1;
+            }
+            inner.order.push_back(record.id.clone());
+            inner.records.insert(record.id.clone(), record);
+            inner.evict(self.store.get());
+        });
+    }
+
+    /// Counts a delivery resumed from saved state, and whether its next attempt is a re-send.
+    pub fn count_resumed(&self, resent: bool) {
+        self.update(|inner| {
+            inner.counters.resumed += 1;
+            inner.counters.duplicates_after_crash += u64::from(resent);
+        });
     }
 
     fn update<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
@@ -290,11 +339,20 @@ impl Journal {
 
     /// Adds a new delivery.
     pub fn open(&self, record: DeliveryRecord) {
+        self.open_signed(record, None);
+    }
+
+    /// Adds a new delivery sent with `signature` (saved with it when state is persisted).
+    pub fn open_signed(&self, record: DeliveryRecord, signature: Option<&str>) {
+        let store = self.store.get();
         self.update(|inner| {
+            if let Some(store) = store {
+                store.open(&record, signature);
+            }
             inner.counters.events += 1;
             inner.order.push_back(record.id.clone());
             inner.records.insert(record.id.clone(), record);
-            inner.evict();
+            inner.evict(store);
         });
     }
 
@@ -321,11 +379,19 @@ impl Journal {
         state: DeliveryState,
         snapshot: bool,
     ) -> Option<DeliveryRecord> {
+        let store = self.store.get();
         self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
             inner.counters.latency.observe(attempt.latency_ms);
             let record = inner.records.get_mut(id)?;
             let was_terminal = record.state.terminal().is_some();
+            if let Some(store) = store {
+                store.attempt(
+                    id,
+                    &attempt,
+                    if was_terminal { record.state } else { state },
+                );
+            }
             record.attempts.push(attempt);
             if was_terminal {
                 return None;
@@ -381,7 +447,11 @@ impl Journal {
 
     /// Drops every record and counter.
     pub fn clear(&self) {
+        let store = self.store.get();
         self.update(|inner| {
+            if let Some(store) = store {
+                store.clear();
+            }
             inner.records.clear();
             inner.order.clear();
             inner.counters = Counters::default();
@@ -417,8 +487,8 @@ impl Journal {
 }
 
 impl Inner {
-    /// Evicts the oldest finished deliveries while over capacity.
-    fn evict(&mut self) {
+    /// Evicts the oldest finished deliveries while over capacity (from `store` too).
+    fn evict(&mut self, store: Option<&StateWriter>) {
         while self.records.len() > self.capacity {
             let Some(position) = self.order.iter().position(|id| {
                 self.records
@@ -431,6 +501,9 @@ impl Inner {
                 && self.records.remove(&id).is_some()
             {
                 self.counters.evicted += 1;
+                if let Some(store) = store {
+                    store.forget(&id);
+                }
             }
         }
     }

@@ -94,6 +94,7 @@ async fn advance(
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     let fired = state.advance(body.by).await;
+    state.saved().await;
     let mut answer = clock_json(&state);
     answer["fired"] = json!(fired);
     Ok(HttpResponse::Ok().json(answer))
@@ -208,6 +209,8 @@ async fn trigger(
     let outgoing =
         OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let id = state.sender().submit(state.subscriber(workspace), outgoing);
+    // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
+    state.saved().await;
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
 }
 
@@ -242,6 +245,7 @@ async fn put_subscriber(
 async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     state.reset().await;
+    state.saved().await;
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
@@ -280,18 +284,22 @@ async fn open_consent(
     state: web::Data<AppState>,
     body: Option<web::Json<OpenRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    open_request(
+    let answer = open_request(
         &state,
         EntityKind::ConsentRequest,
         body.map(web::Json::into_inner).unwrap_or_default(),
-    )
+    );
+    state.saved().await;
+    answer
 }
 
 async fn open_client_id(
     state: web::Data<AppState>,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    open_request(&state, EntityKind::ClientIdRequest, body.into_inner())
+    let answer = open_request(&state, EntityKind::ClientIdRequest, body.into_inner());
+    state.saved().await;
+    answer
 }
 
 fn open_request(
@@ -368,14 +376,18 @@ async fn force_transition(
     let kind = kind(&plural)?;
     let shape = state.shape();
     let now = state.clock().now();
-    let fired = {
+    let (entity, ids) = {
         let mut sim = state.sim();
         let entity = sim.find(kind, &uid)?;
         sim.check_transition(entity, body.to.trim())?;
-        sim.transition(entity, body.to.trim(), shape, now)?
+        let fired = sim.transition(entity, body.to.trim(), shape, now)?;
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        (
+            fired.envelope.data.entity.clone(),
+            state.dispatch(vec![fired]),
+        )
     };
-    let entity = fired.envelope.data.entity.clone();
-    let ids = state.dispatch(vec![fired]);
     state.wake_driver();
+    state.saved().await;
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
 }

@@ -126,7 +126,7 @@ async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpR
 }
 
 /// The workspace a journaled body was addressed to (`workspace_id` or `data.metadata`).
-fn workspace_of(state: &AppState, record: &DeliveryRecord) -> u16 {
+pub(super) fn workspace_of(state: &AppState, record: &DeliveryRecord) -> u16 {
     let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
     let id = body
         .get("workspace_id")

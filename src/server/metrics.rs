@@ -95,6 +95,30 @@ pub fn render(state: &AppState) -> String {
 
     header(
         &mut out,
+        "inboxkit_mock_deliveries_resumed_total",
+        "counter",
+        "Unfinished deliveries resumed from saved state at start-up (--state sqlite:PATH).",
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_deliveries_resumed_total {}",
+        counters.resumed
+    );
+
+    header(
+        &mut out,
+        "inboxkit_mock_duplicates_after_crash_total",
+        "counter",
+        "Attempts sent again after a restart because they were in flight when the process died.",
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_duplicates_after_crash_total {}",
+        counters.duplicates_after_crash
+    );
+
+    header(
+        &mut out,
         "inboxkit_mock_journal_evicted_total",
         "counter",
         "Finished deliveries dropped to keep the journal bounded.",

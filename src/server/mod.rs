@@ -39,6 +39,7 @@ pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
+use crate::persistence::{Saved, StateError, StateSpec, StateStore, WorldConfig};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
 use crate::simulation::Clock;
 use crate::simulation::simulator::{FailureRates, Simulation};
@@ -75,6 +76,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Token the control API requires (except health and readiness); `None` leaves it open.
     pub admin_token: Option<Secret>,
+    /// Where the journal, pending retries and simulated time are kept (default: memory).
+    pub state: StateSpec,
 }
 
 impl ServerConfig {
@@ -98,6 +101,7 @@ impl ServerConfig {
             workers: 2,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             admin_token: None,
+            state: StateSpec::Memory,
         }
     }
 }
@@ -114,6 +118,9 @@ pub enum ServerError {
     /// The built-in receiver could not start.
     #[error(transparent)]
     Receiver(#[from] ReceiverError),
+    /// The saved state could not be opened or read.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), the web page at `/`
@@ -198,8 +205,35 @@ impl RunningServer {
         } else {
             None
         };
+        let (saved, writer) = match &config.state {
+            StateSpec::Memory => (None, None),
+            StateSpec::Sqlite(path) => {
+                let store = StateStore::open(path)?;
+                let saved = store.load()?;
+                // Simulated time carries on from where the last run got (never backwards), so
+                // saved retry times keep their meaning.
+                if let Some(at) = saved.clock.filter(|at| *at > config.clock.now()) {
+                    config.clock.jump_to(at);
+                }
+                (Some(saved), Some(store.into_writer(config.clock.clone())?))
+            }
+        };
         let sender = Sender::new(config.clock.clone(), config.sender.clone())?;
-        let sim = Simulation::new(config.seed, config.workspaces, config.failures.clone());
+        if let Some(writer) = writer {
+            sender.journal().persist_to(writer);
+        }
+        // A saved world wins over the flags: replaying its changes needs the same seed,
+        // workspaces and failure rates.
+        let world = saved
+            .as_ref()
+            .and_then(|s| s.world.clone())
+            .unwrap_or_else(|| WorldConfig::new(config.seed, config.workspaces, &config.failures));
+        let mut sim = Simulation::new(world.seed, world.workspaces, world.failure_rates());
+        for op in saved.iter().flat_map(|s| &s.world_ops) {
+            if let Err(error) = crate::persistence::replay(&mut sim, op) {
+                tracing::warn!(%error, ?op, "a saved world change could not be replayed");
+            }
+        }
         let state = web::Data::new(AppState::new(state::Parts {
             sim,
             clock: config.clock.clone(),
@@ -210,6 +244,10 @@ impl RunningServer {
             builtin_store: receiver.as_ref().map(|r| r.store().clone()),
             max_body_bytes: config.max_body_bytes,
         }));
+        state.persist_world(&world);
+        if let Some(saved) = saved {
+            resume(&state, saved);
+        }
         let app_state = state.clone();
         let admin = config
             .admin_token
@@ -282,11 +320,27 @@ impl RunningServer {
         self.handle.stop(true).await;
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
+        if let Some(store) = self.state.sender().journal().store() {
+            self.state.save_world();
+            store.close().await;
+        }
         if let Some(receiver) = self.receiver {
             receiver.stop().await;
         }
         tally
     }
+}
+
+/// Puts saved deliveries back in the journal and resumes the unfinished ones (see
+/// [`AppState::subscriber_for`] for where they go).
+fn resume(state: &AppState, saved: Saved) {
+    let mut resumed = 0;
+    let total = saved.deliveries.len();
+    for delivery in saved.deliveries {
+        let subscriber = state.subscriber_for(&delivery.record);
+        resumed += usize::from(state.sender().resume(subscriber, delivery));
+    }
+    tracing::info!(total, resumed, "state loaded");
 }
 
 /// Serves on `listener` until `signal` completes, then shuts down gracefully.

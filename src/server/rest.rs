@@ -137,17 +137,14 @@ async fn set_webhook(
             .world()
             .workspace_index(&body.uid)
             .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
-        let workspace = sim
-            .world_mut()
-            .workspace_mut(index)
-            .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
-        workspace.webhook_url = Some(url);
-        if let Some(secret) = body.secret.filter(|s| !s.is_empty()) {
-            workspace.webhook_secret = Some(Secret::new(secret));
+        let secret = body.secret.filter(|s| !s.is_empty()).map(Secret::new);
+        if !sim.set_webhook(index, url, secret) {
+            return Err(ApiError::UnknownWorkspace(body.uid.clone()).into());
         }
         workspace_json(sim.world(), usize::from(index))
     };
     state.rebuild_subscribers();
+    state.saved().await;
     Ok(ok(
         "Webhook URL updated successfully",
         json!({"workspace": view}),
@@ -216,6 +213,7 @@ async fn register_domains(
         uids
     };
     state.wake_driver();
+    state.saved().await;
     Ok(ok(
         "Domain registration started",
         json!({"domain_uids": uids}),
@@ -379,7 +377,7 @@ async fn remove_domains(
     state.intake()?;
     let shape = state.shape();
     let now = state.clock().now();
-    let (fired, uids) = {
+    let uids = {
         let mut sim = state.sim();
         let domains = resolve(sim.world(), EntityKind::Domain, caller, &body.uids)?;
         for domain in &domains {
@@ -389,16 +387,15 @@ async fn remove_domains(
         for domain in &domains {
             fired.push(sim.remove_domain(*domain, shape, now)?);
         }
-        (
-            fired,
-            domains
-                .iter()
-                .map(|d| sim.world().uid(*d))
-                .collect::<Vec<_>>(),
-        )
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        state.dispatch(fired);
+        domains
+            .iter()
+            .map(|d| sim.world().uid(*d))
+            .collect::<Vec<_>>()
     };
-    state.dispatch(fired);
     state.wake_driver();
+    state.saved().await;
     Ok(ok(
         "Domains removed successfully",
         json!({"domain_uids": uids}),
@@ -463,6 +460,7 @@ async fn buy_mailboxes(
         created
     };
     state.wake_driver();
+    state.saved().await;
     Ok(ok(
         "Mailboxes purchased successfully",
         json!({"mailboxes": mailboxes}),
@@ -517,7 +515,7 @@ async fn cancel_mailboxes(
     state.intake()?;
     let shape = state.shape();
     let now = state.clock().now();
-    let (fired, statuses) = {
+    let statuses = {
         let mut sim = state.sim();
         let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
         for mailbox in &mailboxes {
@@ -532,10 +530,12 @@ async fn cancel_mailboxes(
             .iter()
             .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
             .collect();
-        (fired, statuses)
+        // Queued before the world is unlocked: saved state never has the change without its events.
+        state.dispatch(fired);
+        statuses
     };
-    state.dispatch(fired);
     state.wake_driver();
+    state.saved().await;
     Ok(ok(
         "Mailbox cancellation requested",
         json!({"mailboxes": statuses}),

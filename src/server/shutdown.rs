@@ -29,7 +29,8 @@ pub struct ShutdownTally {
     pub rejected: u64,
     /// Deliveries that ended `exhausted`.
     pub exhausted: u64,
-    /// Deliveries still open at the end, journaled with an `interrupted` attempt.
+    /// Deliveries still open at the end: journaled with an `interrupted` attempt, or, with saved
+    /// state (`--state sqlite:PATH`), left as they are to resume at the next start.
     pub interrupted: u64,
     /// Attempts made (interrupted ones included).
     pub attempts: u64,
@@ -96,7 +97,10 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
     let journal = state.sender().journal();
     let now = state.clock().now();
     let leftovers = open(state);
-    for record in &leftovers {
+    // With saved state, unfinished deliveries resume at the next start instead: an
+    // `interrupted` attempt would wrongly count toward their retry policy.
+    let persisted = journal.store().is_some();
+    for record in leftovers.iter().filter(|_| !persisted) {
         let waiting = !in_flight(record, &format_timestamp(now));
         let error = if waiting {
             "the mock shut down before the scheduled retry"
@@ -114,6 +118,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
             outcome: AttemptOutcome::Interrupted,
             error: Some(error.to_owned()),
             next_attempt_at: None,
+            resent_after_crash: false,
         };
         journal.record_attempt(&record.id, attempt, record.state);
     }

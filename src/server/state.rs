@@ -14,9 +14,10 @@ use url::Url;
 use super::problem::ApiError;
 use super::subscriber::SubscriberSettings;
 use crate::contract::{PayloadShape, Secret};
-use crate::delivery::{DeliveryId, OutgoingEvent, Sender, Subscriber};
+use crate::delivery::{DeliveryId, DeliveryRecord, OutgoingEvent, Sender, Subscriber};
 use crate::model::Faker;
 use crate::model::world::World;
+use crate::persistence::WorldConfig;
 use crate::receiver::ReceivedStore;
 use crate::simulation::Clock;
 use crate::simulation::simulator::{Fired, Simulation};
@@ -181,6 +182,7 @@ impl AppState {
                 .collect()
         };
         *self.subscribers.write().unwrap_or_else(|p| p.into_inner()) = built;
+        self.save_world();
     }
 
     fn default_url(&self, settings: &SubscriberSettings) -> Url {
@@ -201,6 +203,20 @@ impl AppState {
             .or_else(|| subscribers.first())
             .cloned()
             .expect("there is always a default workspace")
+    }
+
+    /// Where a delivery resumed from saved state goes: the subscriber with its target URL, or
+    /// else (the URL changed between runs, e.g. the built-in receiver's port) the current
+    /// subscriber of its workspace, as a redelivery would.
+    pub fn subscriber_for(&self, record: &DeliveryRecord) -> Arc<Subscriber> {
+        let known = self
+            .subscribers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|s| s.url.as_str() == record.target)
+            .cloned();
+        known.unwrap_or_else(|| self.subscriber(super::deliveries::workspace_of(self, record)))
     }
 
     /// The phase.
@@ -225,8 +241,42 @@ impl AppState {
     }
 
     /// Wakes the driver: something was scheduled that may be due earlier than it thought.
+    /// Also saves the world's recent changes, when state is persisted.
     pub fn wake_driver(&self) {
+        self.save_world();
         self.wake.notify_one();
+    }
+
+    /// With saved state, waits until every change made so far (world and journal) is committed,
+    /// so an answer sent after it survives a crash; returns at once otherwise.
+    pub async fn saved(&self) {
+        if let Some(store) = self.sender.journal().store() {
+            self.save_world();
+            store.flush().await;
+        }
+    }
+
+    /// Sends the world's changes made so far to the state writer, when state is persisted.
+    pub fn save_world(&self) {
+        if self.sender.journal().store().is_some() {
+            Self::save_ops(&self.sender, &mut self.sim());
+        }
+    }
+
+    /// Sends `sim`'s recorded changes; called with the world locked, after the events of those
+    /// changes were submitted, so a change is never saved before its events.
+    fn save_ops(sender: &Sender, sim: &mut Simulation) {
+        if let Some(store) = sender.journal().store() {
+            store.world(sim.take_ops());
+        }
+    }
+
+    /// Starts saving the world: its config (unless saved already) and every later change.
+    pub(crate) fn persist_world(&self, config: &WorldConfig) {
+        if let Some(store) = self.sender.journal().store() {
+            store.world_config(config);
+            self.sim().record_ops();
+        }
     }
 
     /// Submits announcements to their workspaces' subscribers, in order; returns delivery ids.
@@ -265,9 +315,20 @@ impl AppState {
         loop {
             let shape = self.shape();
             let now = self.clock.now();
-            let batch = self.sim().fire_due(now, shape, FIRE_BATCH);
-            let count = batch.len();
-            self.dispatch(batch);
+            let count = {
+                let mut sim = self.sim();
+                let batch = sim.fire_due(now, shape, FIRE_BATCH);
+                let count = batch.len();
+                if self.sender.journal().store().is_some() {
+                    // Events queued before the world unlocks, then the change that fired them.
+                    self.dispatch(batch);
+                    Self::save_ops(&self.sender, &mut sim);
+                } else {
+                    drop(sim);
+                    self.dispatch(batch);
+                }
+                count
+            };
             total += count;
             if count < FIRE_BATCH {
                 return total;

@@ -138,6 +138,15 @@ impl Clock {
         })
     }
 
+    /// Sets simulated now to `at` (forward or back), keeping scale and pause: a run resumed
+    /// from saved state continues at the simulated time it had reached.
+    pub fn jump_to(&self, at: DateTime<Utc>) {
+        self.change(|state| {
+            state.anchor_real = Instant::now();
+            state.anchor_sim = at;
+        });
+    }
+
     /// The real time a simulated duration takes at the current scale.
     pub fn to_real(&self, simulated: Duration) -> Duration {
         scale_down(simulated, self.scale())

@@ -12,10 +12,12 @@ use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST};
 use super::scheduler::Scheduler;
 use super::transition::IllegalTransition;
 use crate::contract::{
-    Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, RequestStatus, TriggeredBy,
+    Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, RequestStatus, Secret,
+    TriggeredBy,
 };
 use crate::model::compact::index_of;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
+use crate::persistence::WorldOp;
 
 /// How likely each failure branch is taken instead of the typical step.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,6 +108,8 @@ pub struct Simulation {
     failures: FailureRates,
     workspaces: usize,
     fired: u64,
+    /// Changes not yet taken by [`Simulation::take_ops`], when they are recorded (saved state).
+    ops: Option<Vec<WorldOp>>,
 }
 
 impl Simulation {
@@ -117,13 +121,53 @@ impl Simulation {
             failures,
             workspaces,
             fired: 0,
+            ops: None,
         }
     }
 
     /// Back to the state [`Simulation::new`] made (same seed, same ids again).
     pub fn reset(&mut self) {
         let failures = std::mem::take(&mut self.failures);
+        let recording = self.ops.is_some();
         *self = Simulation::new(self.world.seed(), self.workspaces, failures);
+        if recording {
+            self.ops = Some(vec![WorldOp::Reset]);
+        }
+    }
+
+    /// Records every later change as a [`WorldOp`], for saving.
+    pub fn record_ops(&mut self) {
+        self.ops.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, in the order they were made.
+    pub fn take_ops(&mut self) -> Vec<WorldOp> {
+        self.ops.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn log(&mut self, op: impl FnOnce() -> WorldOp) {
+        if let Some(ops) = &mut self.ops {
+            ops.push(op());
+        }
+    }
+
+    /// Sets workspace `workspace`'s subscriber (and its secret, when given); false if unknown.
+    pub fn set_webhook(&mut self, workspace: u16, url: url::Url, secret: Option<Secret>) -> bool {
+        let Some(target) = self.world.workspace_mut(workspace) else {
+            return false;
+        };
+        if let Some(ops) = &mut self.ops {
+            ops.push(WorldOp::SetWebhook {
+                workspace,
+                url: url.to_string(),
+                secret: secret.as_ref().map(|s| s.expose().to_owned()),
+            });
+        }
+        target.webhook_url = Some(url);
+        if let Some(secret) = secret {
+            target.webhook_secret = Some(secret);
+        }
+        true
     }
 
     /// The world, to read.
@@ -160,6 +204,12 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> Result<EntityRef, ActionError> {
         let entity = self.world.add_domain(workspace, name, years, now)?;
+        self.log(|| WorldOp::RegisterDomain {
+            workspace,
+            name: name.to_owned(),
+            years,
+            at: now,
+        });
         self.schedule_next(entity, now);
         Ok(entity)
     }
@@ -172,6 +222,15 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> Result<EntityRef, ActionError> {
         let entity = self.world.add_mailbox(workspace, order, now)?;
+        self.log(|| WorldOp::BuyMailbox {
+            workspace,
+            username: order.username.clone(),
+            first_name: order.first_name.clone(),
+            last_name: order.last_name.clone(),
+            platform: order.platform.clone(),
+            domain_name: order.domain_name.clone(),
+            at: now,
+        });
         self.schedule_next(entity, now);
         Ok(entity)
     }
@@ -185,6 +244,12 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> EntityRef {
         let entity = self.world.add_request(kind, workspace, domain_name);
+        self.log(|| WorldOp::OpenRequest {
+            kind: kind.as_str().to_owned(),
+            workspace,
+            domain_name: domain_name.map(str::to_owned),
+            at: now,
+        });
         self.schedule_next(entity, now);
         entity
     }
@@ -208,6 +273,16 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> Result<Fired, ActionError> {
         let (object, mut change) = self.world.transition(entity, to, shape)?;
+        if self.ops.is_some() {
+            let op = WorldOp::Transition {
+                kind: entity.kind.as_str().to_owned(),
+                uid: self.world.uid(entity),
+                to: to.to_owned(),
+                shape,
+                at: now,
+            };
+            self.log(|| op);
+        }
         change.triggered_by = TriggeredBy::UserAction;
         self.schedule_next(entity, now);
         Ok(self.announce(entity, object, &change, shape, now))
@@ -292,10 +367,15 @@ impl Simulation {
     /// announcement is stamped with its due time, so results do not depend on how time advanced.
     pub fn fire_due(&mut self, now: DateTime<Utc>, shape: PayloadShape, max: usize) -> Vec<Fired> {
         let mut fired = Vec::new();
+        let mut popped = false;
         while fired.len() < max {
             let Some(due) = self.scheduler.pop_due(now) else {
                 break;
             };
+            if !popped {
+                popped = true;
+                self.log(|| WorldOp::FireDue { now, shape, max });
+            }
             let pending = due.item;
             if self.world.epoch(pending.entity) != pending.epoch {
                 continue;

@@ -8,6 +8,7 @@ mod delivery;
 mod drift;
 mod faults;
 mod hostile;
+mod persistence;
 mod receiver;
 mod recording;
 mod reliability;

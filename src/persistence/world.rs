@@ -1,0 +1,203 @@
+//! The world as a log of the changes made to it, replayed on a fresh simulation at start-up.
+//!
+//! The simulation is deterministic: the same seed, workspaces and failure rates, and the same
+//! changes in the same order at the same simulated times, give the same entities, statuses and
+//! scheduled steps. So the world is saved as what it was given ([`WorldConfig`]) and each
+//! change ([`WorldOp`], numbered in the order it was made), not as a copy of its records.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{PayloadShape, Platform, Secret};
+use crate::model::world::{EntityKind, MailboxOrder};
+use crate::simulation::simulator::{ActionError, FailureRates, Simulation};
+
+/// What a world is built from; a restart uses the saved one, whatever the flags say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorldConfig {
+    /// Seed of the world.
+    pub seed: u64,
+    /// Workspaces in the team.
+    pub workspaces: usize,
+    /// Default failure-branch probability.
+    pub failure_rate: f64,
+    /// Failure-branch probabilities by code.
+    pub failures: BTreeMap<String, f64>,
+}
+
+impl WorldConfig {
+    /// The config of a simulation made with these arguments.
+    pub fn new(seed: u64, workspaces: usize, failures: &FailureRates) -> Self {
+        WorldConfig {
+            seed,
+            workspaces,
+            failure_rate: failures.default,
+            failures: failures
+                .by_code
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
+    }
+
+    /// The failure rates it holds.
+    pub fn failure_rates(&self) -> FailureRates {
+        FailureRates {
+            default: self.failure_rate,
+            by_code: self.failures.clone().into_iter().collect(),
+        }
+    }
+}
+
+/// One change to the world, as the simulation was asked to make it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WorldOp {
+    /// A domain registered.
+    RegisterDomain {
+        /// Workspace index.
+        workspace: u16,
+        /// Domain name.
+        name: String,
+        /// Registration years.
+        years: u16,
+        /// Simulated time.
+        at: DateTime<Utc>,
+    },
+    /// A mailbox bought.
+    BuyMailbox {
+        /// Workspace index.
+        workspace: u16,
+        /// Local part.
+        username: String,
+        /// First name.
+        first_name: String,
+        /// Last name.
+        last_name: String,
+        /// Mail platform.
+        platform: Platform,
+        /// Its domain.
+        domain_name: String,
+        /// Simulated time.
+        at: DateTime<Utc>,
+    },
+    /// A consent or client-ID request opened.
+    OpenRequest {
+        /// `consent_request` or `client_id_request`.
+        kind: String,
+        /// Workspace index.
+        workspace: u16,
+        /// The domain of a client-ID request.
+        domain_name: Option<String>,
+        /// Simulated time.
+        at: DateTime<Utc>,
+    },
+    /// An entity moved by hand (a user action, a cancellation, a removal).
+    Transition {
+        /// Entity kind (`domain`, `mailbox`, ...).
+        kind: String,
+        /// Entity uid.
+        uid: String,
+        /// Target status.
+        to: String,
+        /// Body layout in force.
+        shape: PayloadShape,
+        /// Simulated time.
+        at: DateTime<Utc>,
+    },
+    /// Due steps fired up to `now` (at most `max`).
+    FireDue {
+        /// Simulated now.
+        now: DateTime<Utc>,
+        /// Body layout in force.
+        shape: PayloadShape,
+        /// Most steps fired.
+        max: usize,
+    },
+    /// A workspace's webhook set.
+    SetWebhook {
+        /// Workspace index.
+        workspace: u16,
+        /// Its subscriber URL.
+        url: String,
+        /// Its webhook secret, when one was given (kept in the state file in clear).
+        secret: Option<String>,
+    },
+    /// Back to the start (earlier changes are dropped from the log).
+    Reset,
+}
+
+/// Makes a recorded change again on `sim` (replaying saved state on a fresh simulation).
+pub fn replay(sim: &mut Simulation, op: &WorldOp) -> Result<(), ActionError> {
+    let kind_named = |name: &str| {
+        EntityKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| ActionError::UnknownEntity {
+                kind: "entity kind",
+                uid: name.to_owned(),
+            })
+    };
+    match op {
+        WorldOp::RegisterDomain {
+            workspace,
+            name,
+            years,
+            at,
+        } => {
+            sim.register_domain(*workspace, name, *years, *at)?;
+        }
+        WorldOp::BuyMailbox {
+            workspace,
+            username,
+            first_name,
+            last_name,
+            platform,
+            domain_name,
+            at,
+        } => {
+            let order = MailboxOrder {
+                username: username.clone(),
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                platform: platform.clone(),
+                domain_name: domain_name.clone(),
+            };
+            sim.buy_mailbox(*workspace, &order, *at)?;
+        }
+        WorldOp::OpenRequest {
+            kind,
+            workspace,
+            domain_name,
+            at,
+        } => {
+            sim.open_request(kind_named(kind)?, *workspace, domain_name.as_deref(), *at);
+        }
+        WorldOp::Transition {
+            kind,
+            uid,
+            to,
+            shape,
+            at,
+        } => {
+            let entity = sim.find(kind_named(kind)?, uid)?;
+            sim.transition(entity, to, *shape, *at)?;
+        }
+        WorldOp::FireDue { now, shape, max } => {
+            sim.fire_due(*now, *shape, *max);
+        }
+        WorldOp::SetWebhook {
+            workspace,
+            url,
+            secret,
+        } => {
+            if let Ok(url) = url::Url::parse(url) {
+                sim.set_webhook(*workspace, url, secret.clone().map(Secret::new));
+            }
+        }
+        WorldOp::Reset => sim.reset(),
+    }
+    Ok(())
+}
