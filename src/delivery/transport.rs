@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper_util::client::legacy::Client as PooledClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -172,7 +173,7 @@ impl Transport {
                 Err(error) => return Err((classify_pooled(&error), error_chain(&error))),
             };
             let (parts, mut body) = response.into_parts();
-            let mut capped = CappedBody::default();
+            let mut capped = CappedBody::with_size_hint(body.size_hint().lower());
             let mut body_error = None;
             while let Some(frame) = body.frame().await {
                 match frame {
@@ -249,6 +250,16 @@ struct CappedBody {
 }
 
 impl CappedBody {
+    /// Room for `expected` bytes up front (at most the cap), so the buffer grows once.
+    fn with_size_hint(expected: u64) -> Self {
+        let room =
+            usize::try_from(expected).map_or(RESPONSE_BODY_CAP, |n| n.min(RESPONSE_BODY_CAP));
+        CappedBody {
+            buffer: Vec::with_capacity(room),
+            truncated: false,
+        }
+    }
+
     /// Appends a chunk; false once the cap is reached (the rest is not read).
     fn push(&mut self, chunk: &[u8]) -> bool {
         let room = RESPONSE_BODY_CAP - self.buffer.len();
