@@ -179,7 +179,7 @@ fn main() {
             mock_headers: true,
         });
         // Rounds alternate between wrk and us so that background load hits both alike.
-        let (mut ours, mut theirs, mut failed) = (Vec::new(), Vec::new(), 0);
+        let (mut ours, mut theirs, mut paired, mut failed) = (Vec::new(), Vec::new(), Vec::new(), 0);
         for _ in 0..rounds {
             let (wrk_url, body, signature) = (url.to_string(), sample.clone(), signature.clone());
             let reference = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &body, &signature, seconds, connections))
@@ -188,6 +188,9 @@ fn main() {
             theirs.extend(reference);
             let (rate, other) = our_rate(&sender, &subscriber, &pool, seconds, connections).await;
             ours.push(rate);
+            // Our round against the wrk round just before it: background load changes slowly,
+            // so paired ratios vary less than the two rates do.
+            paired.extend(reference.map(|r| rate / r));
             failed += other;
         }
         let counters = sender.journal().counters();
@@ -206,7 +209,12 @@ fn main() {
                 "  wrk:           {reference:.0} requests/s median (rounds: {})",
                 theirs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
             );
-            println!("  ratio:         {:.2}", median(&mut ours) / reference);
+            println!(
+                "  ratio:         {:.2} (paired by round: {}, median {:.2})",
+                median(&mut ours) / reference,
+                paired.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+                median(&mut paired)
+            );
         }
         receiver.stop().await;
     });

@@ -1,18 +1,31 @@
 //! One HTTP attempt over a pooled client: send, read a capped answer, classify failures.
+//!
+//! `http://` subscribers go straight through hyper's pooled HTTP/1.1 client: it is the hot path
+//! of load runs and costs far less per request than a full-featured client. `https://` ones go
+//! through reqwest with rustls, which also honours [`TransportOptions::insecure`]. Both send the
+//! same header set (plus `Accept: */*`), never follow redirects, and code failures alike.
 
 use std::error::Error as StdError;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
+use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::outcome::AttemptOutcome;
-use crate::contract::headers::HeaderList;
+use crate::contract::headers::{self, HeaderList};
 
 /// The most of a response body the journal keeps.
 pub const RESPONSE_BODY_CAP: usize = 64 * 1024;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The subscriber's answer, as journaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +53,17 @@ pub struct Exchange {
     pub latency: Duration,
 }
 
+impl Exchange {
+    fn failed(outcome: AttemptOutcome, error: String, started: Instant) -> Self {
+        Exchange {
+            outcome,
+            response: None,
+            error: Some(error),
+            latency: started.elapsed(),
+        }
+    }
+}
+
 /// Builds HTTP clients for deliveries.
 #[derive(Debug, Clone, Default)]
 pub struct TransportOptions {
@@ -47,23 +71,30 @@ pub struct TransportOptions {
     pub insecure: bool,
 }
 
-/// A pooled HTTP client that never follows redirects.
+/// Pooled HTTP clients that never follow redirects: hyper for `http://`, reqwest for `https://`.
 #[derive(Debug, Clone)]
 pub struct Transport {
-    client: reqwest::Client,
+    plain: PooledClient<HttpConnector, Full<Bytes>>,
+    tls: reqwest::Client,
 }
 
 impl Transport {
-    /// A transport with its own connection pool.
+    /// A transport with its own connection pools.
     pub fn new(options: &TransportOptions) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let tls = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .danger_accept_invalid_certs(options.insecure)
             .no_proxy()
             .build()?;
-        Ok(Transport { client })
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let plain = PooledClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Ok(Transport { plain, tls })
     }
 
     /// POSTs `body` with `headers` to `url`; the answer must be complete within `deadline`.
@@ -77,44 +108,17 @@ impl Transport {
         let started = Instant::now();
         let header_map = match header_map(headers) {
             Ok(map) => map,
-            Err(error) => {
-                return Exchange {
-                    outcome: AttemptOutcome::RequestError,
-                    response: None,
-                    error: Some(error),
-                    latency: started.elapsed(),
-                };
-            }
+            Err(error) => return Exchange::failed(AttemptOutcome::RequestError, error, started),
         };
-        let request = self.client.post(url.clone()).headers(header_map).body(body);
-        let exchange = tokio::time::timeout(deadline, async {
-            let mut response = request.send().await?;
-            let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let (body, body_truncated, body_error) = read_capped(&mut response).await;
-            Ok::<_, reqwest::Error>((
-                RecordedResponse {
-                    status,
-                    headers,
-                    body,
-                    body_truncated,
-                },
-                body_error,
-            ))
-        })
-        .await;
+        let exchange = if url.scheme() == "http" {
+            self.post_plain(url, header_map, body, deadline, started)
+                .await
+        } else {
+            self.post_tls(url, header_map, body, deadline).await
+        };
         let latency = started.elapsed();
         match exchange {
-            Err(_elapsed) => Exchange {
+            None => Exchange {
                 outcome: AttemptOutcome::Timeout,
                 response: None,
                 error: Some(format!(
@@ -123,13 +127,13 @@ impl Transport {
                 )),
                 latency,
             },
-            Ok(Err(error)) => Exchange {
-                outcome: classify(&error),
+            Some(Err((outcome, error))) => Exchange {
+                outcome,
                 response: None,
-                error: Some(error_chain(&error)),
+                error: Some(error),
                 latency,
             },
-            Ok(Ok((response, body_error))) => Exchange {
+            Some(Ok((response, body_error))) => Exchange {
                 outcome: AttemptOutcome::from_status(response.status),
                 response: Some(response),
                 error: body_error,
@@ -137,67 +141,238 @@ impl Transport {
             },
         }
     }
+
+    /// One exchange over the hyper pool; `None` when the deadline passed.
+    async fn post_plain(
+        &self,
+        url: &Url,
+        mut headers: HeaderMap,
+        body: Bytes,
+        deadline: Duration,
+        started: Instant,
+    ) -> Option<Answer> {
+        let uri = match http::Uri::try_from(url.as_str()) {
+            Ok(uri) => uri,
+            Err(error) => {
+                let error = format!("the URL `{url}` is not a valid request target: {error}");
+                return Some(Err((AttemptOutcome::RequestError, error)));
+            }
+        };
+        // What reqwest sends by default, so the wire is the same for both schemes.
+        headers
+            .entry(http_header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let remaining = deadline.saturating_sub(started.elapsed());
+        tokio::time::timeout(remaining, async {
+            let response = match self.plain.request(request).await {
+                Ok(response) => response,
+                Err(error) => return Err((classify_pooled(&error), error_chain(&error))),
+            };
+            let (parts, mut body) = response.into_parts();
+            let mut capped = CappedBody::with_size_hint(body.size_hint().lower());
+            let mut body_error = None;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => {
+                        if let Ok(data) = frame.into_data()
+                            && !capped.push(&data)
+                        {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        body_error = Some(body_failure(&error));
+                        break;
+                    }
+                }
+            }
+            Ok((
+                capped.into_response(parts.status.as_u16(), &parts.headers),
+                body_error,
+            ))
+        })
+        .await
+        .ok()
+    }
+
+    /// One exchange through reqwest (TLS); `None` when the deadline passed.
+    async fn post_tls(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Option<Answer> {
+        let request = self.tls.post(url.clone()).headers(headers).body(body);
+        tokio::time::timeout(deadline, async {
+            let mut response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => return Err((classify_reqwest(&error), error_chain(&error))),
+            };
+            let mut capped = CappedBody::default();
+            let mut body_error = None;
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if !capped.push(&chunk) {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        body_error = Some(body_failure(&error));
+                        break;
+                    }
+                }
+            }
+            Ok((
+                capped.into_response(response.status().as_u16(), response.headers()),
+                body_error,
+            ))
+        })
+        .await
+        .ok()
+    }
 }
 
-/// Reads at most [`RESPONSE_BODY_CAP`] bytes; a longer body is cut and the rest not read.
-async fn read_capped(response: &mut reqwest::Response) -> (String, bool, Option<String>) {
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut truncated = false;
-    let mut error = None;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = RESPONSE_BODY_CAP - buffer.len();
-                if chunk.len() > room {
-                    buffer.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    break;
-                }
-                buffer.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                error = Some(format!("reading the response body: {}", error_chain(&e)));
-                break;
-            }
+/// An answer with an optional body-reading error, or a coded failure with its error chain.
+type Answer = Result<(RecordedResponse, Option<String>), (AttemptOutcome, String)>;
+
+/// Collects at most [`RESPONSE_BODY_CAP`] bytes of a body.
+#[derive(Default)]
+struct CappedBody {
+    buffer: Vec<u8>,
+    truncated: bool,
+}
+
+impl CappedBody {
+    /// Room for `expected` bytes up front (at most the cap), so the buffer grows once.
+    fn with_size_hint(expected: u64) -> Self {
+        let room =
+            usize::try_from(expected).map_or(RESPONSE_BODY_CAP, |n| n.min(RESPONSE_BODY_CAP));
+        CappedBody {
+            buffer: Vec::with_capacity(room),
+            truncated: false,
         }
     }
-    (
-        String::from_utf8_lossy(&buffer).into_owned(),
-        truncated,
-        error,
-    )
+
+    /// Appends a chunk; false once the cap is reached (the rest is not read).
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = RESPONSE_BODY_CAP - self.buffer.len();
+        if chunk.len() > room {
+            self.buffer.extend_from_slice(&chunk[..room]);
+            self.truncated = true;
+            return false;
+        }
+        self.buffer.extend_from_slice(chunk);
+        true
+    }
+
+    fn into_response(self, status: u16, headers: &HeaderMap) -> RecordedResponse {
+        RecordedResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: match String::from_utf8(self.buffer) {
+                Ok(text) => text,
+                Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+            },
+            body_truncated: self.truncated,
+        }
+    }
 }
 
-fn header_map(headers: &HeaderList) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| format!("header name `{name}`: {e}"))?;
-        let value =
-            HeaderValue::from_str(value).map_err(|e| format!("header `{name}` value: {e}"))?;
+fn body_failure(error: &dyn StdError) -> String {
+    format!("reading the response body: {}", error_chain(error))
+}
+
+/// The header list as a map; the contract's own names and fixed values are not parsed again.
+fn header_map(list: &HeaderList) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::with_capacity(list.len() + 3);
+    for (name, value) in list {
+        let (name, value) = match (name.as_str(), value.as_str()) {
+            (headers::CONTENT_TYPE, headers::CONTENT_TYPE_VALUE) => (
+                http_header::CONTENT_TYPE,
+                HeaderValue::from_static(headers::CONTENT_TYPE_VALUE),
+            ),
+            (headers::USER_AGENT, headers::USER_AGENT_VALUE) => (
+                http_header::USER_AGENT,
+                HeaderValue::from_static(headers::USER_AGENT_VALUE),
+            ),
+            (name, value) => (
+                known_name(name).map_or_else(
+                    || {
+                        HeaderName::from_bytes(name.as_bytes())
+                            .map_err(|e| format!("header name `{name}`: {e}"))
+                    },
+                    Ok,
+                )?,
+                HeaderValue::from_str(value).map_err(|e| format!("header `{name}` value: {e}"))?,
+            ),
+        };
         map.append(name, value);
     }
     Ok(map)
 }
 
-/// Maps a client error onto an outcome code by walking its source chain.
-fn classify(error: &reqwest::Error) -> AttemptOutcome {
+/// The contract's header names, already in the form the map keeps.
+fn known_name(name: &str) -> Option<HeaderName> {
+    Some(match name {
+        headers::CONTENT_TYPE => http_header::CONTENT_TYPE,
+        headers::USER_AGENT => http_header::USER_AGENT,
+        headers::AUTHORIZATION => http_header::AUTHORIZATION,
+        headers::EVENT => HeaderName::from_static("x-inboxkit-event"),
+        headers::TIMESTAMP => HeaderName::from_static("x-inboxkit-timestamp"),
+        headers::SIGNATURE => HeaderName::from_static("x-inboxkit-signature"),
+        headers::MOCK_DELIVERY => HeaderName::from_static("x-inboxkit-mock-delivery"),
+        headers::MOCK_ATTEMPT => HeaderName::from_static("x-inboxkit-mock-attempt"),
+        _ => return None,
+    })
+}
+
+/// Maps a pooled-client error onto an outcome code.
+fn classify_pooled(error: &hyper_util::client::legacy::Error) -> AttemptOutcome {
+    if error.is_connect() {
+        return connect_outcome(&error_chain(error));
+    }
+    classify_causes(error.source())
+}
+
+/// Maps a reqwest error onto an outcome code.
+fn classify_reqwest(error: &reqwest::Error) -> AttemptOutcome {
     if error.is_timeout() {
         return AttemptOutcome::Timeout;
     }
     if is_tls_failure(error) {
         return AttemptOutcome::TlsError;
     }
-    let chain = error_chain(error);
     if error.is_connect() {
-        return if chain.contains("dns error") || chain.contains("failed to lookup address") {
-            AttemptOutcome::DnsError
-        } else {
-            AttemptOutcome::ConnectError
-        };
+        return connect_outcome(&error_chain(error));
     }
-    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    classify_causes(error.source())
+}
+
+fn connect_outcome(chain: &str) -> AttemptOutcome {
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        AttemptOutcome::DnsError
+    } else {
+        AttemptOutcome::ConnectError
+    }
+}
+
+/// Walks a source chain for hyper and I/O errors that say what went wrong.
+fn classify_causes(mut source: Option<&(dyn StdError + 'static)>) -> AttemptOutcome {
     while let Some(cause) = source {
         if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
             if hyper_error.is_parse() || hyper_error.is_parse_status() {
