@@ -304,7 +304,7 @@ impl Journal {
 
     /// Puts back a saved delivery (not saved again) and counts it and its attempts.
     pub fn restore(&self, record: DeliveryRecord) {
-        self.update(|inner| {
+        let evicted = self.update(|inner| {
             inner.counters.events += 1;
             for attempt in &record.attempts {
                 *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
@@ -315,8 +315,9 @@ impl Journal {
             }
             inner.order.push_back(record.id.clone());
             inner.records.insert(record.id.clone(), record);
-            inner.evict(self.store.get());
+            inner.evict(self.store.get())
         });
+        drop(evicted);
     }
 
     /// Counts a delivery resumed from saved state, and whether its next attempt is a re-send.
@@ -345,15 +346,17 @@ impl Journal {
     /// Adds a new delivery sent with `signature` (saved with it when state is persisted).
     pub fn open_signed(&self, record: DeliveryRecord, signature: Option<&str>) {
         let store = self.store.get();
-        self.update(|inner| {
+        let evicted = self.update(|inner| {
             if let Some(store) = store {
                 store.open(&record, signature);
             }
             inner.counters.events += 1;
             inner.order.push_back(record.id.clone());
             inner.records.insert(record.id.clone(), record);
-            inner.evict(store);
+            inner.evict(store)
         });
+        // Freed here, after the lock: evicted records can be large.
+        drop(evicted);
     }
 
     /// Appends an attempt and moves the delivery to `state`.
@@ -488,24 +491,30 @@ impl Journal {
 
 impl Inner {
     /// Evicts the oldest finished deliveries while over capacity (from `store` too).
-    fn evict(&mut self, store: Option<&StateWriter>) {
+    /// Drops the oldest finished deliveries beyond capacity and returns them, so that the
+    /// caller frees their memory after releasing the lock.
+    #[must_use = "drop the evicted records outside the lock"]
+    fn evict(&mut self, store: Option<&StateWriter>) -> Vec<DeliveryRecord> {
+        let mut evicted = Vec::new();
         while self.records.len() > self.capacity {
             let Some(position) = self.order.iter().position(|id| {
                 self.records
                     .get(id)
                     .is_none_or(|r| r.state.terminal().is_some())
             }) else {
-                return;
+                break;
             };
             if let Some(id) = self.order.remove(position)
-                && self.records.remove(&id).is_some()
+                && let Some(record) = self.records.remove(&id)
             {
                 self.counters.evicted += 1;
                 if let Some(store) = store {
                     store.forget(&id);
                 }
+                evicted.push(record);
             }
         }
+        evicted
     }
 }
 
