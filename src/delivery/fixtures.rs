@@ -1,6 +1,6 @@
 //! Journal values for unit tests elsewhere in the crate.
 
-use super::journal::{AttemptRecord, Trigger};
+use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Trigger};
 use super::outcome::AttemptOutcome;
 use super::transport::RecordedResponse;
 
@@ -23,5 +23,21 @@ pub fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -
         error: None,
         next_attempt_at: None,
         resent_after_crash: false,
+    }
+}
+
+/// Delivery `d1` of `event` about `uid`, now `active`, delivered after `attempts`.
+pub fn delivered(event: &str, uid: &str, attempts: Vec<AttemptRecord>) -> DeliveryRecord {
+    DeliveryRecord {
+        id: DeliveryId("d1".into()),
+        event: event.into(),
+        entity_uid: Some(uid.into()),
+        status: Some("active".into()),
+        previous_status: None,
+        target: String::new(),
+        created_at: String::new(),
+        state: DeliveryState::Delivered,
+        body: "{}".into(),
+        attempts,
     }
 }

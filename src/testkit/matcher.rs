@@ -156,26 +156,19 @@ impl fmt::Display for DeliveryMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::fixtures::attempt;
-    use crate::delivery::{AttemptOutcome, DeliveryId};
+    use crate::delivery::AttemptOutcome;
+    use crate::delivery::fixtures::{attempt, delivered};
 
     fn record() -> DeliveryRecord {
-        DeliveryRecord {
-            id: DeliveryId("d1".into()),
-            event: "mailbox.status_changed".into(),
-            entity_uid: Some("mailbox-abc".into()),
-            status: Some("active".into()),
-            previous_status: None,
-            target: String::new(),
-            created_at: String::new(),
-            state: DeliveryState::Delivered,
-            body: "{}".into(),
-            attempts: vec![
+        delivered(
+            "mailbox.status_changed",
+            "mailbox-abc",
+            vec![
                 attempt(None, AttemptOutcome::Timeout, Trigger::Scheduled),
                 attempt(Some(200), AttemptOutcome::Delivered, Trigger::Scheduled),
                 attempt(Some(200), AttemptOutcome::Delivered, Trigger::Manual),
             ],
-        }
+        )
     }
 
     #[test]

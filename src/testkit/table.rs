@@ -87,27 +87,20 @@ pub fn render(records: &[DeliveryRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::fixtures::attempt;
-    use crate::delivery::{AttemptOutcome, DeliveryId, Trigger};
+    use crate::delivery::fixtures::{attempt, delivered};
+    use crate::delivery::{AttemptOutcome, Trigger};
 
     #[test]
     fn rows_show_codes_or_outcomes_aligned_under_their_headers() {
-        let record = DeliveryRecord {
-            id: DeliveryId("d1".into()),
-            event: "domain.status_changed".into(),
-            entity_uid: Some("domain-abc".into()),
-            status: Some("active".into()),
-            previous_status: None,
-            target: String::new(),
-            created_at: String::new(),
-            state: DeliveryState::Delivered,
-            body: "{}".into(),
-            attempts: vec![
+        let record = delivered(
+            "domain.status_changed",
+            "domain-abc",
+            vec![
                 attempt(None, AttemptOutcome::Timeout, Trigger::Scheduled),
                 attempt(Some(500), AttemptOutcome::Http5xx, Trigger::Scheduled),
                 attempt(Some(200), AttemptOutcome::Delivered, Trigger::Scheduled),
             ],
-        };
+        );
         let table = render(&[record]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2, "{table}");
