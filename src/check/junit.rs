@@ -13,21 +13,21 @@ pub const SUITE_NAME: &str = "inboxkit-mock check";
 pub fn render(report: &Report) -> String {
     let total_seconds: f64 = report.results.iter().map(|r| r.duration_ms).sum::<f64>() / 1e3;
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        "<testsuites name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{total_seconds:.3}\">",
+    // The same totals head the document and its one suite.
+    let totals = format!(
+        "name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\"",
         suite = escape(SUITE_NAME),
         tests = report.results.len(),
         failures = report.count(Verdict::Fail),
-        skipped = report.count(Verdict::NeedsCooperation),
+    );
+    let skipped = report.count(Verdict::NeedsCooperation);
+    let _ = writeln!(
+        xml,
+        "<testsuites {totals} skipped=\"{skipped}\" time=\"{total_seconds:.3}\">"
     );
     let _ = writeln!(
         xml,
-        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total_seconds:.3}\">",
-        suite = escape(SUITE_NAME),
-        tests = report.results.len(),
-        failures = report.count(Verdict::Fail),
-        skipped = report.count(Verdict::NeedsCooperation),
+        "  <testsuite {totals} errors=\"0\" skipped=\"{skipped}\" time=\"{total_seconds:.3}\">"
     );
     let _ = writeln!(
         xml,

@@ -44,6 +44,19 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// Asserts an RFC 7807 problem with this status and stable code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.body["code"].clone()),
+            (status, serde_json::json!(code)),
+            "{}",
+            self.body
+        );
+    }
+}
+
 impl Mock {
     /// Starts a mock with `seed` whose default workspace delivers to a fresh test receiver.
     pub async fn start(seed: u64) -> Mock {

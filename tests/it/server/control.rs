@@ -77,10 +77,7 @@ async fn an_illegal_forced_transition_gets_409_naming_the_allowed_ones() {
             Some(json!({"to": "active"})),
         )
         .await;
-    assert_eq!(
-        (unknown.status, unknown.body["code"].clone()),
-        (404, json!("unknown_entity"))
-    );
+    unknown.assert_problem(404, "unknown_entity");
     let kind = mock
         .control(
             "POST",
@@ -88,10 +85,7 @@ async fn an_illegal_forced_transition_gets_409_naming_the_allowed_ones() {
             Some(json!({"to": "active"})),
         )
         .await;
-    assert_eq!(
-        (kind.status, kind.body["code"].clone()),
-        (400, json!("bad_request"))
-    );
+    kind.assert_problem(400, "bad_request");
     mock.stop().await;
 }
 
@@ -158,10 +152,7 @@ async fn triggered_events_take_field_overrides() {
     let bad = mock
         .control("POST", "/events", Some(json!({"event": "domain.renamed"})))
         .await;
-    assert_eq!(
-        (bad.status, bad.body["code"].clone()),
-        (400, json!("bad_request"))
-    );
+    bad.assert_problem(400, "bad_request");
     mock.stop().await;
 }
 
@@ -190,10 +181,7 @@ async fn the_journal_filters_pages_and_redelivers() {
         .await;
     assert_eq!(events.body["total"], 8);
     let bad = mock.control("GET", "/deliveries?state=lost", None).await;
-    assert_eq!(
-        (bad.status, bad.body["code"].clone()),
-        (400, json!("bad_request"))
-    );
+    bad.assert_problem(400, "bad_request");
 
     let id = page.body["deliveries"][0]["id"]
         .as_str()
@@ -220,10 +208,7 @@ async fn the_journal_filters_pages_and_redelivers() {
         (json!(2), json!(2))
     );
     let missing = mock.control("GET", "/deliveries/dlv_nope", None).await;
-    assert_eq!(
-        (missing.status, missing.body["code"].clone()),
-        (404, json!("unknown_delivery"))
-    );
+    missing.assert_problem(404, "unknown_delivery");
     mock.stop().await;
 }
 
@@ -259,10 +244,7 @@ async fn subscriber_settings_change_at_run_time_and_hide_secrets() {
     let bad = mock
         .control("PUT", "/subscriber", Some(json!({"colour": "red"})))
         .await;
-    assert_eq!(
-        (bad.status, bad.body["code"].clone()),
-        (400, json!("bad_request"))
-    );
+    bad.assert_problem(400, "bad_request");
     mock.stop().await;
 }
 
