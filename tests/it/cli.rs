@@ -1,9 +1,6 @@
 //! The binary as a user runs it: exit codes, known answers, usage errors.
 
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-use crate::support::{run_cli, run_cli_env};
+use crate::support::{run_cli, run_cli_env, server_answering};
 
 #[tokio::test]
 async fn sign_prints_the_known_answer() {
@@ -48,20 +45,11 @@ async fn verify_exits_zero_or_one() {
     assert!(stdout.contains("64 hex digits"), "{stdout}");
 }
 
-async fn answering(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
-    server
-}
-
 #[tokio::test]
 async fn send_exit_codes_follow_the_terminal_state() {
     let fast = ["--secret", "s", "--time-scale", "1000"];
     for (status, expected) in [(200, 0), (422, 1), (500, 2)] {
-        let server = answering(status).await;
+        let server = server_answering(status).await;
         let uri = server.uri();
         let mut args = vec!["send", "--to", uri.as_str()];
         args.extend(fast);
@@ -78,7 +66,7 @@ async fn send_exit_codes_follow_the_terminal_state() {
 
 #[tokio::test]
 async fn send_applies_overrides_and_prints_json() {
-    let server = answering(200).await;
+    let server = server_answering(200).await;
     let uri = server.uri();
     let (code, stdout, stderr) = run_cli(
         &[
@@ -113,7 +101,7 @@ async fn send_applies_overrides_and_prints_json() {
 
 #[tokio::test]
 async fn the_same_seed_sends_the_same_entity() {
-    let server = answering(200).await;
+    let server = server_answering(200).await;
     let uri = server.uri();
     for _ in 0..2 {
         run_cli(
@@ -272,7 +260,7 @@ async fn a_bad_config_file_is_a_located_usage_error() {
 
 #[tokio::test]
 async fn log_format_json_writes_one_json_object_per_line_without_secrets() {
-    let server = answering(200).await;
+    let server = server_answering(200).await;
     let (code, _, stderr) = run_cli(
         &[
             "send",

@@ -12,15 +12,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
-async fn server_answering(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
-    server
-}
-
 fn outcomes(record: &inboxkit_mock::delivery::DeliveryRecord) -> Vec<AttemptOutcome> {
     record.attempts.iter().map(|a| a.outcome).collect()
 }

@@ -5,20 +5,9 @@ use std::time::Instant;
 
 use inboxkit_mock::contract::{Profile, Secret, SignatureScheme, Signer};
 use inboxkit_mock::recording::load;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::recording::{fixture, received, record_mock_traffic};
-use crate::support::run_cli;
-
-async fn server_answering(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
-    server
-}
+use crate::support::{run_cli, server_answering};
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

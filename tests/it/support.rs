@@ -106,6 +106,16 @@ where
     url
 }
 
+/// A wiremock subscriber that answers every POST with `status`.
+pub async fn server_answering(status: u16) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(&server)
+        .await;
+    server
+}
+
 /// A URL on which nothing listens.
 pub async fn refused_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
