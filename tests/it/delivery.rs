@@ -352,7 +352,6 @@ async fn a_manual_redelivery_is_flagged_and_keeps_the_terminal_state() {
 
 #[tokio::test]
 async fn many_concurrent_deliveries_each_end_in_one_terminal_state() {
-    let _alone = crate::support::HEAVY.lock().await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500))

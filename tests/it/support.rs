@@ -16,12 +16,6 @@ use url::Url;
 /// delays (10 s, 30 s, 60 s) take one real second in all.
 pub const FAST: f64 = 100.0;
 
-/// Taken by tests that load the machine (the SIGKILL test runs two servers through hundreds of
-/// deliveries) and by tests that count attempts against a short real deadline (100 ms at
-/// [`FAST`]), so the two never run at once on a small machine.
-pub static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =
-    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
-
 /// The secret the tests sign with.
 pub const SECRET: &str = "It's a Secret to Everybody";
 

@@ -163,7 +163,6 @@ fn temp_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_resumes_every_event_to_one_terminal_state() {
-    let _alone = crate::support::HEAVY.lock().await;
     let subscriber = MockServer::start().await;
     let flaky = Flaky::default();
     Mock::given(method("POST"))
