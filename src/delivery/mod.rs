@@ -1,5 +1,6 @@
 //! Delivery: the retry policy, one HTTP attempt, the journal, and the sender that ties them.
 
+pub mod connections;
 pub mod engine;
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -1,23 +1,23 @@
 //! One HTTP attempt over a pooled client: send, read a capped answer, classify failures.
 //!
-//! `http://` subscribers go straight through hyper's pooled HTTP/1.1 client: it is the hot path
-//! of load runs and costs far less per request than a full-featured client. `https://` ones go
-//! through reqwest with rustls, which also honours [`TransportOptions::insecure`]. Both send the
-//! same header set (plus `Accept: */*`), never follow redirects, and code failures alike.
+//! `http://` subscribers go through hyper's HTTP/1.1 connections, kept alive in a
+//! [`ConnectionPool`] and driven by the attempt's own task: it is the hot path of load runs and
+//! costs far less per request than a full-featured client. `https://` ones go through reqwest
+//! with rustls, which also honours [`TransportOptions::insecure`]. Both send the same header set
+//! (plus `Accept: */*`), never follow redirects, and code failures alike.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
-use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::{Deserialize, Serialize};
-use url::Url;
+use url::{Position, Url};
 
+use super::connections::{ConnectionError, ConnectionPool, Origin};
 use super::outcome::AttemptOutcome;
 use crate::contract::headers::{self, HeaderList};
 
@@ -74,7 +74,7 @@ pub struct TransportOptions {
 /// Pooled HTTP clients that never follow redirects: hyper for `http://`, reqwest for `https://`.
 #[derive(Debug, Clone)]
 pub struct Transport {
-    plain: PooledClient<HttpConnector, Full<Bytes>>,
+    plain: Arc<ConnectionPool>,
     tls: reqwest::Client,
 }
 
@@ -88,13 +88,10 @@ impl Transport {
             .danger_accept_invalid_certs(options.insecure)
             .no_proxy()
             .build()?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let plain = PooledClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Ok(Transport { plain, tls })
+        Ok(Transport {
+            plain: Arc::new(ConnectionPool::new(POOL_IDLE_TIMEOUT)),
+            tls,
+        })
     }
 
     /// POSTs `body` with `headers` to `url`; the answer must be complete within `deadline`.
@@ -142,7 +139,7 @@ impl Transport {
         }
     }
 
-    /// One exchange over the hyper pool; `None` when the deadline passed.
+    /// One exchange over a pooled keep-alive connection; `None` when the deadline passed.
     async fn post_plain(
         &self,
         url: &Url,
@@ -151,10 +148,23 @@ impl Transport {
         deadline: Duration,
         started: Instant,
     ) -> Option<Answer> {
-        let uri = match http::Uri::try_from(url.as_str()) {
-            Ok(uri) => uri,
-            Err(error) => {
+        let target = &url[Position::BeforePath..Position::AfterQuery];
+        let (origin, uri) = match (Origin::of(url), http::Uri::try_from(target)) {
+            (Some(origin), Ok(uri)) => (origin, uri),
+            (None, _) => {
+                let error = format!("the URL `{url}` has no host to connect to");
+                return Some(Err((AttemptOutcome::RequestError, error)));
+            }
+            (_, Err(error)) => {
                 let error = format!("the URL `{url}` is not a valid request target: {error}");
+                return Some(Err((AttemptOutcome::RequestError, error)));
+            }
+        };
+        let host = &url[Position::BeforeHost..Position::BeforePath];
+        match HeaderValue::from_str(host) {
+            Ok(host) => headers.insert(http_header::HOST, host),
+            Err(error) => {
+                let error = format!("the URL `{url}` has an invalid host: {error}");
                 return Some(Err((AttemptOutcome::RequestError, error)));
             }
         };
@@ -168,27 +178,36 @@ impl Transport {
         *request.headers_mut() = headers;
         let remaining = deadline.saturating_sub(started.elapsed());
         tokio::time::timeout(remaining, async {
-            let response = match self.plain.request(request).await {
-                Ok(response) => response,
-                Err(error) => return Err((classify_pooled(&error), error_chain(&error))),
+            let (response, mut conn) = match self.plain.send(&origin, request).await {
+                Ok(exchange) => exchange,
+                Err(error) => return Err((classify_connection(&error), error_chain(&error))),
             };
             let (parts, mut body) = response.into_parts();
             let mut capped = CappedBody::with_size_hint(body.size_hint().lower());
             let mut body_error = None;
-            while let Some(frame) = body.frame().await {
-                match frame {
-                    Ok(frame) => {
+            let mut complete = false;
+            loop {
+                match conn.drive(body.frame()).await {
+                    Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data()
                             && !capped.push(&data)
                         {
                             break;
                         }
                     }
-                    Err(error) => {
+                    Some(Err(error)) => {
                         body_error = Some(body_failure(&error));
                         break;
                     }
+                    None => {
+                        complete = true;
+                        break;
+                    }
                 }
+            }
+            // Only a connection whose answer was read to the end can carry the next request.
+            if complete {
+                self.plain.put_back(&origin, conn);
             }
             Ok((
                 capped.into_response(parts.status.as_u16(), &parts.headers),
@@ -341,12 +360,13 @@ fn known_name(name: &str) -> Option<HeaderName> {
     })
 }
 
-/// Maps a pooled-client error onto an outcome code.
-fn classify_pooled(error: &hyper_util::client::legacy::Error) -> AttemptOutcome {
-    if error.is_connect() {
-        return connect_outcome(&error_chain(error));
+/// Maps a pooled-connection error onto an outcome code.
+fn classify_connection(error: &ConnectionError) -> AttemptOutcome {
+    match error {
+        ConnectionError::Dns { .. } => AttemptOutcome::DnsError,
+        ConnectionError::Connect { .. } => AttemptOutcome::ConnectError,
+        ConnectionError::Http(error) => classify_causes(Some(error)),
     }
-    classify_causes(error.source())
 }
 
 /// Maps a reqwest error onto an outcome code.
