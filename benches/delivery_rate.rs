@@ -4,6 +4,10 @@
 //! `cargo bench --bench delivery_rate [-- SECONDS CONNECTIONS ROUNDS THREADS]` (defaults: 5 s,
 //! 64 connections, 3 rounds alternating with wrk, 2 sender runtime threads). Needs
 //! `wrk` on the PATH for the reference (Debian package `wrk`); without it, only our rate prints.
+//!
+//! On a small machine the receiver and the client share the cores, so the rates depend on the
+//! CPU each side spends per request. The bench also prints that, from the kernel's accounting
+//! (Linux only): the sender's runtime threads, wrk's process, and the receiver's threads.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -43,6 +47,66 @@ fn events(count: usize) -> Vec<OutgoingEvent> {
         })
         .collect()
 }
+
+/// CPU time (user + system) used so far by this process's threads whose name starts with
+/// `prefix`, from `/proc/self/task/*/stat`.
+fn threads_cpu(prefix: &str) -> Duration {
+    let tick = Duration::from_secs(1) / clock_ticks_per_second();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut ticks = 0u32;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces, so split at the last parenthesis.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let used = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        ticks += used(11) + used(12);
+    }
+    tick * ticks
+}
+
+/// CPU time used so far by finished child processes (wrk).
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+fn clock_ticks_per_second() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u32::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
+}
+
+/// CPU microseconds per request.
+fn per_request(cpu: Duration, requests: f64) -> f64 {
+    cpu.as_secs_f64() * 1e6 / requests.max(1.0)
+}
+
+const SENDER_THREADS: &str = "tokio-rt-worker";
+const RECEIVER_THREADS: &str = "actix-server";
 
 fn wrk_rate(
     url: &str,
@@ -150,6 +214,7 @@ fn main() {
     let threads: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .thread_name(SENDER_THREADS)
         .enable_all()
         .build()
         .expect("runtime");
@@ -180,13 +245,27 @@ fn main() {
         });
         // Rounds alternate between wrk and us so that background load hits both alike.
         let (mut ours, mut theirs, mut paired, mut failed) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        // CPU spent, and requests made, in our rounds and in wrk's.
+        let (mut our_cpu, mut wrk_cpu, mut receiver_ours, mut receiver_wrk) = Default::default();
+        let (mut our_requests, mut wrk_requests) = (0.0, 0.0);
         for _ in 0..rounds {
             let (wrk_url, body, signature) = (url.to_string(), sample.clone(), signature.clone());
+            let (children, receiver) = (children_cpu(), threads_cpu(RECEIVER_THREADS));
             let reference = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &body, &signature, seconds, connections))
                 .await
                 .expect("wrk task");
+            if let Some(rate) = reference {
+                wrk_cpu += children_cpu() - children;
+                receiver_wrk += threads_cpu(RECEIVER_THREADS) - receiver;
+                wrk_requests += rate * seconds as f64;
+            }
             theirs.extend(reference);
+            let (sending, receiver) = (threads_cpu(SENDER_THREADS), threads_cpu(RECEIVER_THREADS));
+            let started = Instant::now();
             let (rate, other) = our_rate(&sender, &subscriber, &pool, seconds, connections).await;
+            our_cpu += threads_cpu(SENDER_THREADS) - sending;
+            receiver_ours += threads_cpu(RECEIVER_THREADS) - receiver;
+            our_requests += rate * started.elapsed().as_secs_f64();
             ours.push(rate);
             // Our round against the wrk round just before it: background load changes slowly,
             // so paired ratios vary less than the two rates do.
@@ -214,6 +293,13 @@ fn main() {
                 median(&mut ours) / reference,
                 paired.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
                 median(&mut paired)
+            );
+            println!(
+                "  CPU per request: inboxkit-mock {:.1} µs vs wrk {:.1} µs; the receiver {:.1} µs (our rounds) and {:.1} µs (wrk's)",
+                per_request(our_cpu, our_requests),
+                per_request(wrk_cpu, wrk_requests),
+                per_request(receiver_ours, our_requests),
+                per_request(receiver_wrk, wrk_requests),
             );
         }
         receiver.stop().await;

@@ -90,9 +90,16 @@ pub enum SignatureError {
 #[derive(Clone)]
 pub struct Signer {
     scheme: SignatureScheme,
-    key: Secret,
+    keyed: Keyed,
+}
+
+/// The key, in the form each scheme digests with.
+#[derive(Clone)]
+enum Keyed {
+    /// HMAC state with the key already absorbed: cloned for each body.
+    Hmac(Hmac<Sha256>),
     /// The api-key scheme does not depend on the body: computed once.
-    static_digest: Option<[u8; 32]>,
+    Static([u8; 32]),
 }
 
 impl std::fmt::Debug for Signer {
@@ -106,15 +113,16 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for `scheme` keyed with `key` (webhook secret or API key).
     pub fn new(scheme: SignatureScheme, key: Secret) -> Self {
-        let static_digest = match scheme {
-            SignatureScheme::HmacBody => None,
-            SignatureScheme::ApiKeySha256 => Some(Sha256::digest(key.expose().as_bytes()).into()),
+        let keyed = match scheme {
+            SignatureScheme::HmacBody => Keyed::Hmac(
+                Hmac::new_from_slice(key.expose().as_bytes())
+                    .expect("HMAC accepts keys of any length"),
+            ),
+            SignatureScheme::ApiKeySha256 => {
+                Keyed::Static(Sha256::digest(key.expose().as_bytes()).into())
+            }
         };
-        Signer {
-            scheme,
-            key,
-            static_digest,
-        }
+        Signer { scheme, keyed }
     }
 
     /// The scheme this signer uses.
@@ -123,11 +131,10 @@ impl Signer {
     }
 
     fn digest(&self, body: &[u8]) -> [u8; 32] {
-        match self.static_digest {
-            Some(digest) => digest,
-            None => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose().as_bytes())
-                    .expect("HMAC accepts keys of any length");
+        match &self.keyed {
+            Keyed::Static(digest) => *digest,
+            Keyed::Hmac(keyed) => {
+                let mut mac = keyed.clone();
                 mac.update(body);
                 mac.finalize().into_bytes().into()
             }
@@ -145,7 +152,12 @@ impl Signer {
     /// assert!(signer.verify(b"Hello, World!", Some(&signature)).is_ok());
     /// ```
     pub fn sign(&self, body: &[u8]) -> String {
-        format!("{SIGNATURE_PREFIX}{}", hex::encode(self.digest(body)))
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(self.digest(body), &mut hex).expect("64 digits for 32 bytes");
+        let mut value = String::with_capacity(SIGNATURE_PREFIX.len() + hex.len());
+        value.push_str(SIGNATURE_PREFIX);
+        value.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
+        value
     }
 
     /// Checks a header value against `body` in constant time.

@@ -38,13 +38,14 @@ pub struct Origin {
 impl Origin {
     /// The origin of an `http://` URL; `None` without a host.
     pub fn of(url: &Url) -> Option<Self> {
-        let host = match url.host()? {
-            url::Host::Domain(name) => name.to_owned(),
-            url::Host::Ipv4(address) => address.to_string(),
-            url::Host::Ipv6(address) => address.to_string(),
-        };
+        let host = url.host_str()?;
+        // An IPv6 literal is written in brackets; the resolver wants the address alone.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|inner| inner.strip_suffix(']'))
+            .unwrap_or(host);
         Some(Origin {
-            host,
+            host: host.to_owned(),
             port: url.port_or_known_default()?,
         })
     }

@@ -286,7 +286,7 @@ impl Sender {
             entity_uid: event.entity_uid.clone(),
             status: event.status.clone(),
             previous_status: event.previous_status.clone(),
-            target: subscriber.url.to_string(),
+            target: subscriber.url.as_str().to_owned(),
             created_at: format_timestamp(self.inner.clock.now()),
             state: DeliveryState::Pending,
             // Bodies are JSON, so valid UTF-8: `from_utf8` checks that far faster than the lossy
@@ -561,7 +561,7 @@ impl Inner {
             number,
             trigger,
             started_at,
-            url: subscriber.url.to_string(),
+            url: subscriber.url.as_str().to_owned(),
             request_headers,
             response: exchange.response,
             latency_ms: exchange.latency.as_secs_f64() * 1e3,

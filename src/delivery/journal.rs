@@ -22,7 +22,12 @@ pub struct DeliveryId(pub String);
 impl DeliveryId {
     /// A new, time-ordered, unique id (`dlv_` + UUIDv7).
     pub fn generate() -> Self {
-        DeliveryId(format!("dlv_{}", uuid::Uuid::now_v7().simple()))
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let digits = uuid::Uuid::now_v7().simple().encode_lower(&mut buffer);
+        let mut id = String::with_capacity(4 + digits.len());
+        id.push_str("dlv_");
+        id.push_str(digits);
+        DeliveryId(id)
     }
 }
 
@@ -330,7 +335,10 @@ impl Journal {
 
     fn update<T>(&self, change: impl FnOnce(&mut Inner) -> T) -> T {
         let result = change(&mut self.inner.lock().expect("journal lock"));
-        self.version.send_modify(|v| *v += 1);
+        // A waiter subscribes before it reads, so with none subscribed nobody can miss this.
+        if self.version.receiver_count() > 0 {
+            self.version.send_modify(|v| *v += 1);
+        }
         result
     }
 
