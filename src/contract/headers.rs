@@ -1,5 +1,7 @@
 //! The request header set of a webhook delivery.
 
+use std::borrow::Cow;
+
 /// Always `application/json`.
 pub const CONTENT_TYPE: &str = "Content-Type";
 /// `InboxKit-Webhook/1.0` (documented in the newer pages).
@@ -22,8 +24,14 @@ pub const USER_AGENT_VALUE: &str = "InboxKit-Webhook/1.0";
 /// The `Content-Type` value.
 pub const CONTENT_TYPE_VALUE: &str = "application/json";
 
-/// An ordered list of header name/value pairs, as sent or received.
+/// An ordered list of header name/value pairs, as received or recorded.
 pub type HeaderList = Vec<(String, String)>;
+
+/// A header name or value: the contract's fixed ones are not copied for every request.
+pub type HeaderText = Cow<'static, str>;
+
+/// The header set of a request as sent, in order.
+pub type SentHeaders = Vec<(HeaderText, HeaderText)>;
 
 /// Everything that varies per attempt in the header set.
 #[derive(Debug, Clone)]
@@ -41,20 +49,22 @@ pub struct HeaderInputs<'a> {
 }
 
 /// Builds the header set in a fixed order.
-pub fn build(inputs: &HeaderInputs<'_>) -> HeaderList {
-    let mut headers = vec![
-        (CONTENT_TYPE.to_owned(), CONTENT_TYPE_VALUE.to_owned()),
-        (USER_AGENT.to_owned(), USER_AGENT_VALUE.to_owned()),
-        (EVENT.to_owned(), inputs.event.to_owned()),
-        (TIMESTAMP.to_owned(), inputs.timestamp.to_owned()),
-        (SIGNATURE.to_owned(), inputs.signature.to_owned()),
-    ];
+pub fn build(inputs: &HeaderInputs<'_>) -> SentHeaders {
+    let owned = |value: &str| Cow::Owned(value.to_owned());
+    let mut headers = Vec::with_capacity(8);
+    headers.extend([
+        (CONTENT_TYPE.into(), CONTENT_TYPE_VALUE.into()),
+        (USER_AGENT.into(), USER_AGENT_VALUE.into()),
+        (EVENT.into(), owned(inputs.event)),
+        (TIMESTAMP.into(), owned(inputs.timestamp)),
+        (SIGNATURE.into(), owned(inputs.signature)),
+    ]);
     if let Some(token) = inputs.bearer {
-        headers.push((AUTHORIZATION.to_owned(), format!("Bearer {token}")));
+        headers.push((AUTHORIZATION.into(), format!("Bearer {token}").into()));
     }
     if let Some((delivery, attempt)) = inputs.mock {
-        headers.push((MOCK_DELIVERY.to_owned(), delivery.to_owned()));
-        headers.push((MOCK_ATTEMPT.to_owned(), attempt.to_string()));
+        headers.push((MOCK_DELIVERY.into(), owned(delivery)));
+        headers.push((MOCK_ATTEMPT.into(), attempt.to_string().into()));
     }
     headers
 }
@@ -72,7 +82,7 @@ mod tests {
             bearer: Some("tok"),
             mock: Some(("d1", 2)),
         });
-        let names: Vec<_> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<_> = headers.iter().map(|(n, _)| n.as_ref()).collect();
         assert_eq!(
             names,
             [

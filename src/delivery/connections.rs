@@ -79,8 +79,9 @@ pub enum ConnectionError {
 /// socket, which moves only while [`Conn::drive`] polls it.
 pub struct Conn {
     sender: SendRequest<RequestBody>,
-    /// `None` once the connection has ended.
-    connection: Option<Connection>,
+    /// `None` once the connection has ended. Boxed: the state is large and a `Conn` moves
+    /// between the pool and each attempt.
+    connection: Option<Box<Connection>>,
 }
 
 impl Conn {
@@ -102,7 +103,7 @@ impl Conn {
                         .await?;
                     return Ok(Conn {
                         sender,
-                        connection: Some(connection),
+                        connection: Some(Box::new(connection)),
                     });
                 }
                 Err(source) => last = Some((address.to_string(), source)),
@@ -136,14 +137,14 @@ impl fmt::Debug for Conn {
 
 /// Polls `work` and, while it waits, the connection it depends on. When the connection ends, it
 /// is dropped: whatever still waits on it then fails with hyper's error.
-async fn drive<F: Future>(connection: &mut Option<Connection>, work: F) -> F::Output {
+async fn drive<F: Future>(connection: &mut Option<Box<Connection>>, work: F) -> F::Output {
     let mut work = pin!(work);
     poll_fn(|cx| {
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(output);
         }
         if let Some(state) = connection
-            && Pin::new(state).poll(cx).is_ready()
+            && Pin::new(&mut **state).poll(cx).is_ready()
         {
             *connection = None;
             return work.as_mut().poll(cx);
@@ -185,7 +186,9 @@ impl ConnectionPool {
         loop {
             let (mut conn, reused) = match self.take(origin) {
                 Some(conn) => (conn, true),
-                None => (Conn::open(origin).await?, false),
+                // Boxed: connecting is rare and its state is large; every request would
+                // otherwise carry (and move) it.
+                None => (Box::pin(Conn::open(origin)).await?, false),
             };
             if let Err(error) = drive(&mut conn.connection, conn.sender.ready()).await {
                 if reused {

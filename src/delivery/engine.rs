@@ -279,43 +279,47 @@ impl Sender {
         DeliveryId,
         tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>,
     ) {
+        let OutgoingEvent {
+            body,
+            event,
+            entity_uid,
+            status,
+            previous_status,
+            signature,
+        } = event;
         let id = DeliveryId::generate();
         let record = DeliveryRecord {
             id: id.clone(),
-            event: event.event.clone(),
-            entity_uid: event.entity_uid.clone(),
-            status: event.status.clone(),
-            previous_status: event.previous_status.clone(),
+            event: event.clone(),
+            entity_uid,
+            status,
+            previous_status,
             target: subscriber.url.as_str().to_owned(),
             created_at: format_timestamp(self.inner.clock.now()),
             state: DeliveryState::Pending,
             // Bodies are JSON, so valid UTF-8: `from_utf8` checks that far faster than the lossy
             // conversion, which is kept for the rare body that is not.
-            body: match std::str::from_utf8(&event.body) {
+            body: match std::str::from_utf8(&body) {
                 Ok(text) => text.into(),
-                Err(_) => String::from_utf8_lossy(&event.body).into(),
+                Err(_) => String::from_utf8_lossy(&body).into(),
             },
             attempts: Vec::new(),
         };
         let skeleton = snapshot.then(|| record.clone());
         // A fixed signature (a replay) is saved with the body; any other is computed again from
         // the subscriber's key when a saved delivery resumes.
-        self.inner
-            .journal
-            .open_signed(record, event.signature.as_deref());
-        let signature = event
-            .signature
-            .unwrap_or_else(|| subscriber.signer.sign(&event.body));
-        let span = debug_span!("delivery", id = %id, event = %event.event);
+        self.inner.journal.open_signed(record, signature.as_deref());
+        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let span = debug_span!("delivery", id = %id, event = %event);
         let inner = self.inner.clone();
         let task_id = id.clone();
         let task = self.inner.tasks.spawn(
             async move {
                 let delivery = Delivery {
                     id: task_id,
-                    event: event.event,
+                    event,
                     subscriber,
-                    body: event.body,
+                    body,
                     signature,
                 };
                 inner.run(delivery, skeleton, Resume::fresh()).await
@@ -549,7 +553,7 @@ impl Inner {
             timestamp: &started_at,
             signature,
             bearer: subscriber.bearer.as_ref().map(Secret::expose),
-            mock: subscriber.mock_headers.then_some((id.0.as_str(), number)),
+            mock: subscriber.mock_headers.then_some((id.as_str(), number)),
         });
         let deadline = self.clock.to_real(subscriber.timeout);
         let exchange = self

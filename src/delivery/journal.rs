@@ -1,23 +1,24 @@
 //! The journal: one record per delivery with every attempt, bounded, with lasting counters.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::transport::RecordedResponse;
-use crate::contract::headers::HeaderList;
+use crate::contract::headers::SentHeaders;
 use crate::persistence::StateWriter;
 
 /// Default number of deliveries the journal keeps before evicting finished ones.
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
 
-/// Identifies a delivery; stays the same across retries and redeliveries.
+/// Identifies a delivery; stays the same across retries and redeliveries. Shared: clones are
+/// cheap, and the journal, the sender and every listing hold one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct DeliveryId(pub String);
+pub struct DeliveryId(pub Arc<str>);
 
 impl DeliveryId {
     /// A new, time-ordered, unique id (`dlv_` + UUIDv7).
@@ -27,7 +28,12 @@ impl DeliveryId {
         let mut id = String::with_capacity(4 + digits.len());
         id.push_str("dlv_");
         id.push_str(digits);
-        DeliveryId(id)
+        DeliveryId(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -97,7 +103,7 @@ pub struct AttemptRecord {
     /// Where it was sent.
     pub url: String,
     /// Exact request headers.
-    pub request_headers: HeaderList,
+    pub request_headers: SentHeaders,
     /// The answer, if any.
     pub response: Option<RecordedResponse>,
     /// Wall-clock latency in milliseconds.
@@ -533,7 +539,7 @@ mod tests {
 
     fn record(n: usize) -> DeliveryRecord {
         DeliveryRecord {
-            id: DeliveryId(format!("d{n}")),
+            id: DeliveryId(format!("d{n}").into()),
             event: "domain.status_changed".into(),
             entity_uid: Some(format!("domain-{n}")),
             status: Some("active".into()),
@@ -560,7 +566,11 @@ mod tests {
             DeliveryState::Delivered,
         );
         journal.open(record(3));
-        let ids: Vec<_> = journal.all().into_iter().map(|r| r.id.0).collect();
+        let ids: Vec<_> = journal
+            .all()
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect();
         assert_eq!(ids, ["d0", "d2", "d3"]);
         let counters = journal.counters();
         assert_eq!(
@@ -601,7 +611,7 @@ mod tests {
         let (page, total) = journal.list(&filter, 1, 2);
         assert_eq!(total, 4);
         assert_eq!(
-            page.iter().map(|r| r.id.0.as_str()).collect::<Vec<_>>(),
+            page.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["d2", "d3"]
         );
         let by_uid = Filter {

@@ -19,7 +19,7 @@ use url::{Position, Url};
 
 use super::connections::{ConnectionError, ConnectionPool, Origin};
 use super::outcome::AttemptOutcome;
-use crate::contract::headers::{self, HeaderList};
+use crate::contract::headers::{self, HeaderList, SentHeaders};
 
 /// The most of a response body the journal keeps.
 pub const RESPONSE_BODY_CAP: usize = 64 * 1024;
@@ -98,7 +98,7 @@ impl Transport {
     pub async fn post(
         &self,
         url: &Url,
-        headers: &HeaderList,
+        headers: &SentHeaders,
         body: Bytes,
         deadline: Duration,
     ) -> Exchange {
@@ -317,10 +317,10 @@ fn body_failure(error: &dyn StdError) -> String {
 }
 
 /// The header list as a map; the contract's own names and fixed values are not parsed again.
-fn header_map(list: &HeaderList) -> Result<HeaderMap, String> {
+fn header_map(list: &SentHeaders) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::with_capacity(list.len() + 3);
     for (name, value) in list {
-        let (name, value) = match (name.as_str(), value.as_str()) {
+        let (name, value) = match (name.as_ref(), value.as_ref()) {
             (headers::CONTENT_TYPE, headers::CONTENT_TYPE_VALUE) => (
                 http_header::CONTENT_TYPE,
                 HeaderValue::from_static(headers::CONTENT_TYPE_VALUE),

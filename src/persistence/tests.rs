@@ -73,7 +73,7 @@ async fn what_is_written_reads_back_with_the_in_flight_attempt_and_the_clock() {
     let ids: Vec<&str> = saved
         .deliveries
         .iter()
-        .map(|d| d.record.id.0.as_str())
+        .map(|d| d.record.id.as_str())
         .collect();
     assert_eq!(ids, ["a", "b"], "forgotten deliveries are gone, order kept");
     let (a_saved, b_saved) = (&saved.deliveries[0], &saved.deliveries[1]);

@@ -182,7 +182,7 @@ fn commit(
                      ON CONFLICT (id) DO NOTHING",
                 )?
                 .execute(params![
-                    record.id.0,
+                    record.id.as_str(),
                     state_name(record.state),
                     serde_json::to_string(&record)?,
                     signature
@@ -190,21 +190,21 @@ fn commit(
             }
             Write::Attempt { id, attempt, state } => {
                 tx.prepare_cached("INSERT INTO attempts (delivery, attempt) VALUES (?1, ?2)")?
-                    .execute(params![id.0, serde_json::to_string(&attempt)?])?;
+                    .execute(params![id.as_str(), serde_json::to_string(&attempt)?])?;
                 tx.prepare_cached("UPDATE deliveries SET state = ?2 WHERE id = ?1")?
-                    .execute(params![id.0, state_name(state)])?;
+                    .execute(params![id.as_str(), state_name(state)])?;
             }
             Write::Started { id, number } => {
                 tx.prepare_cached(
                     "UPDATE deliveries SET started = MAX(started, ?2) WHERE id = ?1",
                 )?
-                .execute(params![id.0, number])?;
+                .execute(params![id.as_str(), number])?;
             }
             Write::Forget(id) => {
                 tx.prepare_cached("DELETE FROM attempts WHERE delivery = ?1")?
-                    .execute(params![id.0])?;
+                    .execute(params![id.as_str()])?;
                 tx.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?
-                    .execute(params![id.0])?;
+                    .execute(params![id.as_str()])?;
             }
             Write::Clear => tx.execute_batch("DELETE FROM attempts; DELETE FROM deliveries;")?,
             Write::WorldConfig(config) => {

@@ -116,12 +116,12 @@ async fn list(
 }
 
 async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = DeliveryId(id.into_inner());
+    let id = DeliveryId(id.into_inner().into());
     let record = state
         .sender()
         .journal()
         .get(&id)
-        .ok_or_else(|| ApiError::UnknownDelivery(id.0.clone()))?;
+        .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
     Ok(HttpResponse::Ok().json(record))
 }
 
@@ -141,13 +141,13 @@ async fn redeliver(state: &AppState, id: DeliveryId) -> Result<Value, ApiError> 
         .sender()
         .journal()
         .get(&id)
-        .ok_or_else(|| ApiError::UnknownDelivery(id.0.clone()))?;
+        .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
     let subscriber = state.subscriber(workspace_of(state, &record));
     let attempt = state
         .sender()
         .redeliver(&id, &subscriber)
         .await
-        .map_err(|_| ApiError::UnknownDelivery(id.0.clone()))?;
+        .map_err(|_| ApiError::UnknownDelivery(id.to_string()))?;
     Ok(json!({"delivery_id": id, "attempt": attempt}))
 }
 
@@ -156,7 +156,7 @@ async fn redeliver_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
-    let answer = redeliver(&state, DeliveryId(id.into_inner())).await?;
+    let answer = redeliver(&state, DeliveryId(id.into_inner().into())).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
