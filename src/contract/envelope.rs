@@ -159,6 +159,11 @@ impl Envelope {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("an envelope always serializes")
     }
+
+    /// The JSON body as text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an envelope always serializes")
+    }
 }
 
 #[cfg(test)]
