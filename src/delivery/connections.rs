@@ -1,32 +1,33 @@
-//! Keep-alive HTTP/1.1 connections to `http://` subscribers, pooled per origin and driven by the
-//! task that sends on them.
+//! Keep-alive HTTP/1.1 connections to `http://` subscribers: the attempt's own task writes the
+//! request and reads the answer, with no connection task and no channel in between.
 //!
-//! A connection makes progress only while an attempt uses it: the request, the response and its
-//! body are all polled in the attempt's own task, so a request costs no hand-off to a connection
-//! task and back. An idle connection is checked when it is next taken: one the subscriber closed
-//! meanwhile is dropped for the next (or a new) one, and a request that was never written is sent
-//! on another connection, so a stale connection never costs an attempt.
+//! A webhook attempt is one small POST and one answer, so this is HTTP/1.1 for exactly that: the
+//! request goes out in one write, `httparse` reads the answer's head, and the body is framed by
+//! `Content-Length`, the chunked coding, or the end of the connection (RFC 9112 §6.3). An idle
+//! connection is checked before it is used again, so one the subscriber closed meanwhile is
+//! replaced without costing an attempt.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::io;
 use std::sync::Mutex;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
-/// What a request body is on these connections.
-pub type RequestBody = Full<Bytes>;
+use crate::contract::headers::{HeaderList, SentHeaders};
 
-type Connection = http1::Connection<TokioIo<TcpStream>, RequestBody>;
+/// The longest answer head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields accepted in an answer.
+const MAX_HEADERS: usize = 100;
+/// The longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+/// Room made in the read buffer before each read.
+const READ_CHUNK: usize = 8 * 1024;
 
 /// Where a connection goes: the host to resolve and the port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,16 +52,44 @@ impl Origin {
     }
 }
 
-/// Why no request could be sent.
+/// One POST to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The request target in origin form (`/path?query`).
+    pub target: &'a str,
+    /// The `Host` value (`host[:port]`).
+    pub host: &'a str,
+    /// The header set, in order; `Accept: */*` is added unless present.
+    pub headers: &'a SentHeaders,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// A subscriber's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Header fields in arrival order, names in lowercase.
+    pub headers: HeaderList,
+    /// The body, at most the cap given.
+    pub body: Vec<u8>,
+    /// Whether the body was longer than the cap (the rest was not read).
+    pub truncated: bool,
+    /// Why the body ended early, when it did (the status still counts).
+    pub body_error: Option<String>,
+}
+
+/// Why an exchange produced no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
+pub enum ExchangeError {
     /// The host name did not resolve.
     #[error("dns error: {host}: {source}")]
     Dns {
         /// The name looked up.
         host: String,
         /// The resolver's answer.
-        source: std::io::Error,
+        source: io::Error,
     },
     /// No address of the host accepted a TCP connection.
     #[error("tcp connect error: {address}: {source}")]
@@ -68,90 +97,38 @@ pub enum ConnectionError {
         /// The last address tried.
         address: String,
         /// Why it failed.
-        source: std::io::Error,
+        source: io::Error,
     },
-    /// The exchange failed at the HTTP layer.
-    #[error(transparent)]
-    Http(#[from] hyper::Error),
+    /// A header cannot be sent as it is (a control character in a value, say).
+    #[error("the request header `{0}` is not a valid HTTP field")]
+    InvalidHeader(String),
+    /// The connection closed or was reset before a complete answer head.
+    #[error("{0}")]
+    Closed(String),
+    /// The answer is not HTTP/1.x.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// Another I/O failure.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The failure.
+        source: io::Error,
+    },
 }
 
-/// One HTTP/1.1 connection: the handle requests go through and the state machine that owns the
-/// socket, which moves only while [`Conn::drive`] polls it.
-pub struct Conn {
-    sender: SendRequest<RequestBody>,
-    /// `None` once the connection has ended. Boxed: the state is large and a `Conn` moves
-    /// between the pool and each attempt.
-    connection: Option<Box<Connection>>,
-}
-
-impl Conn {
-    async fn open(origin: &Origin) -> Result<Self, ConnectionError> {
-        let addresses = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-            .await
-            .map_err(|source| ConnectionError::Dns {
-                host: origin.host.clone(),
-                source,
-            })?;
-        let mut last = None;
-        for address in addresses {
-            match TcpStream::connect(address).await {
-                Ok(stream) => {
-                    // Best effort: a socket without it still works, only slower.
-                    let _ = stream.set_nodelay(true);
-                    let (sender, connection) = http1::Builder::new()
-                        .handshake(TokioIo::new(stream))
-                        .await?;
-                    return Ok(Conn {
-                        sender,
-                        connection: Some(Box::new(connection)),
-                    });
-                }
-                Err(source) => last = Some((address.to_string(), source)),
+impl ExchangeError {
+    /// A failed read or write: a reset or a closed pipe is the connection closing.
+    fn io(context: &'static str, source: io::Error) -> Self {
+        use io::ErrorKind::*;
+        match source.kind() {
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                ExchangeError::Closed(format!("{context}: {source}"))
             }
+            _ => ExchangeError::Io { context, source },
         }
-        let (address, source) = last.unwrap_or_else(|| {
-            let none = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
-            (origin.host.clone(), none)
-        });
-        Err(ConnectionError::Connect { address, source })
     }
-
-    /// Runs `work` (a request, a body frame) to completion while driving the connection.
-    pub async fn drive<F: Future>(&mut self, work: F) -> F::Output {
-        drive(&mut self.connection, work).await
-    }
-
-    /// Whether the connection can carry another request.
-    fn is_open(&self) -> bool {
-        self.connection.is_some() && !self.sender.is_closed()
-    }
-}
-
-impl fmt::Debug for Conn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn")
-            .field("open", &self.is_open())
-            .finish()
-    }
-}
-
-/// Polls `work` and, while it waits, the connection it depends on. When the connection ends, it
-/// is dropped: whatever still waits on it then fails with hyper's error.
-async fn drive<F: Future>(connection: &mut Option<Box<Connection>>, work: F) -> F::Output {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
-            return Poll::Ready(output);
-        }
-        if let Some(state) = connection
-            && Pin::new(&mut **state).poll(cx).is_ready()
-        {
-            *connection = None;
-            return work.as_mut().poll(cx);
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 /// Idle keep-alive connections per origin, most recently used last.
@@ -174,44 +151,34 @@ impl ConnectionPool {
         }
     }
 
-    /// Sends `request` (origin-form URI, `Host` set) to `origin`, on an idle connection when one
-    /// is still open, else on a new one. Returns the response head and the connection its body
-    /// arrives on: read it with [`Conn::drive`], then give the connection back with
-    /// [`ConnectionPool::put_back`].
-    pub async fn send(
+    /// POSTs `request` to `origin` on an idle connection that is still open, else on a new one,
+    /// and reads the answer, keeping at most `cap` bytes of its body.
+    pub async fn exchange(
         &self,
         origin: &Origin,
-        mut request: http::Request<RequestBody>,
-    ) -> Result<(http::Response<Incoming>, Conn), ConnectionError> {
-        loop {
-            let (mut conn, reused) = match self.take(origin) {
-                Some(conn) => (conn, true),
-                // Boxed: connecting is rare and its state is large; every request would
-                // otherwise carry (and move) it.
-                None => (Box::pin(Conn::open(origin)).await?, false),
-            };
-            if let Err(error) = drive(&mut conn.connection, conn.sender.ready()).await {
-                if reused {
-                    continue;
-                }
-                return Err(error.into());
-            }
-            match drive(&mut conn.connection, conn.sender.try_send_request(request)).await {
-                Ok(response) => return Ok((response, conn)),
-                Err(mut error) => match error.take_message() {
-                    // Never written: the idle connection had closed under us.
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(error.into_error().into()),
-                },
-            }
+        request: &Request<'_>,
+        cap: usize,
+    ) -> Result<Answer, ExchangeError> {
+        let mut wire = Vec::with_capacity(512 + request.body.len());
+        encode(request, &mut wire)?;
+        let mut conn = match self.take(origin) {
+            Some(conn) => conn,
+            // Boxed: connecting is rare and its state is large; every exchange would otherwise
+            // carry (and move) it.
+            None => Box::pin(Conn::open(origin)).await?,
+        };
+        conn.stream
+            .write_all(&wire)
+            .await
+            .map_err(|error| ExchangeError::io("writing the request", error))?;
+        let (answer, reusable) = conn.read_answer(cap).await?;
+        if reusable {
+            self.put_back(origin, conn);
         }
+        Ok(answer)
     }
 
-    /// Keeps a connection whose exchange is complete (its response body read to the end).
-    pub fn put_back(&self, origin: &Origin, conn: Conn) {
-        if !conn.is_open() {
-            return;
-        }
+    fn put_back(&self, origin: &Origin, conn: Conn) {
         let now = Instant::now();
         let mut idle = self.idle.lock().expect("pool lock");
         let list = match idle.get_mut(origin) {
@@ -227,7 +194,8 @@ impl ConnectionPool {
         list.push_back(Idle { conn, since: now });
     }
 
-    /// The most recently used idle connection to `origin` that has not timed out.
+    /// The most recently used idle connection to `origin` that has not timed out and that the
+    /// subscriber has not closed.
     fn take(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle.lock().expect("pool lock");
         let list = idle.get_mut(origin)?;
@@ -262,61 +230,457 @@ impl fmt::Debug for ConnectionPool {
     }
 }
 
+/// Writes the request: request line, `host`, the headers (names in lowercase, as HTTP/2 and
+/// reqwest send them), `accept` unless given, `content-length`, the body.
+fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError> {
+    wire.extend_from_slice(b"POST ");
+    wire.extend_from_slice(request.target.as_bytes());
+    wire.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    wire.extend_from_slice(request.host.as_bytes());
+    wire.extend_from_slice(b"\r\n");
+    let mut accept = false;
+    for (name, value) in request.headers {
+        let (name, value) = (name.as_bytes(), value.as_bytes());
+        if name.is_empty() || !name.iter().copied().all(is_token_byte) {
+            return Err(ExchangeError::InvalidHeader(lossy(name)));
+        }
+        if !value.iter().copied().all(is_value_byte) {
+            return Err(ExchangeError::InvalidHeader(lossy(name)));
+        }
+        accept |= name.eq_ignore_ascii_case(b"accept");
+        wire.extend(name.iter().map(u8::to_ascii_lowercase));
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value);
+        wire.extend_from_slice(b"\r\n");
+    }
+    if !accept {
+        wire.extend_from_slice(b"accept: */*\r\n");
+    }
+    wire.extend_from_slice(b"content-length: ");
+    wire.extend_from_slice(request.body.len().to_string().as_bytes());
+    wire.extend_from_slice(b"\r\n\r\n");
+    wire.extend_from_slice(request.body);
+    Ok(())
+}
+
+/// A `tchar` of RFC 9110 §5.6.2.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// A byte allowed in a field value: visible, space, tab, or obs-text (RFC 9110 §5.5).
+fn is_value_byte(byte: u8) -> bool {
+    byte == b'\t' || (byte >= b' ' && byte != 0x7f)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// How the answer's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// The parts of an answer head that matter past parsing.
+struct Head {
+    status: u16,
+    headers: HeaderList,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// One HTTP/1.1 connection and what has been read from it and not yet used.
+struct Conn {
+    stream: TcpStream,
+    buffer: BytesMut,
+}
+
+impl Conn {
+    async fn open(origin: &Origin) -> Result<Self, ExchangeError> {
+        let addresses = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+            .await
+            .map_err(|source| ExchangeError::Dns {
+                host: origin.host.clone(),
+                source,
+            })?;
+        let mut last = None;
+        for address in addresses {
+            match TcpStream::connect(address).await {
+                Ok(stream) => {
+                    // Best effort: a socket without it still works, only slower.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(Conn {
+                        stream,
+                        buffer: BytesMut::with_capacity(READ_CHUNK),
+                    });
+                }
+                Err(source) => last = Some((address.to_string(), source)),
+            }
+        }
+        let (address, source) = last.unwrap_or_else(|| {
+            let none = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+            (origin.host.clone(), none)
+        });
+        Err(ExchangeError::Connect { address, source })
+    }
+
+    /// Whether an idle connection can carry another request: nothing unread, and the
+    /// subscriber has neither closed it nor sent anything since.
+    fn is_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        self.buffer.is_empty()
+            && matches!(
+                self.stream.try_read(&mut probe),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock
+            )
+    }
+
+    /// Reads more into the buffer; 0 at the end of the stream.
+    async fn fill(&mut self) -> io::Result<usize> {
+        self.buffer.reserve(READ_CHUNK);
+        self.stream.read_buf(&mut self.buffer).await
+    }
+
+    /// Reads one answer (skipping 1xx ones); also says whether the connection can be reused.
+    async fn read_answer(&mut self, cap: usize) -> Result<(Answer, bool), ExchangeError> {
+        let head = loop {
+            if let Some(head) = self.parse_head()? {
+                break head;
+            }
+            if self.buffer.len() >= MAX_HEAD {
+                let error = format!("the answer's head is longer than {} KiB", MAX_HEAD / 1024);
+                return Err(ExchangeError::InvalidResponse(error));
+            }
+            let read = self
+                .fill()
+                .await
+                .map_err(|error| ExchangeError::io("reading the answer", error))?;
+            if read == 0 {
+                return Err(ExchangeError::Closed(if self.buffer.is_empty() {
+                    "the connection closed before an answer".into()
+                } else {
+                    "the connection closed in the middle of the answer's head".into()
+                }));
+            }
+        };
+        let mut body = Body::new(cap);
+        if let Framing::Length(length) = head.framing {
+            body.bytes
+                .reserve(usize::try_from(length).map_or(cap, |length| length.min(cap)));
+        }
+        let complete = match head.framing {
+            Framing::Empty => true,
+            Framing::Length(length) => self.read_length(length, &mut body).await,
+            Framing::Chunked => self.read_chunked(&mut body).await,
+            Framing::UntilClose => {
+                self.read_to_end(&mut body).await;
+                false
+            }
+        };
+        let answer = Answer {
+            status: head.status,
+            headers: head.headers,
+            body: body.bytes,
+            truncated: body.truncated,
+            body_error: body.error,
+        };
+        Ok((answer, complete && head.keep_alive))
+    }
+
+    /// Parses a final answer head from the buffer and consumes it; `None` until one is complete.
+    fn parse_head(&mut self) -> Result<Option<Head>, ExchangeError> {
+        loop {
+            let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut slots);
+            let length = match response.parse(&self.buffer) {
+                Ok(httparse::Status::Complete(length)) => length,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(httparse::Error::TooManyHeaders) => {
+                    let error = format!("more than {MAX_HEADERS} header fields");
+                    return Err(ExchangeError::InvalidResponse(error));
+                }
+                Err(error) => return Err(ExchangeError::InvalidResponse(error.to_string())),
+            };
+            let status = response.code.unwrap_or_default();
+            if (100..200).contains(&status) && status != 101 {
+                // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                self.buffer.advance(length);
+                continue;
+            }
+            let head = head(status, response.version == Some(1), response.headers)?;
+            self.buffer.advance(length);
+            return Ok(Some(head));
+        }
+    }
+
+    /// Reads a body of `length` bytes; true when all of it arrived and fit.
+    async fn read_length(&mut self, length: u64, body: &mut Body) -> bool {
+        let mut remaining = length;
+        loop {
+            let available = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(self.buffer.len());
+            let fits = body.push(&self.buffer[..available]);
+            self.buffer.advance(available);
+            remaining -= available as u64;
+            if !fits {
+                return false;
+            }
+            if remaining == 0 {
+                return true;
+            }
+            match self.fill().await {
+                Ok(0) => {
+                    body.fail(format!(
+                        "the connection closed {remaining} bytes before the end of the body"
+                    ));
+                    return false;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    body.fail(format!("reading the body: {error}"));
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Reads a chunked body and its trailers; true when the last chunk arrived and all fit.
+    async fn read_chunked(&mut self, body: &mut Body) -> bool {
+        loop {
+            let Some(line) = self.line(body).await else {
+                return false;
+            };
+            let size = line.split(|b| *b == b';').next().unwrap_or_default();
+            let size = std::str::from_utf8(size)
+                .ok()
+                .and_then(|size| u64::from_str_radix(size.trim(), 16).ok());
+            let Some(size) = size else {
+                body.fail(format!("invalid chunk size line `{}`", lossy(&line)));
+                return false;
+            };
+            if size == 0 {
+                // Trailer fields, up to the empty line: read and dropped.
+                loop {
+                    match self.line(body).await {
+                        Some(line) if line.is_empty() => return true,
+                        Some(_) => {}
+                        None => return false,
+                    }
+                }
+            }
+            if !self.read_length(size, body).await {
+                return false;
+            }
+            match self.line(body).await {
+                Some(line) if line.is_empty() => {}
+                Some(_) => {
+                    body.fail("a chunk is longer than its size".into());
+                    return false;
+                }
+                None => return false,
+            }
+        }
+    }
+
+    /// The next line (without its CRLF or LF) from the buffer, reading more as needed; `None`,
+    /// with the body's error set, when it cannot be had.
+    async fn line(&mut self, body: &mut Body) -> Option<Vec<u8>> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line = self.buffer.split_to(end + 1);
+                let line = line.strip_suffix(b"\n").unwrap_or(&line);
+                return Some(line.strip_suffix(b"\r").unwrap_or(line).to_vec());
+            }
+            if self.buffer.len() > MAX_LINE {
+                body.fail(format!("a chunk line is longer than {MAX_LINE} bytes"));
+                return None;
+            }
+            match self.fill().await {
+                Ok(0) => {
+                    body.fail("the connection closed in the middle of a chunked body".into());
+                    return None;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    body.fail(format!("reading the body: {error}"));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads until the subscriber closes the connection (or the body is over the cap).
+    async fn read_to_end(&mut self, body: &mut Body) {
+        loop {
+            let fits = body.push(&self.buffer);
+            self.buffer.clear();
+            if !fits {
+                return;
+            }
+            match self.fill().await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) => {
+                    body.fail(format!("reading the body: {error}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The head's status and fields, and what they say about the body and the connection.
+fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ExchangeError> {
+    let mut headers = Vec::with_capacity(fields.len());
+    let (mut chunked, mut transfer_coded, mut length) = (false, false, None);
+    let (mut close, mut keep_alive) = (false, false);
+    for field in fields {
+        let name = field.name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(field.value).into_owned();
+        match name.as_str() {
+            "transfer-encoding" => {
+                transfer_coded = true;
+                // Only the last coding decides whether the body is chunked.
+                chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
+            }
+            "content-length" => {
+                for part in value.split(',') {
+                    let parsed = part.trim().parse::<u64>().ok();
+                    if parsed.is_none() || length.is_some_and(|known| Some(known) != parsed) {
+                        let error = format!("invalid Content-Length `{value}`");
+                        return Err(ExchangeError::InvalidResponse(error));
+                    }
+                    length = parsed;
+                }
+            }
+            "connection" => {
+                for option in value.split(',').map(str::trim) {
+                    close |= option.eq_ignore_ascii_case("close");
+                    keep_alive |= option.eq_ignore_ascii_case("keep-alive");
+                }
+            }
+            _ => {}
+        }
+        headers.push((name, value));
+    }
+    let framing = if status == 204 || status == 304 {
+        Framing::Empty
+    } else if transfer_coded {
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else {
+        length.map_or(Framing::UntilClose, Framing::Length)
+    };
+    Ok(Head {
+        status,
+        headers,
+        framing,
+        keep_alive: !close && (http11 || keep_alive),
+    })
+}
+
+/// A body collected up to a cap.
+struct Body {
+    bytes: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+    error: Option<String>,
+}
+
+impl Body {
+    fn new(cap: usize) -> Self {
+        Body {
+            bytes: Vec::new(),
+            cap,
+            truncated: false,
+            error: None,
+        }
+    }
+
+    /// Appends; false once the cap is reached (what is over it is dropped).
+    fn push(&mut self, data: &[u8]) -> bool {
+        let room = self.cap - self.bytes.len();
+        if data.len() > room {
+            self.bytes.extend_from_slice(&data[..room]);
+            self.truncated = true;
+            return false;
+        }
+        self.bytes.extend_from_slice(data);
+        true
+    }
+
+    fn fail(&mut self, error: String) {
+        self.error = Some(error);
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use http_body_util::BodyExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
 
-    /// How the test server ends each exchange.
-    #[derive(Clone, Copy)]
-    enum Then {
-        KeepAlive,
-        /// Answers with `connection: close` and closes.
-        AnnounceClose,
-        /// Closes without a word once the answer is sent.
-        CloseSilently,
-    }
+    const CAP: usize = 64;
 
-    /// A keep-alive HTTP/1.1 server; returns its URL and how many connections it accepted.
-    async fn server(then: Then) -> (Url, Arc<AtomicUsize>) {
+    /// A server that answers every request on a connection with `answer`, closing the
+    /// connection after it when `close` is set; returns its URL, how many connections it
+    /// accepted, and every request it read.
+    async fn server(
+        answer: &'static [u8],
+        close: bool,
+    ) -> (Url, Arc<AtomicUsize>, Arc<Mutex<Vec<Vec<u8>>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
+        let url = Url::parse(&format!(
+            "http://{}/hook?x=1",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let (accepted, requests) = (Arc::new(AtomicUsize::new(0)), Arc::default());
+        let (count, seen): (_, Arc<Mutex<Vec<Vec<u8>>>>) =
+            (accepted.clone(), Arc::clone(&requests));
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
+                let seen = seen.clone();
                 tokio::spawn(async move {
-                    let mut seen = Vec::new();
+                    let mut pending = Vec::new();
                     let mut buffer = [0u8; 4096];
                     loop {
                         let Ok(n @ 1..) = socket.read(&mut buffer).await else {
                             return;
                         };
-                        seen.extend_from_slice(&buffer[..n]);
-                        // The test requests carry a two-byte body after the head.
-                        let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        pending.extend_from_slice(&buffer[..n]);
+                        // Every test request has a two-byte body after its head.
+                        let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
                             continue;
                         };
-                        if seen.len() < end + 4 + 2 {
+                        if pending.len() < end + 6 {
                             continue;
                         }
-                        seen.drain(..end + 4 + 2);
-                        let close = matches!(then, Then::AnnounceClose);
-                        let answer = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{}\r\nok",
-                            if close { "connection: close\r\n" } else { "" }
-                        );
-                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                        seen.lock()
+                            .unwrap()
+                            .push(pending.drain(..end + 6).collect());
+                        if socket.write_all(answer).await.is_err() {
                             return;
                         }
-                        if !matches!(then, Then::KeepAlive) {
+                        if close {
                             let _ = socket.shutdown().await;
                             return;
                         }
@@ -324,28 +688,89 @@ mod tests {
                 });
             }
         });
-        (url, accepted)
+        (url, accepted, requests)
     }
 
-    /// One POST through the pool, body read to the end and the connection given back.
-    async fn exchange(pool: &ConnectionPool, url: &Url) -> Result<String, ConnectionError> {
-        let origin = Origin::of(url).unwrap();
-        let request = http::Request::post(url.path())
-            .header(http::header::HOST, url.authority())
-            .body(Full::new(Bytes::from_static(b"{}")))
-            .unwrap();
-        let (response, mut conn) = pool.send(&origin, request).await?;
-        let body = conn.drive(response.into_body().collect()).await?;
-        pool.put_back(&origin, conn);
-        Ok(String::from_utf8(body.to_bytes().to_vec()).unwrap())
+    fn headers() -> SentHeaders {
+        vec![
+            (
+                Cow::Borrowed("X-InboxKit-Event"),
+                Cow::Borrowed("domain.status_changed"),
+            ),
+            (
+                Cow::Borrowed("Content-Type"),
+                Cow::Borrowed("application/json"),
+            ),
+        ]
+    }
+
+    async fn post(
+        pool: &ConnectionPool,
+        url: &Url,
+        headers: &SentHeaders,
+    ) -> Result<Answer, ExchangeError> {
+        let request = Request {
+            target: &url[url::Position::BeforePath..url::Position::AfterQuery],
+            host: &url[url::Position::BeforeHost..url::Position::BeforePath],
+            headers,
+            body: b"{}",
+        };
+        pool.exchange(&Origin::of(url).unwrap(), &request, CAP)
+            .await
+    }
+
+    fn pool() -> ConnectionPool {
+        ConnectionPool::new(Duration::from_secs(30))
+    }
+
+    #[tokio::test]
+    async fn the_request_is_one_post_with_host_accept_and_length() {
+        let (url, _, requests) = server(b"HTTP/1.1 204 No Content\r\n\r\n", false).await;
+        let answer = post(&pool(), &url, &headers()).await.unwrap();
+        assert_eq!(answer.status, 204);
+        let request = String::from_utf8(requests.lock().unwrap()[0].clone()).unwrap();
+        let host = url.authority();
+        assert_eq!(
+            request,
+            format!(
+                "POST /hook?x=1 HTTP/1.1\r\nhost: {host}\r\nx-inboxkit-event: domain.status_changed\r\n\
+                 content-type: application/json\r\naccept: */*\r\ncontent-length: 2\r\n\r\n{{}}"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_header_that_would_split_the_request_is_refused_before_connecting() {
+        let (url, accepted, _) =
+            server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
+        let mut injected = headers();
+        injected.push((Cow::Borrowed("X-Evil"), Cow::Borrowed("a\r\nX-Injected: 1")));
+        let error = post(&pool(), &url, &injected).await.unwrap_err();
+        assert!(
+            matches!(error, ExchangeError::InvalidHeader(ref name) if name == "X-Evil"),
+            "{error}"
+        );
+        let mut bad_name = headers();
+        bad_name.push((Cow::Borrowed("Bad Name"), Cow::Borrowed("x")));
+        assert!(matches!(
+            post(&pool(), &url, &bad_name).await,
+            Err(ExchangeError::InvalidHeader(_))
+        ));
+        assert_eq!(accepted.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
     async fn sequential_requests_share_one_connection() {
-        let (url, accepted) = server(Then::KeepAlive).await;
-        let pool = ConnectionPool::new(Duration::from_secs(30));
+        let (url, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Seen: yes\r\n\r\nok",
+            false,
+        )
+        .await;
+        let pool = pool();
         for _ in 0..5 {
-            assert_eq!(exchange(&pool, &url).await.unwrap(), "ok");
+            let answer = post(&pool, &url, &headers()).await.unwrap();
+            assert_eq!(answer.body, b"ok");
+            assert_eq!(answer.headers[1], ("x-seen".to_owned(), "yes".to_owned()));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(pool.idle_count(), 1);
@@ -353,23 +778,32 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_requests_open_one_connection_each_and_keep_them() {
-        let (url, accepted) = server(Then::KeepAlive).await;
-        let pool = ConnectionPool::new(Duration::from_secs(30));
-        let answers = futures::future::join_all((0..4).map(|_| exchange(&pool, &url))).await;
-        assert!(answers.iter().all(|a| a.as_deref().ok() == Some("ok")));
+        let (url, accepted, _) =
+            server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
+        let pool = pool();
+        let headers = headers();
+        let answers = futures::future::join_all((0..4).map(|_| post(&pool, &url, &headers))).await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_ref().is_ok_and(|a| a.status == 200))
+        );
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
         assert_eq!(pool.idle_count(), 4);
     }
 
     #[tokio::test]
     async fn a_connection_closed_while_idle_is_replaced_without_a_failed_request() {
-        for then in [Then::AnnounceClose, Then::CloseSilently] {
-            let (url, accepted) = server(then).await;
-            let pool = ConnectionPool::new(Duration::from_secs(30));
+        for answer in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        ] {
+            let (url, accepted, _) = server(answer, true).await;
+            let pool = pool();
             for _ in 0..3 {
                 // Let the close reach this side, as it would between two deliveries.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                assert_eq!(exchange(&pool, &url).await.unwrap(), "ok");
+                assert_eq!(post(&pool, &url, &headers()).await.unwrap().body, b"ok");
             }
             assert_eq!(accepted.load(Ordering::SeqCst), 3);
         }
@@ -377,13 +811,121 @@ mod tests {
 
     #[tokio::test]
     async fn connections_idle_past_the_timeout_are_not_reused() {
-        let (url, accepted) = server(Then::KeepAlive).await;
+        let (url, accepted, _) =
+            server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
         let pool = ConnectionPool::new(Duration::from_millis(10));
-        exchange(&pool, &url).await.unwrap();
+        post(&pool, &url, &headers()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
-        exchange(&pool, &url).await.unwrap();
+        post(&pool, &url, &headers()).await.unwrap();
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
         assert_eq!(pool.idle_count(), 1, "the expired one is gone");
+    }
+
+    #[tokio::test]
+    async fn bodies_are_framed_by_length_chunks_or_the_end_of_the_connection() {
+        let cases: [(&'static [u8], bool, &[u8], bool); 5] = [
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                false,
+                b"hello",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n\
+                  6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+                false,
+                b"hello world",
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+                true,
+                b"until the end",
+                false,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                false,
+                b"ok",
+                false,
+            ),
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+                false,
+                b"ok",
+                true,
+            ),
+        ];
+        for (answer, close, body, kept) in cases {
+            let (url, _, _) = server(answer, close).await;
+            let pool = pool();
+            let got = post(&pool, &url, &headers()).await.unwrap();
+            assert_eq!(got.body, body, "{}", String::from_utf8_lossy(answer));
+            assert_eq!(got.body_error, None);
+            assert_eq!(
+                pool.idle_count(),
+                usize::from(kept),
+                "{}",
+                String::from_utf8_lossy(answer)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_truncated_and_its_connection_dropped() {
+        let (url, _, _) = server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n\
+              0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
+            false,
+        )
+        .await;
+        let pool = pool();
+        let answer = post(&pool, &url, &headers()).await.unwrap();
+        assert_eq!(answer.body.len(), CAP);
+        assert!(answer.truncated);
+        assert_eq!(pool.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_keeps_the_status_and_says_why() {
+        let (url, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\npart", true).await;
+        let answer = post(&pool(), &url, &headers()).await.unwrap();
+        assert_eq!((answer.status, answer.body.as_slice()), (200, &b"part"[..]));
+        assert!(
+            answer
+                .body_error
+                .unwrap()
+                .contains("6 bytes before the end")
+        );
+        let (url, _, _) = server(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            true,
+        )
+        .await;
+        let answer = post(&pool(), &url, &headers()).await.unwrap();
+        assert!(answer.body_error.unwrap().contains("invalid chunk size"));
+    }
+
+    #[tokio::test]
+    async fn heads_that_are_not_http_or_contradict_themselves_are_invalid() {
+        for answer in [
+            &b"this is not http at all\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+        ] {
+            let (url, _, _) = server(answer, true).await;
+            let error = post(&pool(), &url, &headers()).await.unwrap_err();
+            assert!(
+                matches!(error, ExchangeError::InvalidResponse(_)),
+                "{error}"
+            );
+        }
+        let (url, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-", true).await;
+        let error = post(&pool(), &url, &headers()).await.unwrap_err();
+        assert!(matches!(error, ExchangeError::Closed(_)), "{error}");
+        let (url, _, _) = server(b"", true).await;
+        let error = post(&pool(), &url, &headers()).await.unwrap_err();
+        assert_eq!(error.to_string(), "the connection closed before an answer");
     }
 
     #[tokio::test]
@@ -391,13 +933,12 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let refused = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         drop(listener);
-        let pool = ConnectionPool::new(Duration::from_secs(30));
-        let error = exchange(&pool, &refused).await.unwrap_err();
-        assert!(matches!(error, ConnectionError::Connect { .. }), "{error}");
+        let error = post(&pool(), &refused, &headers()).await.unwrap_err();
+        assert!(matches!(error, ExchangeError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("127.0.0.1"), "{error}");
         let unknown = Url::parse("http://no-such-host.invalid/").unwrap();
-        let error = exchange(&pool, &unknown).await.unwrap_err();
-        assert!(matches!(error, ConnectionError::Dns { .. }), "{error}");
+        let error = post(&pool(), &unknown, &headers()).await.unwrap_err();
+        assert!(matches!(error, ExchangeError::Dns { .. }), "{error}");
     }
 
     #[test]

@@ -12,12 +12,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Body as _;
 use serde::{Deserialize, Serialize};
 use url::{Position, Url};
 
-use super::connections::{ConnectionError, ConnectionPool, Origin};
+use super::connections::{self, ConnectionPool, ExchangeError, Origin};
 use super::outcome::AttemptOutcome;
 use crate::contract::headers::{self, HeaderList, SentHeaders};
 
@@ -103,15 +101,15 @@ impl Transport {
         deadline: Duration,
     ) -> Exchange {
         let started = Instant::now();
-        let header_map = match header_map(headers) {
-            Ok(map) => map,
-            Err(error) => return Exchange::failed(AttemptOutcome::RequestError, error, started),
-        };
         let exchange = if url.scheme() == "http" {
-            self.post_plain(url, header_map, body, deadline, started)
-                .await
+            self.post_plain(url, headers, &body, deadline).await
         } else {
-            self.post_tls(url, header_map, body, deadline).await
+            match header_map(headers) {
+                Ok(map) => self.post_tls(url, map, body, deadline).await,
+                Err(error) => {
+                    return Exchange::failed(AttemptOutcome::RequestError, error, started);
+                }
+            }
         };
         let latency = started.elapsed();
         match exchange {
@@ -143,79 +141,33 @@ impl Transport {
     async fn post_plain(
         &self,
         url: &Url,
-        mut headers: HeaderMap,
-        body: Bytes,
+        headers: &SentHeaders,
+        body: &[u8],
         deadline: Duration,
-        started: Instant,
     ) -> Option<Answer> {
-        let target = &url[Position::BeforePath..Position::AfterQuery];
-        let (origin, uri) = match (Origin::of(url), http::Uri::try_from(target)) {
-            (Some(origin), Ok(uri)) => (origin, uri),
-            (None, _) => {
-                let error = format!("the URL `{url}` has no host to connect to");
-                return Some(Err((AttemptOutcome::RequestError, error)));
-            }
-            (_, Err(error)) => {
-                let error = format!("the URL `{url}` is not a valid request target: {error}");
-                return Some(Err((AttemptOutcome::RequestError, error)));
-            }
+        let Some(origin) = Origin::of(url) else {
+            let error = format!("the URL `{url}` has no host to connect to");
+            return Some(Err((AttemptOutcome::RequestError, error)));
         };
-        let host = &url[Position::BeforeHost..Position::BeforePath];
-        match HeaderValue::from_str(host) {
-            Ok(host) => headers.insert(http_header::HOST, host),
-            Err(error) => {
-                let error = format!("the URL `{url}` has an invalid host: {error}");
-                return Some(Err((AttemptOutcome::RequestError, error)));
-            }
+        let request = connections::Request {
+            target: &url[Position::BeforePath..Position::AfterQuery],
+            host: &url[Position::BeforeHost..Position::BeforePath],
+            headers,
+            body,
         };
-        // What reqwest sends by default, so the wire is the same for both schemes.
-        headers
-            .entry(http_header::ACCEPT)
-            .or_insert(HeaderValue::from_static("*/*"));
-        let mut request = http::Request::new(Full::new(body));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        let remaining = deadline.saturating_sub(started.elapsed());
-        tokio::time::timeout(remaining, async {
-            let (response, mut conn) = match self.plain.send(&origin, request).await {
-                Ok(exchange) => exchange,
-                Err(error) => return Err((classify_connection(&error), error_chain(&error))),
-            };
-            let (parts, mut body) = response.into_parts();
-            let mut capped = CappedBody::with_size_hint(body.size_hint().lower());
-            let mut body_error = None;
-            let mut complete = false;
-            loop {
-                match conn.drive(body.frame()).await {
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data()
-                            && !capped.push(&data)
-                        {
-                            break;
-                        }
-                    }
-                    Some(Err(error)) => {
-                        body_error = Some(body_failure(&error));
-                        break;
-                    }
-                    None => {
-                        complete = true;
-                        break;
-                    }
-                }
-            }
-            // Only a connection whose answer was read to the end can carry the next request.
-            if complete {
-                self.plain.put_back(&origin, conn);
-            }
-            Ok((
-                capped.into_response(parts.status.as_u16(), &parts.headers),
-                body_error,
-            ))
+        let exchange = self.plain.exchange(&origin, &request, RESPONSE_BODY_CAP);
+        Some(match tokio::time::timeout(deadline, exchange).await.ok()? {
+            Ok(answer) => Ok((
+                RecordedResponse {
+                    status: answer.status,
+                    headers: answer.headers,
+                    body: text(answer.body),
+                    body_truncated: answer.truncated,
+                },
+                answer.body_error,
+            )),
+            Err(error) => Err((classify_exchange(&error), error.to_string())),
         })
-        .await
-        .ok()
     }
 
     /// One exchange through reqwest (TLS); `None` when the deadline passed.
@@ -269,16 +221,6 @@ struct CappedBody {
 }
 
 impl CappedBody {
-    /// Room for `expected` bytes up front (at most the cap), so the buffer grows once.
-    fn with_size_hint(expected: u64) -> Self {
-        let room =
-            usize::try_from(expected).map_or(RESPONSE_BODY_CAP, |n| n.min(RESPONSE_BODY_CAP));
-        CappedBody {
-            buffer: Vec::with_capacity(room),
-            truncated: false,
-        }
-    }
-
     /// Appends a chunk; false once the cap is reached (the rest is not read).
     fn push(&mut self, chunk: &[u8]) -> bool {
         let room = RESPONSE_BODY_CAP - self.buffer.len();
@@ -303,12 +245,17 @@ impl CappedBody {
                     )
                 })
                 .collect(),
-            body: match String::from_utf8(self.buffer) {
-                Ok(text) => text,
-                Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
-            },
+            body: text(self.buffer),
             body_truncated: self.truncated,
         }
+    }
+}
+
+/// A body as text: as is when it is UTF-8 (no copy), else lossily.
+fn text(body: Vec<u8>) -> String {
+    match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
     }
 }
 
@@ -360,12 +307,14 @@ fn known_name(name: &str) -> Option<HeaderName> {
     })
 }
 
-/// Maps a pooled-connection error onto an outcome code.
-fn classify_connection(error: &ConnectionError) -> AttemptOutcome {
+/// Maps a failed plain-HTTP exchange onto an outcome code.
+fn classify_exchange(error: &ExchangeError) -> AttemptOutcome {
     match error {
-        ConnectionError::Dns { .. } => AttemptOutcome::DnsError,
-        ConnectionError::Connect { .. } => AttemptOutcome::ConnectError,
-        ConnectionError::Http(error) => classify_causes(Some(error)),
+        ExchangeError::Dns { .. } => AttemptOutcome::DnsError,
+        ExchangeError::Connect { .. } => AttemptOutcome::ConnectError,
+        ExchangeError::Closed(_) => AttemptOutcome::ConnectionClosed,
+        ExchangeError::InvalidResponse(_) => AttemptOutcome::InvalidResponse,
+        ExchangeError::InvalidHeader(_) | ExchangeError::Io { .. } => AttemptOutcome::RequestError,
     }
 }
 
