@@ -248,7 +248,9 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError
             return Err(ExchangeError::InvalidHeader(lossy(name)));
         }
         accept |= name.eq_ignore_ascii_case(b"accept");
-        wire.extend(name.iter().map(u8::to_ascii_lowercase));
+        let start = wire.len();
+        wire.extend_from_slice(name);
+        wire[start..].make_ascii_lowercase();
         wire.extend_from_slice(b": ");
         wire.extend_from_slice(value);
         wire.extend_from_slice(b"\r\n");
@@ -632,6 +634,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use proptest::strategy::Strategy as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -643,9 +646,10 @@ mod tests {
     /// connection after it when `close` is set; returns its URL, how many connections it
     /// accepted, and every request it read.
     async fn server(
-        answer: &'static [u8],
+        answer: impl AsRef<[u8]> + Send + Sync + 'static,
         close: bool,
     ) -> (Url, Arc<AtomicUsize>, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let answer = Arc::new(answer);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = Url::parse(&format!(
             "http://{}/hook?x=1",
@@ -658,7 +662,7 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let seen = seen.clone();
+                let (seen, answer) = (seen.clone(), answer.clone());
                 tokio::spawn(async move {
                     let mut pending = Vec::new();
                     let mut buffer = [0u8; 4096];
@@ -677,7 +681,7 @@ mod tests {
                         seen.lock()
                             .unwrap()
                             .push(pending.drain(..end + 6).collect());
-                        if socket.write_all(answer).await.is_err() {
+                        if socket.write_all((*answer).as_ref()).await.is_err() {
                             return;
                         }
                         if close {
@@ -939,6 +943,39 @@ mod tests {
         let unknown = Url::parse("http://no-such-host.invalid/").unwrap();
         let error = post(&pool(), &unknown, &headers()).await.unwrap_err();
         assert!(matches!(error, ExchangeError::Dns { .. }), "{error}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever a subscriber sends back, the exchange ends in an answer or a coded error,
+        /// never a panic, and keeps at most the cap of any body.
+        #[test]
+        fn any_answer_ends_in_an_answer_or_an_error(
+            answer in proptest::prop_oneof![
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                (0usize..120, proptest::prelude::any::<u8>()).prop_map(|(at, byte)| {
+                    let mut valid = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                        5\r\nhello\r\n40\r\n0123456789012345678901234567890123456789\
+                        012345678901234567890123\r\n0\r\n\r\n".to_vec();
+                    let at = at % valid.len();
+                    valid[at] = byte;
+                    valid
+                }),
+            ],
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let (url, _, _) = server(answer, true).await;
+                let (pool, headers) = (pool(), headers());
+                let exchange = post(&pool, &url, &headers);
+                let result = tokio::time::timeout(Duration::from_secs(5), exchange).await;
+                let result = result.expect("a closed connection always ends the exchange");
+                if let Ok(answer) = result {
+                    assert!(answer.body.len() <= CAP);
+                }
+            });
+        }
     }
 
     #[test]
