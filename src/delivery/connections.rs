@@ -29,25 +29,27 @@ const MAX_LINE: usize = 4096;
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 
-/// Where a connection goes: the host to resolve and the port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Origin {
-    host: String,
+/// Where a connection goes, borrowed from the URL: nothing is copied per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The host as the resolver wants it (an IPv6 address without brackets).
+    host: &'a str,
     port: u16,
+    /// `host[:port]` as in the URL (no port when it is the default): what the pool is keyed by.
+    authority: &'a str,
 }
 
-impl Origin {
+impl<'a> Origin<'a> {
     /// The origin of an `http://` URL; `None` without a host.
-    pub fn of(url: &Url) -> Option<Self> {
+    pub fn of(url: &'a Url) -> Option<Self> {
         let host = url.host_str()?;
-        // An IPv6 literal is written in brackets; the resolver wants the address alone.
-        let host = host
-            .strip_prefix('[')
-            .and_then(|inner| inner.strip_suffix(']'))
-            .unwrap_or(host);
         Some(Origin {
-            host: host.to_owned(),
+            host: host
+                .strip_prefix('[')
+                .and_then(|inner| inner.strip_suffix(']'))
+                .unwrap_or(host),
             port: url.port_or_known_default()?,
+            authority: &url[url::Position::BeforeHost..url::Position::AfterPort],
         })
     }
 }
@@ -133,7 +135,8 @@ impl ExchangeError {
 
 /// Idle keep-alive connections per origin, most recently used last.
 pub struct ConnectionPool {
-    idle: Mutex<HashMap<Origin, VecDeque<Idle>>>,
+    /// Keyed by the origin's authority.
+    idle: Mutex<HashMap<String, VecDeque<Idle>>>,
     idle_timeout: Duration,
 }
 
@@ -155,7 +158,7 @@ impl ConnectionPool {
     /// and reads the answer, keeping at most `cap` bytes of its body.
     pub async fn exchange(
         &self,
-        origin: &Origin,
+        origin: &Origin<'_>,
         request: &Request<'_>,
         cap: usize,
     ) -> Result<Answer, ExchangeError> {
@@ -178,12 +181,12 @@ impl ConnectionPool {
         Ok(answer)
     }
 
-    fn put_back(&self, origin: &Origin, conn: Conn) {
+    fn put_back(&self, origin: &Origin<'_>, conn: Conn) {
         let now = Instant::now();
         let mut idle = self.idle.lock().expect("pool lock");
-        let list = match idle.get_mut(origin) {
+        let list = match idle.get_mut(origin.authority) {
             Some(list) => list,
-            None => idle.entry(origin.clone()).or_default(),
+            None => idle.entry(origin.authority.to_owned()).or_default(),
         };
         while list
             .front()
@@ -196,9 +199,9 @@ impl ConnectionPool {
 
     /// The most recently used idle connection to `origin` that has not timed out and that the
     /// subscriber has not closed.
-    fn take(&self, origin: &Origin) -> Option<Conn> {
+    fn take(&self, origin: &Origin<'_>) -> Option<Conn> {
         let mut idle = self.idle.lock().expect("pool lock");
-        let list = idle.get_mut(origin)?;
+        let list = idle.get_mut(origin.authority)?;
         while let Some(entry) = list.pop_back() {
             if entry.since.elapsed() > self.idle_timeout {
                 // The rest are older still.
@@ -303,11 +306,11 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(origin: &Origin) -> Result<Self, ExchangeError> {
-        let addresses = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+    async fn open(origin: &Origin<'_>) -> Result<Self, ExchangeError> {
+        let addresses = tokio::net::lookup_host((origin.host, origin.port))
             .await
             .map_err(|source| ExchangeError::Dns {
-                host: origin.host.clone(),
+                host: origin.host.to_owned(),
                 source,
             })?;
         let mut last = None;
@@ -326,7 +329,7 @@ impl Conn {
         }
         let (address, source) = last.unwrap_or_else(|| {
             let none = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
-            (origin.host.clone(), none)
+            (origin.host.to_owned(), none)
         });
         Err(ExchangeError::Connect { address, source })
     }
@@ -980,12 +983,26 @@ mod tests {
 
     #[test]
     fn origins_name_the_host_to_resolve_and_the_port() {
-        let origin = |url: &str| Origin::of(&Url::parse(url).unwrap()).unwrap();
-        assert_eq!(origin("http://example.com/x").port, 80);
-        assert_eq!(origin("http://[::1]:8080/").host, "::1");
+        let parts = |url: &str| {
+            let url = Url::parse(url).unwrap();
+            let origin = Origin::of(&url).unwrap();
+            (
+                origin.host.to_owned(),
+                origin.port,
+                origin.authority.to_owned(),
+            )
+        };
         assert_eq!(
-            origin("http://127.0.0.1:9/"),
-            origin("http://127.0.0.1:9/other")
+            parts("http://example.com/x"),
+            ("example.com".into(), 80, "example.com".into())
+        );
+        assert_eq!(
+            parts("http://[::1]:8080/"),
+            ("::1".into(), 8080, "[::1]:8080".into())
+        );
+        assert_eq!(
+            parts("http://u:p@127.0.0.1:9/a?b"),
+            ("127.0.0.1".into(), 9, "127.0.0.1:9".into())
         );
     }
 }
