@@ -373,7 +373,7 @@ impl Conn {
                 }));
             }
         };
-        let mut body = Body::new(cap);
+        let mut body = CappedBody::new(cap);
         if let Framing::Length(length) = head.framing {
             body.bytes
                 .reserve(usize::try_from(length).map_or(cap, |length| length.min(cap)));
@@ -424,7 +424,7 @@ impl Conn {
     }
 
     /// Reads a body of `length` bytes; true when all of it arrived and fit.
-    async fn read_length(&mut self, length: u64, body: &mut Body) -> bool {
+    async fn read_length(&mut self, length: u64, body: &mut CappedBody) -> bool {
         let mut remaining = length;
         loop {
             let available = usize::try_from(remaining)
@@ -456,7 +456,7 @@ impl Conn {
     }
 
     /// Reads a chunked body and its trailers; true when the last chunk arrived and all fit.
-    async fn read_chunked(&mut self, body: &mut Body) -> bool {
+    async fn read_chunked(&mut self, body: &mut CappedBody) -> bool {
         loop {
             let Some(line) = self.line(body).await else {
                 return false;
@@ -495,7 +495,7 @@ impl Conn {
 
     /// The next line (without its CRLF or LF) from the buffer, reading more as needed; `None`,
     /// with the body's error set, when it cannot be had.
-    async fn line(&mut self, body: &mut Body) -> Option<Vec<u8>> {
+    async fn line(&mut self, body: &mut CappedBody) -> Option<Vec<u8>> {
         loop {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
                 let line = self.buffer.split_to(end + 1);
@@ -521,7 +521,7 @@ impl Conn {
     }
 
     /// Reads until the subscriber closes the connection (or the body is over the cap).
-    async fn read_to_end(&mut self, body: &mut Body) {
+    async fn read_to_end(&mut self, body: &mut CappedBody) {
         loop {
             let fits = body.push(&self.buffer);
             self.buffer.clear();
@@ -596,17 +596,22 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
     })
 }
 
-/// A body collected up to a cap.
-struct Body {
-    bytes: Vec<u8>,
+/// A body collected up to a cap, and why it ended early if it did.
+#[derive(Debug)]
+pub(super) struct CappedBody {
+    /// What was kept.
+    pub(super) bytes: Vec<u8>,
     cap: usize,
-    truncated: bool,
-    error: Option<String>,
+    /// Whether more than the cap arrived (the rest is not read).
+    pub(super) truncated: bool,
+    /// Why reading stopped early.
+    pub(super) error: Option<String>,
 }
 
-impl Body {
-    fn new(cap: usize) -> Self {
-        Body {
+impl CappedBody {
+    /// An empty body that keeps at most `cap` bytes.
+    pub(super) fn new(cap: usize) -> Self {
+        CappedBody {
             bytes: Vec::new(),
             cap,
             truncated: false,
@@ -615,7 +620,7 @@ impl Body {
     }
 
     /// Appends; false once the cap is reached (what is over it is dropped).
-    fn push(&mut self, data: &[u8]) -> bool {
+    pub(super) fn push(&mut self, data: &[u8]) -> bool {
         let room = self.cap - self.bytes.len();
         if data.len() > room {
             self.bytes.extend_from_slice(&data[..room]);
@@ -626,7 +631,8 @@ impl Body {
         true
     }
 
-    fn fail(&mut self, error: String) {
+    /// Records why the body ended early.
+    pub(super) fn fail(&mut self, error: String) {
         self.error = Some(error);
     }
 }

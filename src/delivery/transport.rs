@@ -15,7 +15,7 @@ use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use url::{Position, Url};
 
-use super::connections::{self, ConnectionPool, ExchangeError, Origin};
+use super::connections::{self, CappedBody, ConnectionPool, ExchangeError, Origin};
 use super::outcome::AttemptOutcome;
 use crate::contract::headers::{self, HeaderList, SentHeaders};
 
@@ -184,8 +184,7 @@ impl Transport {
                 Ok(response) => response,
                 Err(error) => return Err((classify_reqwest(&error), error_chain(&error))),
             };
-            let mut capped = CappedBody::default();
-            let mut body_error = None;
+            let mut capped = CappedBody::new(RESPONSE_BODY_CAP);
             loop {
                 match response.chunk().await {
                     Ok(Some(chunk)) => {
@@ -195,14 +194,28 @@ impl Transport {
                     }
                     Ok(None) => break,
                     Err(error) => {
-                        body_error = Some(body_failure(&error));
+                        capped.fail(body_failure(&error));
                         break;
                     }
                 }
             }
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect();
             Ok((
-                capped.into_response(response.status().as_u16(), response.headers()),
-                body_error,
+                RecordedResponse {
+                    status,
+                    headers,
+                    body: text(capped.bytes),
+                    body_truncated: capped.truncated,
+                },
+                capped.error,
             ))
         })
         .await
@@ -212,44 +225,6 @@ impl Transport {
 
 /// An answer with an optional body-reading error, or a coded failure with its error chain.
 type Answer = Result<(RecordedResponse, Option<String>), (AttemptOutcome, String)>;
-
-/// Collects at most [`RESPONSE_BODY_CAP`] bytes of a body.
-#[derive(Default)]
-struct CappedBody {
-    buffer: Vec<u8>,
-    truncated: bool,
-}
-
-impl CappedBody {
-    /// Appends a chunk; false once the cap is reached (the rest is not read).
-    fn push(&mut self, chunk: &[u8]) -> bool {
-        let room = RESPONSE_BODY_CAP - self.buffer.len();
-        if chunk.len() > room {
-            self.buffer.extend_from_slice(&chunk[..room]);
-            self.truncated = true;
-            return false;
-        }
-        self.buffer.extend_from_slice(chunk);
-        true
-    }
-
-    fn into_response(self, status: u16, headers: &HeaderMap) -> RecordedResponse {
-        RecordedResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(name, value)| {
-                    (
-                        name.as_str().to_owned(),
-                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: text(self.buffer),
-            body_truncated: self.truncated,
-        }
-    }
-}
 
 /// A body as text: as is when it is UTF-8 (no copy), else lossily.
 fn text(body: Vec<u8>) -> String {
