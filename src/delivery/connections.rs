@@ -464,7 +464,9 @@ impl Conn {
             let size = line.split(|b| *b == b';').next().unwrap_or_default();
             let size = std::str::from_utf8(size)
                 .ok()
-                .and_then(|size| u64::from_str_radix(size.trim(), 16).ok());
+                .map(str::trim)
+                .filter(|size| !size.is_empty() && size.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|size| u64::from_str_radix(size, 16).ok());
             let Some(size) = size else {
                 body.fail(format!("invalid chunk size line `{}`", lossy(&line)));
                 return false;
@@ -559,7 +561,9 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
             }
             "content-length" => {
                 for part in value.split(',') {
-                    let parsed = part.trim().parse::<u64>().ok();
+                    let part = part.trim();
+                    let digits = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+                    let parsed = part.parse::<u64>().ok().filter(|_| digits);
                     if parsed.is_none() || length.is_some_and(|known| Some(known) != parsed) {
                         let error = format!("invalid Content-Length `{value}`");
                         return Err(ExchangeError::InvalidResponse(error));
@@ -592,7 +596,8 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
         status,
         headers,
         framing,
-        keep_alive: !close && (http11 || keep_alive),
+        // A body framed by both fields may have been read wrongly: never reuse that connection.
+        keep_alive: !close && (http11 || keep_alive) && !(transfer_coded && length.is_some()),
     })
 }
 
@@ -836,7 +841,14 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_framed_by_length_chunks_or_the_end_of_the_connection() {
-        let cases: [(&'static [u8], bool, &[u8], bool); 5] = [
+        let cases: [(&'static [u8], bool, &[u8], bool); 6] = [
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n\
+                  2\r\nok\r\n0\r\n\r\n",
+                false,
+                b"ok",
+                false,
+            ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
                 false,
@@ -925,6 +937,7 @@ mod tests {
             &b"this is not http at all\r\n\r\n"[..],
             b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
             b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
         ] {
             let (url, _, _) = server(answer, true).await;
             let error = post(&pool(), &url, &headers()).await.unwrap_err();
