@@ -29,23 +29,20 @@ const SECRET: &str = "bench-secret";
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn events(count: usize) -> Vec<OutgoingEvent> {
+/// The event both clients send: one `domain.status_changed` body. Each of our deliveries still
+/// gets its own id, signature, headers and journal record.
+fn event() -> OutgoingEvent {
     let mut faker = Faker::seeded(1);
     let account = faker.account();
-    let now = chrono::Utc::now();
-    (0..count)
-        .map(|i| {
-            let event = if i % 4 == 0 {
-                EventType::DomainStatusChanged
-            } else {
-                EventType::MailboxStatusChanged
-            };
-            OutgoingEvent::from_envelope(
-                &sample_envelope(&event, &mut faker, &account, PayloadShape::Seed, now)
-                    .expect("known"),
-            )
-        })
-        .collect()
+    let envelope = sample_envelope(
+        &EventType::DomainStatusChanged,
+        &mut faker,
+        &account,
+        PayloadShape::Seed,
+        chrono::Utc::now(),
+    )
+    .expect("known");
+    OutgoingEvent::from_envelope(&envelope)
 }
 
 /// CPU time (user + system) used so far by this process's threads whose name starts with
@@ -155,28 +152,26 @@ fn wrk_rate(
 async fn our_rate(
     sender: &Sender,
     subscriber: &Arc<Subscriber>,
-    pool: &Arc<Vec<OutgoingEvent>>,
+    event: &OutgoingEvent,
     seconds: u64,
     connections: usize,
 ) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
-        .map(|worker| {
-            let (sender, subscriber, pool, stop) = (
+        .map(|_| {
+            let (sender, subscriber, event, stop) = (
                 sender.clone(),
                 subscriber.clone(),
-                pool.clone(),
+                event.clone(),
                 stop.clone(),
             );
             tokio::spawn(async move {
                 let (mut delivered, mut other) = (0u64, 0u64);
-                let mut next = worker;
                 while !stop.load(Ordering::Relaxed) {
                     let record = sender
-                        .deliver_outcome(subscriber.clone(), pool[next % pool.len()].clone())
+                        .deliver_outcome(subscriber.clone(), event.clone())
                         .await;
-                    next += connections;
                     if record.state.terminal() == Some(TerminalState::Delivered) {
                         delivered += 1;
                     } else {
@@ -227,8 +222,8 @@ fn main() {
         })
         .expect("receiver");
         let url = receiver.webhook_url();
-        let pool = Arc::new(events(20_000));
-        let sample = pool[0].body().clone();
+        let event = event();
+        let sample = event.body().clone();
         let signature = signer.sign(&sample);
         let sender = Sender::new(
             Clock::real(),
@@ -262,7 +257,7 @@ fn main() {
             theirs.extend(reference);
             let (sending, receiver) = (threads_cpu(SENDER_THREADS), threads_cpu(RECEIVER_THREADS));
             let started = Instant::now();
-            let (rate, other) = our_rate(&sender, &subscriber, &pool, seconds, connections).await;
+            let (rate, other) = our_rate(&sender, &subscriber, &event, seconds, connections).await;
             our_cpu += threads_cpu(SENDER_THREADS) - sending;
             receiver_ours += threads_cpu(RECEIVER_THREADS) - receiver;
             our_requests += rate * started.elapsed().as_secs_f64();
