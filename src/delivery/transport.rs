@@ -1,8 +1,8 @@
 //! One HTTP attempt over a pooled client: send, read a capped answer, classify failures.
 //!
-//! `http://` subscribers go through hyper's HTTP/1.1 connections, kept alive in a
-//! [`ConnectionPool`] and driven by the attempt's own task: it is the hot path of load runs and
-//! costs far less per request than a full-featured client. `https://` ones go through reqwest
+//! `http://` subscribers go through keep-alive HTTP/1.1 connections in a [`ConnectionPool`],
+//! written and read by the attempt's own task: it is the hot path of load runs and costs far less
+//! per request than a full-featured client. `https://` ones go through reqwest
 //! with rustls, which also honours [`TransportOptions::insecure`]. Both send the same header set
 //! (plus `Accept: */*`), never follow redirects, and code failures alike.
 
@@ -69,7 +69,8 @@ pub struct TransportOptions {
     pub insecure: bool,
 }
 
-/// Pooled HTTP clients that never follow redirects: hyper for `http://`, reqwest for `https://`.
+/// Pooled HTTP clients that never follow redirects: our own connections for `http://`, reqwest
+/// for `https://`.
 #[derive(Debug, Clone)]
 pub struct Transport {
     plain: Arc<ConnectionPool>,
@@ -315,7 +316,7 @@ fn connect_outcome(chain: &str) -> AttemptOutcome {
     }
 }
 
-/// Walks a source chain for hyper and I/O errors that say what went wrong.
+/// Walks a source chain for hyper (inside reqwest) and I/O errors that say what went wrong.
 fn classify_causes(mut source: Option<&(dyn StdError + 'static)>) -> AttemptOutcome {
     while let Some(cause) = source {
         if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
