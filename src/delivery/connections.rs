@@ -10,10 +10,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
+use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
@@ -104,7 +106,7 @@ pub enum ExchangeError {
     /// A header cannot be sent as it is (a control character in a value, say).
     #[error("the request header `{0}` is not a valid HTTP field")]
     InvalidHeader(String),
-    /// The connection closed or was reset before a complete answer head.
+    /// The connection closed, was reset or was lost before a complete answer head.
     #[error("{0}")]
     Closed(String),
     /// The answer is not HTTP/1.x.
@@ -125,7 +127,8 @@ impl ExchangeError {
     fn io(context: &'static str, source: io::Error) -> Self {
         use io::ErrorKind::*;
         match source.kind() {
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | TimedOut
+            | HostUnreachable | NetworkUnreachable | NetworkDown => {
                 ExchangeError::Closed(format!("{context}: {source}"))
             }
             _ => ExchangeError::Io { context, source },
@@ -135,9 +138,15 @@ impl ExchangeError {
 
 /// Idle keep-alive connections per origin, most recently used last.
 pub struct ConnectionPool {
-    /// Keyed by the origin's authority.
-    idle: Mutex<HashMap<String, VecDeque<Idle>>>,
+    idle: Mutex<IdleConnections>,
     idle_timeout: Duration,
+}
+
+struct IdleConnections {
+    /// Keyed by the origin's authority; oldest first.
+    by_origin: HashMap<String, VecDeque<Idle>>,
+    /// When every origin was last swept of expired connections.
+    swept: Instant,
 }
 
 struct Idle {
@@ -149,7 +158,10 @@ impl ConnectionPool {
     /// An empty pool that drops connections idle for longer than `idle_timeout`.
     pub fn new(idle_timeout: Duration) -> Self {
         ConnectionPool {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(IdleConnections {
+                by_origin: HashMap::new(),
+                swept: Instant::now(),
+            }),
             idle_timeout,
         }
     }
@@ -181,36 +193,59 @@ impl ConnectionPool {
         Ok(answer)
     }
 
+    /// Keeps a connection for reuse. Drops this origin's expired connections and, once per idle
+    /// timeout, every origin's: a subscriber that is never called again does not keep sockets.
     fn put_back(&self, origin: &Origin<'_>, conn: Conn) {
         let now = Instant::now();
-        let mut idle = self.idle.lock().expect("pool lock");
-        let list = match idle.get_mut(origin.authority) {
-            Some(list) => list,
-            None => idle.entry(origin.authority.to_owned()).or_default(),
-        };
-        while list
-            .front()
-            .is_some_and(|oldest| now.duration_since(oldest.since) > self.idle_timeout)
+        let expired = |entry: &Idle| now.duration_since(entry.since) > self.idle_timeout;
+        let mut closing = Vec::new();
         {
-            list.pop_front();
+            let mut idle = self.idle.lock().expect("pool lock");
+            let IdleConnections { by_origin, swept } = &mut *idle;
+            let list = match by_origin.get_mut(origin.authority) {
+                Some(list) => list,
+                None => by_origin.entry(origin.authority.to_owned()).or_default(),
+            };
+            list.push_back(Idle { conn, since: now });
+            let sweep_all = now.duration_since(*swept) > self.idle_timeout;
+            for (_, list) in by_origin
+                .iter_mut()
+                .filter(|(key, _)| sweep_all || key.as_str() == origin.authority)
+            {
+                while list.front().is_some_and(expired) {
+                    closing.extend(list.pop_front());
+                }
+            }
+            if sweep_all {
+                by_origin.retain(|_, list| !list.is_empty());
+                *swept = now;
+            }
         }
-        list.push_back(Idle { conn, since: now });
+        // Sockets are closed here, after the lock.
+        drop(closing);
     }
 
     /// The most recently used idle connection to `origin` that has not timed out and that the
     /// subscriber has not closed.
     fn take(&self, origin: &Origin<'_>) -> Option<Conn> {
-        let mut idle = self.idle.lock().expect("pool lock");
-        let list = idle.get_mut(origin.authority)?;
-        while let Some(entry) = list.pop_back() {
-            if entry.since.elapsed() > self.idle_timeout {
-                // The rest are older still.
-                list.clear();
-            } else if entry.conn.is_open() {
+        loop {
+            let entry = {
+                let mut idle = self.idle.lock().expect("pool lock");
+                let list = idle.by_origin.get_mut(origin.authority)?;
+                let entry = list.pop_back()?;
+                if entry.since.elapsed() > self.idle_timeout {
+                    // The rest are older still; closed after the lock.
+                    let rest = std::mem::take(list);
+                    drop(idle);
+                    drop((entry, rest));
+                    return None;
+                }
+                entry
+            };
+            if entry.conn.is_open() {
                 return Some(entry.conn);
             }
         }
-        None
     }
 
     /// Idle connections held, over all origins.
@@ -218,6 +253,7 @@ impl ConnectionPool {
         self.idle
             .lock()
             .expect("pool lock")
+            .by_origin
             .values()
             .map(VecDeque::len)
             .sum()
@@ -335,12 +371,13 @@ impl Conn {
     }
 
     /// Whether an idle connection can carry another request: nothing unread, and the
-    /// subscriber has neither closed it nor sent anything since.
+    /// subscriber has neither closed it nor sent anything since. The socket itself is asked (a
+    /// non-blocking peek), not the runtime's cached readiness, which may not know yet.
     fn is_open(&self) -> bool {
-        let mut probe = [0u8; 1];
+        let mut probe = [MaybeUninit::<u8>::uninit(); 1];
         self.buffer.is_empty()
             && matches!(
-                self.stream.try_read(&mut probe),
+                SockRef::from(&self.stream).peek(&mut probe),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock
             )
     }
@@ -553,11 +590,11 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
         match name.as_str() {
             "transfer-encoding" => {
                 transfer_coded = true;
-                // Only the last coding decides whether the body is chunked.
-                chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
+                // Only the last coding decides whether the body is chunked; empty list
+                // elements do not count (RFC 9110 §5.6.1).
+                if let Some(last) = value.split(',').map(str::trim).rfind(|c| !c.is_empty()) {
+                    chunked = last.eq_ignore_ascii_case("chunked");
+                }
             }
             "content-length" => {
                 for part in value.split(',') {
@@ -596,8 +633,12 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
         status,
         headers,
         framing,
-        // A body framed by both fields may have been read wrongly: never reuse that connection.
-        keep_alive: !close && (http11 || keep_alive) && !(transfer_coded && length.is_some()),
+        // A body framed by both fields, or chunked in HTTP/1.0, may have been read wrongly, and
+        // after a switch of protocol the connection no longer speaks HTTP/1.1: never reuse those.
+        keep_alive: !close
+            && (http11 || keep_alive)
+            && !(transfer_coded && (length.is_some() || !http11))
+            && status != 101,
     })
 }
 
@@ -827,6 +868,48 @@ mod tests {
         }
     }
 
+    /// The subscriber closes an idle connection while the runtime is too busy to hear of it: the
+    /// socket itself is asked before reuse, so no attempt is lost on it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_close_the_runtime_has_not_seen_yet_is_still_noticed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for mut socket in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer);
+                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                std::thread::sleep(Duration::from_millis(30));
+                drop(socket);
+            }
+        });
+        let pool = pool();
+        post(&pool, &url, &headers()).await.unwrap();
+        // Blocks the only runtime thread: its event loop cannot learn of the close meanwhile.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(post(&pool, &url, &headers()).await.unwrap().status, 200);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_of_an_origin_never_called_again_are_closed() {
+        let (first, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
+        let (second, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
+        let pool = ConnectionPool::new(Duration::from_millis(10));
+        post(&pool, &first, &headers()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        post(&pool, &second, &headers()).await.unwrap();
+        assert_eq!(
+            pool.idle_count(),
+            1,
+            "the first origin's connection is gone"
+        );
+    }
+
     #[tokio::test]
     async fn connections_idle_past_the_timeout_are_not_reused() {
         let (url, accepted, _) =
@@ -841,7 +924,26 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_framed_by_length_chunks_or_the_end_of_the_connection() {
-        let cases: [(&'static [u8], bool, &[u8], bool); 6] = [
+        let cases: [(&'static [u8], bool, &[u8], bool); 9] = [
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                false,
+                b"ok",
+                true,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  2\r\nok\r\n0\r\n\r\n",
+                false,
+                b"ok",
+                false,
+            ),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\ncontent-length: 0\r\n\r\n",
+                false,
+                b"",
+                false,
+            ),
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n\
                   2\r\nok\r\n0\r\n\r\n",
