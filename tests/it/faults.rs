@@ -10,6 +10,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
+/// One domain event to `url`, on a fast clock with a deadline no loopback test reaches.
+async fn deliver_patiently(url: &str) -> inboxkit_mock::delivery::DeliveryRecord {
+    sender(FAST)
+        .deliver(patient_subscriber(url), domain_event())
+        .await
+}
+
 fn outcomes(record: &inboxkit_mock::delivery::DeliveryRecord) -> Vec<AttemptOutcome> {
     record.attempts.iter().map(|a| a.outcome).collect()
 }
@@ -22,9 +29,7 @@ async fn a_reset_connection_is_connection_closed_and_retried() {
         drop(socket);
     })
     .await;
-    let record = sender(FAST)
-        .deliver(patient_subscriber(&url), domain_event())
-        .await;
+    let record = deliver_patiently(&url).await;
     assert_eq!(outcomes(&record), [AttemptOutcome::ConnectionClosed; 4]);
     assert_eq!(record.state, DeliveryState::Exhausted);
 }
@@ -38,9 +43,7 @@ async fn a_half_closed_connection_is_connection_closed() {
         drop(socket);
     })
     .await;
-    let record = sender(FAST)
-        .deliver(patient_subscriber(&url), domain_event())
-        .await;
+    let record = deliver_patiently(&url).await;
     assert_eq!(outcomes(&record), [AttemptOutcome::ConnectionClosed; 4]);
 }
 
@@ -54,9 +57,7 @@ async fn a_2xx_whose_body_is_cut_short_counts_and_the_journal_says_so() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     })
     .await;
-    let record = sender(FAST)
-        .deliver(patient_subscriber(&url), domain_event())
-        .await;
+    let record = deliver_patiently(&url).await;
     // Chosen: the status line is the subscriber's answer; retrying a 2xx would send a duplicate
     // to a consumer that has said it took the event.
     assert_eq!(outcomes(&record), [AttemptOutcome::Delivered]);

@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::server::Mock;
-use crate::support::{SECRET, event_of, subscriber};
+use crate::support::{JsonAnswer, SECRET, event_of, subscriber};
 
 const ADMIN_TOKEN: &str = "adm_0123456789abcdef";
 
@@ -210,12 +210,8 @@ async fn secrets_never_reach_the_log_even_at_trace_level() {
         "/domains/register",
         Some(json!({"domains": [{"name": "quiet-logs.io", "registration_years": 1}]})),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .json_answer()
+    .await;
     assert_eq!(registered["error"], false, "{registered}");
     let mut uids = Vec::new();
     for username in ["ada", "grace"] {
@@ -227,12 +223,8 @@ async fn secrets_never_reach_the_log_even_at_trace_level() {
                 "platform": "GOOGLE", "domain_name": "quiet-logs.io",
             }]})),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
         let uid = bought["mailboxes"][0]["uid"].as_str().unwrap().to_owned();
         uids.push(uid);
     }
@@ -254,12 +246,8 @@ async fn secrets_never_reach_the_log_even_at_trace_level() {
             &format!("/mailboxes/show-credentials?uid={uid}"),
             None,
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
         let found: Vec<String> = ["password", "app_password", "secret"]
             .iter()
             .filter_map(|field| find_string(&shown, field))
@@ -274,12 +262,8 @@ async fn secrets_never_reach_the_log_even_at_trace_level() {
             let page: Value = client
                 .get(format!("{base}/_mock/deliveries?state=delivered"))
                 .bearer_auth(admin)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json_answer()
+                .await;
             let total = page["total"].as_u64().unwrap_or_default();
             if total >= 10 {
                 return total;

@@ -154,3 +154,15 @@ pub async fn run_cli_env(
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Sends a request and parses the answer as JSON; panics on failure (tests only).
+pub(crate) trait JsonAnswer {
+    /// The answer's body as JSON.
+    async fn json_answer(self) -> serde_json::Value;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}

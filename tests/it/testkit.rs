@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::support::JsonAnswer;
+
 /// Real time a test on the paused clock may take at most: far below the 10 s retry delay.
 const QUICK: Duration = Duration::from_secs(5);
 
@@ -317,12 +319,8 @@ async fn the_current_profile_signs_with_the_api_key_and_the_rest_api_starts_life
         .post(format!("{}/domains/register", mock.rest_url()))
         .bearer_auth(mock.api_key())
         .json(&json!({"domains": [{"name": "rest.io"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let uid = answer["domain_uids"][0].as_str().unwrap().to_owned();
     mock.advance(Duration::from_secs(120)).await;
     let record = mock

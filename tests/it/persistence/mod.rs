@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::support::JsonAnswer;
+
 mod graceful;
 mod world;
 
@@ -149,7 +151,7 @@ async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
 }
 
 async fn get_json(http: &reqwest::Client, url: String) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
+    http.get(url).json_answer().await
 }
 
 fn temp_dir() -> PathBuf {
@@ -182,12 +184,8 @@ async fn a_killed_server_resumes_every_event_to_one_terminal_state() {
         let answer: Value = http
             .post(format!("{}/_mock/events", first.base))
             .json(&json!({ "event": event }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_answer()
+            .await;
         triggered.push(answer["delivery_id"].as_str().unwrap().to_owned());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

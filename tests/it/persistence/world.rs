@@ -9,6 +9,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::{Serve, get_json, metric, temp_dir};
+use crate::support::JsonAnswer;
 
 const KEY: &str = "Bearer ik_persist";
 
@@ -17,12 +18,8 @@ async fn rest(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Va
         .post(format!("{base}/v1/api/{path}"))
         .header("Authorization", KEY)
         .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(answer["error"], false, "{path}: {answer}");
     answer
 }
@@ -30,12 +27,8 @@ async fn rest(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Va
 async fn control(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
     http.post(format!("{base}/_mock/{path}"))
         .json(&body)
-        .send()
+        .json_answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The world as the control API shows it: counts, schedule, clock, and every entity.
