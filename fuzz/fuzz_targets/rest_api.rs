@@ -2,21 +2,11 @@
 #![no_main]
 
 mod api;
+mod routes;
 
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-
-const ROUTES: [(&str, &str); 8] = [
-    ("POST", "/v1/api/workspaces/webhook"),
-    ("POST", "/v1/api/domains/register"),
-    ("POST", "/v1/api/domains/list"),
-    ("POST", "/v1/api/domains/remove"),
-    ("POST", "/v1/api/mailboxes/buy"),
-    ("POST", "/v1/api/mailboxes/list"),
-    ("POST", "/v1/api/mailboxes/status"),
-    ("POST", "/v1/api/mailboxes/cancel"),
-];
 
 thread_local! {
     // Leaked on purpose: the runtime inside must not be torn down by thread-local destructors
@@ -25,5 +15,5 @@ thread_local! {
 }
 
 fuzz_target!(|data: &[u8]| {
-    CALL.with(|call| api::fuzz_one(&mut call.borrow_mut(), &ROUTES, data));
+    CALL.with(|call| api::fuzz_one(&mut call.borrow_mut(), &routes::REST, data));
 });
