@@ -68,7 +68,7 @@ async fn main() {
         let domain = mock.register_domain("acme.com").expect("a new domain");
         mock.buy_mailbox("ada", "acme.com")
             .expect("a mailbox on it");
-        let fired = mock.advance(Duration::from_secs(3600)).await;
+        let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
         mock.wait_for_deliveries(fired).await;
         println!(
             "{profile:?} profile: {domain} is {:?}",
@@ -102,7 +102,7 @@ mod tests {
         let mock = mock_for(&webhook, Profile::Seed).start().await;
         let domain = mock.register_domain("acme.com").unwrap();
         let mailbox = mock.buy_mailbox("ada", "acme.com").unwrap();
-        let fired = mock.advance(Duration::from_secs(3600)).await;
+        let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
         mock.wait_for_deliveries(fired).await;
 
         mock.assert_count(TerminalState::Delivered, 10);

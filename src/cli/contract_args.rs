@@ -69,7 +69,7 @@ pub struct ProfileArgs {
     #[arg(long, env = "INBOXKIT_MOCK_PAYLOAD_SHAPE", value_enum)]
     pub payload_shape: Option<PayloadShape>,
     /// Subscriber deadline, e.g. 10s [default: the profile's: seed 10s, current 30s].
-    #[arg(long, env = "INBOXKIT_MOCK_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "INBOXKIT_MOCK_TIMEOUT", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }
 
@@ -106,12 +106,17 @@ pub struct DeliveryArgs {
     /// Delays before retries 1, 2, 3 (simulated time; their count is the number of retries).
     #[arg(long, env = "INBOXKIT_MOCK_RETRY_DELAYS", default_value = "10s,30s,60s", value_parser = parse_delay_list)]
     pub retry_delays: DelayList,
-    /// Simulated seconds per real second: 100 makes the 10 s deadline 100 ms.
+    /// Simulated seconds per real second: 100 makes a 10 s retry delay 100 ms of waiting (the
+    /// response deadline stays real time).
     #[arg(long, env = "INBOXKIT_MOCK_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
     /// Accept an https subscriber's invalid certificate (self-signed test servers).
     #[arg(long, env = "INBOXKIT_MOCK_INSECURE")]
     pub insecure: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    inboxkit_mock::contract::duration::parse(text).map_err(|e| e.to_string())
 }
 
 /// A parsed `--retry-delays` list.

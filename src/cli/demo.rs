@@ -70,7 +70,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let mut mailbox = faker.mailbox(&domain.name, Platform::Google, clock.now());
     let mut events = Vec::new();
     for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
-        clock.advance(step.after);
+        clock.advance(step.after).map_err(anyhow::Error::from)?;
         let change =
             advance_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
         events.push(envelope(
@@ -84,7 +84,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     domain.assigned_mailboxes += 1;
     domain.available_mailboxes -= 1;
     for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
-        clock.advance(step.after);
+        clock.advance(step.after).map_err(anyhow::Error::from)?;
         let change =
             advance_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
         events.push(envelope(

@@ -10,7 +10,7 @@ use anyhow::Context;
 use inboxkit_mock::contract::{Profile, Secret, Signer, format_timestamp};
 use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
 use inboxkit_mock::delivery::transport::TransportOptions;
-use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
+use inboxkit_mock::delivery::{DeliveryOrder, RetryPolicy, Sender, SenderOptions, Subscriber};
 use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
 use inboxkit_mock::load::schedule::Segment;
 use inboxkit_mock::load::{
@@ -45,6 +45,9 @@ pub struct Args {
     /// API key for the target (api-key-sha256 scheme).
     #[arg(long, env = "INBOXKIT_MOCK_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Contract profile for every delivery, steps and load alike [default: the scenario's].
+    #[arg(long, env = "INBOXKIT_MOCK_PROFILE", value_enum)]
+    profile: Option<Profile>,
     /// Accept an https target's invalid certificate (self-signed test servers).
     #[arg(long, env = "INBOXKIT_MOCK_INSECURE")]
     insecure: bool,
@@ -80,8 +83,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         ));
     }
     let spec = &scenario.target;
+    let profile = args.profile.or(spec.profile).unwrap_or_default();
     let settings = {
-        let mut settings = spec.profile.unwrap_or_default().settings();
+        let mut settings = profile.settings();
         if let Some(shape) = spec.payload_shape {
             settings.payload_shape = shape;
         }
@@ -101,7 +105,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         .or_else(|| spec.secret.clone())
         .or_else(|| spec.api_key.clone())
         .unwrap_or_else(random_token);
-    let signer = Signer::new(settings.signature_scheme, Secret::new(key));
+    let key = Secret::new(key);
+    let signer = Signer::new(settings.signature_scheme, key.clone());
 
     let receiver;
     let url = match args.target.as_deref().or(spec.url.as_deref()) {
@@ -143,6 +148,9 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             transport: TransportOptions {
                 insecure: args.insecure,
             },
+            // Load events are independent sample entities; disorder is the explicit
+            // `[faults] reorder`, so the per-entity lines would only cost time.
+            order: DeliveryOrder::Any,
             ..SenderOptions::default()
         },
     )
@@ -195,8 +203,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         run_steps(
             &scenario,
             &subscriber,
-            receiver.is_none(),
-            spec.profile.unwrap_or_default(),
+            receiver.is_none().then_some(&key),
+            profile,
             seed,
         )
         .await?
@@ -258,12 +266,13 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
 
 /// Runs the world set-up and the functional steps against an in-process mock server (the same
 /// REST and control APIs `serve` offers), its clock paused so that only `advance` moves time.
-/// Its deliveries go to the scenario's subscriber; with no target, to the server's own built-in
-/// receiver, which gets the scenario's receiver faults.
+/// Its deliveries go to the scenario's subscriber, signed with `target_key` (the key `--secret`,
+/// `--api-key` or the scenario chose, as for load phases); with no target, to the server's own
+/// built-in receiver, which gets the scenario's receiver faults.
 async fn run_steps(
     scenario: &Scenario,
     subscriber: &Subscriber,
-    external_target: bool,
+    target_key: Option<&Secret>,
     profile: Profile,
     seed: u64,
 ) -> Result<Vec<StepResult>, CliError> {
@@ -286,18 +295,11 @@ async fn run_steps(
     settings.timeout = subscriber.timeout;
     settings.retry_delays = subscriber.policy.delays.clone();
     settings.send_authorization = subscriber.bearer.is_some();
-    if external_target {
+    if let Some(key) = target_key {
         settings.url = Some(subscriber.url.clone());
-        // The scenario's key signs: as the webhook secret or as the API key, by scheme.
-        let key = scenario
-            .target
-            .secret
-            .clone()
-            .or_else(|| scenario.target.api_key.clone());
-        if let Some(key) = key {
-            settings.secret = Secret::new(key.clone());
-            settings.api_key = Secret::new(key);
-        }
+        // The same key signs as for load phases: as the webhook secret or the API key, by scheme.
+        settings.secret = key.clone();
+        settings.api_key = key.clone();
         config.builtin_receiver = false;
     }
     config.subscriber = settings;

@@ -7,8 +7,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use inboxkit_mock::contract::{Secret, format_timestamp};
-use inboxkit_mock::delivery::SenderOptions;
 use inboxkit_mock::delivery::journal::DEFAULT_JOURNAL_CAPACITY;
+use inboxkit_mock::delivery::{DeliveryOrder, SenderOptions};
 use inboxkit_mock::persistence::StateSpec;
 use inboxkit_mock::server::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, RunningServer, ServerConfig, SubscriberSettings,
@@ -65,6 +65,10 @@ pub struct Args {
     /// Delivery attempts in flight at once.
     #[arg(long, env = "INBOXKIT_MOCK_CONCURRENCY", default_value_t = 256)]
     concurrency: usize,
+    /// `per-entity`: an entity's webhooks arrive in the order of its changes (InboxKit's steps
+    /// are minutes apart); `any`: deliveries race, a later change may arrive first (a fault).
+    #[arg(long, env = "INBOXKIT_MOCK_DELIVERY_ORDER", value_enum, default_value_t = DeliveryOrder::PerEntity)]
+    delivery_order: DeliveryOrder,
     /// HTTP worker threads.
     #[arg(long, env = "INBOXKIT_MOCK_WORKERS", default_value_t = 2)]
     workers: usize,
@@ -185,6 +189,7 @@ fn config(args: &Args) -> Result<ServerConfig, CliError> {
         sender: SenderOptions {
             concurrency: args.concurrency.max(1),
             journal_capacity: args.journal_capacity.max(1),
+            order: args.delivery_order,
             ..args.delivery.sender_options()
         },
         workers: args.workers.max(1),

@@ -3,6 +3,7 @@
 
 mod vocab;
 
+pub mod duration;
 pub mod entities;
 pub mod envelope;
 pub mod headers;

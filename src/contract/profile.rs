@@ -83,10 +83,10 @@ pub mod humantime_serde_compat {
         serializer.serialize_str(&humantime::format_duration(*value).to_string())
     }
 
-    /// Reads `10s`, `250ms`, `5m`, ...
+    /// Reads `10s`, `250ms`, `5m`, ... up to [`crate::contract::duration::MAX_DURATION`].
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+        crate::contract::duration::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

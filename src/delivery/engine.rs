@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, debug_span};
 use url::Url;
@@ -19,9 +20,10 @@ use url::Url;
 use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::policy::{Decision, RetryPolicy};
+use super::timeline::{Busy, Timeline, Turn};
 use super::transport::{Transport, TransportOptions};
 use crate::contract::headers::{self, HeaderInputs};
-use crate::contract::{Envelope, EventType, Secret, Signer, format_timestamp};
+use crate::contract::{Envelope, EventType, Secret, Signer, duration, format_timestamp};
 use crate::persistence::SavedDelivery;
 use crate::simulation::Clock;
 
@@ -37,7 +39,7 @@ pub struct Subscriber {
     pub signer: Signer,
     /// Bearer token for `Authorization`, when the profile sends it.
     pub bearer: Option<Secret>,
-    /// Simulated deadline for a complete answer.
+    /// Real-time deadline for a complete answer (never scaled by the simulated clock).
     pub timeout: Duration,
     /// When to retry.
     pub policy: RetryPolicy,
@@ -187,6 +189,19 @@ pub struct SenderOptions {
     pub transport: TransportOptions,
     /// Seed for retry jitter (random when absent).
     pub jitter_seed: Option<u64>,
+    /// Whether deliveries about one entity go out in the order they were submitted.
+    pub order: DeliveryOrder,
+}
+
+/// Whether the sender keeps each entity's deliveries in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeliveryOrder {
+    /// A delivery about an entity makes its first attempt only after the one before it about the
+    /// same entity has had its first attempt answered (InboxKit's steps are minutes apart).
+    #[default]
+    PerEntity,
+    /// No order: deliveries race, and a later change can arrive first (a fault on purpose).
+    Any,
 }
 
 impl Default for SenderOptions {
@@ -196,6 +211,7 @@ impl Default for SenderOptions {
             journal_capacity: super::journal::DEFAULT_JOURNAL_CAPACITY,
             transport: TransportOptions::default(),
             jitter_seed: None,
+            order: DeliveryOrder::default(),
         }
     }
 }
@@ -230,6 +246,24 @@ struct Inner {
     permits: Semaphore,
     jitter: Mutex<StdRng>,
     tasks: TaskTracker,
+    timeline: Arc<Timeline>,
+    order: DeliveryOrder,
+    generation: Mutex<Generation>,
+}
+
+/// The deliveries started since the last [`Sender::cancel_all`]: cancelled and awaited together.
+#[derive(Debug, Default)]
+struct Generation {
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Inner {
+    /// The current generation's cancellation and tracker.
+    fn generation(&self) -> (CancellationToken, TaskTracker) {
+        let generation = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        (generation.cancel.clone(), generation.tasks.clone())
+    }
 }
 
 impl Sender {
@@ -247,6 +281,9 @@ impl Sender {
                 permits: Semaphore::new(options.concurrency.max(1)),
                 jitter: Mutex::new(jitter),
                 tasks: TaskTracker::new(),
+                timeline: Arc::new(Timeline::default()),
+                order: options.order,
+                generation: Mutex::new(Generation::default()),
             }),
         })
     }
@@ -259,6 +296,26 @@ impl Sender {
     /// The clock deliveries are timed on.
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
+    }
+
+    /// What is due and when: busy deliveries, retries waiting, attempts made.
+    pub fn timeline(&self) -> &Timeline {
+        &self.inner.timeline
+    }
+
+    /// Cancels every delivery started so far (scheduled retries, queued and running attempts)
+    /// and waits until their tasks have ended. Deliveries submitted afterwards are unaffected.
+    pub async fn cancel_all(&self) {
+        let old = std::mem::take(
+            &mut *self
+                .inner
+                .generation
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        old.cancel.cancel();
+        old.tasks.close();
+        old.tasks.wait().await;
     }
 
     /// Opens a delivery and starts it in the background; returns its id at once.
@@ -313,6 +370,15 @@ impl Sender {
             signature,
         } = event;
         let id = DeliveryId::generate();
+        let work = Work {
+            busy: self.inner.timeline.busy(),
+            turn: match (self.inner.order, entity_uid.as_deref()) {
+                (DeliveryOrder::PerEntity, Some(uid)) => {
+                    Some(self.inner.timeline.take_turn(&subscriber.url, uid))
+                }
+                _ => None,
+            },
+        };
         let record = DeliveryRecord {
             id: id.clone(),
             event: event.clone(),
@@ -333,18 +399,23 @@ impl Sender {
         let span = debug_span!("delivery", id = %id, event = %event);
         let inner = self.inner.clone();
         let task_id = id.clone();
+        let (cancel, generation) = self.inner.generation();
         let task = self.inner.tasks.spawn(
-            async move {
-                let delivery = Delivery {
-                    id: task_id,
-                    event,
-                    subscriber,
-                    body,
-                    signature,
-                };
-                inner.run(delivery, skeleton, Resume::fresh()).await
-            }
-            .instrument(span),
+            generation.track_future(
+                async move {
+                    let delivery = Delivery {
+                        id: task_id,
+                        event,
+                        subscriber,
+                        body,
+                        signature,
+                    };
+                    inner
+                        .run_until_cancelled(delivery, skeleton, Resume::fresh(), work, cancel)
+                        .await
+                }
+                .instrument(span),
+            ),
         );
         (id, task)
     }
@@ -380,6 +451,15 @@ impl Sender {
             body,
             signature,
         };
+        let work = Work {
+            busy: self.inner.timeline.busy(),
+            turn: match (self.inner.order, record.entity_uid.as_deref()) {
+                (DeliveryOrder::PerEntity, Some(uid)) if made == 0 => {
+                    Some(self.inner.timeline.take_turn(&delivery.subscriber.url, uid))
+                }
+                _ => None,
+            },
+        };
         self.inner.journal.restore(record);
         self.inner.journal.count_resumed(resent);
         let resume = Resume {
@@ -390,11 +470,16 @@ impl Sender {
         let span =
             debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
         let inner = self.inner.clone();
+        let (cancel, generation) = self.inner.generation();
         self.inner.tasks.spawn(
-            async move {
-                inner.run(delivery, None, resume).await;
-            }
-            .instrument(span),
+            generation.track_future(
+                async move {
+                    inner
+                        .run_until_cancelled(delivery, None, resume, work, cancel)
+                        .await;
+                }
+                .instrument(span),
+            ),
         );
         true
     }
@@ -469,7 +554,38 @@ impl Resume {
     }
 }
 
+/// A delivery's place on the timeline: busy from submission, and its turn in its entity's line.
+struct Work {
+    busy: Busy,
+    turn: Option<Turn>,
+}
+
 impl Inner {
+    /// [`Inner::run`] until `cancel` fires; a cancelled delivery stops where it is (waiting,
+    /// queued or mid-attempt) and returns its record as opened.
+    async fn run_until_cancelled(
+        &self,
+        delivery: Delivery,
+        skeleton: Option<DeliveryRecord>,
+        resume: Resume,
+        work: Work,
+        cancel: CancellationToken,
+    ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
+        let opened = skeleton.clone();
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                debug!("delivery cancelled");
+                let outcome = DeliveryOutcome {
+                    state: opened.as_ref().map_or(DeliveryState::Pending, |r| r.state),
+                    attempts: Vec::new(),
+                };
+                (outcome, opened)
+            }
+            finished = self.run(delivery, skeleton, resume, work) => finished,
+        }
+    }
+
     /// Runs scheduled attempts until a terminal state. Returns the outcome and, when a
     /// `skeleton` (the record as opened) is given, the final record: the journal's snapshot, or
     /// the skeleton with its attempts if the journal dropped the delivery (a reset).
@@ -478,7 +594,9 @@ impl Inner {
         delivery: Delivery,
         mut skeleton: Option<DeliveryRecord>,
         resume: Resume,
+        work: Work,
     ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
+        let Work { mut busy, mut turn } = work;
         let Delivery {
             id,
             event,
@@ -491,13 +609,16 @@ impl Inner {
             attempts: Vec::with_capacity(subscriber.policy.max_attempts() as usize),
         };
         if let Some(due) = resume.due {
-            self.clock.sleep_until(due).await;
+            busy = self.wait_for(due, busy).await;
         }
         let mut number = resume.number;
         let mut resent = resume.resent;
         loop {
             // With saved state, the delivery and this attempt's start are durable before it is
             // sent: a crash can then cause a duplicate, never a loss.
+            if let Some(turn) = &mut turn {
+                turn.wait().await;
+            }
             if let Some(store) = self.journal.store() {
                 store.started(&id, number);
                 store.flush().await;
@@ -514,6 +635,8 @@ impl Inner {
                 )
                 .await;
             attempt.resent_after_crash = std::mem::take(&mut resent);
+            // The next delivery about this entity may go once this first attempt is answered.
+            drop(turn.take());
             outcome.attempts.push(AttemptSummary {
                 outcome: attempt.outcome,
                 latency_ms: attempt.latency_ms,
@@ -536,19 +659,30 @@ impl Inner {
                     return (outcome, Some(record));
                 }
                 Decision::RetryAfter(delay) => {
-                    let due =
-                        self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                    let due = duration::saturating_add(self.clock.now(), delay);
                     attempt.next_attempt_at = Some(format_timestamp(due));
                     if let Some(skeleton) = &mut skeleton {
                         skeleton.attempts.push(attempt.clone());
                     }
                     self.journal
                         .record_attempt(&id, attempt, DeliveryState::Retrying);
-                    self.clock.sleep_until(due).await;
+                    busy = self.wait_for(due, busy).await;
                     number += 1;
                 }
             }
         }
+    }
+
+    /// Waits on the simulated clock until `due`, not busy meanwhile: the retry is noted on the
+    /// timeline before the delivery stops being busy, and it is busy again before the note goes,
+    /// so a clock advance never sees a moment with neither.
+    async fn wait_for(&self, due: DateTime<Utc>, busy: Busy) -> Busy {
+        let scheduled = self.timeline.retry_at(due);
+        drop(busy);
+        self.clock.sleep_until(due).await;
+        let busy = self.timeline.busy();
+        drop(scheduled);
+        busy
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -575,11 +709,16 @@ impl Inner {
             bearer: subscriber.bearer.as_ref().map(Secret::expose),
             mock: subscriber.mock_headers.then_some((id.as_str(), number)),
         });
-        let deadline = self.clock.to_real(subscriber.timeout);
         let exchange = self
             .transport
-            .post(&subscriber.url, &request_headers, body.clone(), deadline)
+            .post(
+                &subscriber.url,
+                &request_headers,
+                body.clone(),
+                subscriber.timeout,
+            )
             .await;
+        self.timeline.count_attempt();
         debug!(attempt = number, outcome = %exchange.outcome, latency_ms = exchange.latency.as_secs_f64() * 1e3, "attempt");
         AttemptRecord {
             number,

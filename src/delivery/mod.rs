@@ -7,10 +7,12 @@ pub(crate) mod fixtures;
 pub mod journal;
 pub mod outcome;
 pub mod policy;
+pub mod timeline;
 pub mod transport;
 
 pub use engine::{
-    AttemptSummary, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions, Subscriber,
+    AttemptSummary, DeliveryOrder, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions,
+    Subscriber,
 };
 pub use journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
 pub use outcome::{AttemptOutcome, TerminalState};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::outcome::{AttemptOutcome, TerminalState};
+use crate::contract::duration::{self, DurationError};
 
 /// Default delays before retries 1, 2 and 3 (not documented; integrators saw "within minutes").
 pub const DEFAULT_RETRY_DELAYS: [Duration; 3] = [
@@ -114,11 +115,11 @@ impl RetryPolicy {
 }
 
 /// Parses `10s,30s,60s` (human durations, comma-separated; empty means no retries).
-pub fn parse_delays(text: &str) -> Result<Vec<Duration>, humantime::DurationError> {
+pub fn parse_delays(text: &str) -> Result<Vec<Duration>, DurationError> {
     text.split(',')
         .map(str::trim)
         .filter(|part| !part.is_empty())
-        .map(humantime::parse_duration)
+        .map(duration::parse)
         .collect()
 }
 
@@ -140,7 +141,7 @@ mod delay_list {
     ) -> Result<Vec<Duration>, D::Error> {
         Vec::<String>::deserialize(deserializer)?
             .iter()
-            .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
+            .map(|text| crate::contract::duration::parse(text).map_err(serde::de::Error::custom))
             .collect()
     }
 }

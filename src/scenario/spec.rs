@@ -204,16 +204,8 @@ type Invalid = (Range<usize>, String, String);
 
 /// Parses a human duration kept with its position.
 pub fn duration(value: &Spanned<String>, field: &str) -> Result<Duration, Invalid> {
-    humantime::parse_duration(value.get_ref()).map_err(|e| {
-        (
-            value.span(),
-            field.to_owned(),
-            format!(
-                "`{}` is not a duration like 10s or 5m: {e}",
-                value.get_ref()
-            ),
-        )
-    })
+    crate::contract::duration::parse(value.get_ref())
+        .map_err(|e| (value.span(), field.to_owned(), e.to_string()))
 }
 
 impl Phase {

@@ -176,9 +176,10 @@ impl StepRunner {
                     )
                     .await?;
                 Ok(format!(
-                    "clock advanced by {}; {} transitions fired",
+                    "clock advanced by {}; {} transitions fired, {} attempts made",
                     by.get_ref(),
-                    answer["fired"].as_u64().unwrap_or(0)
+                    answer["fired"].as_u64().unwrap_or(0),
+                    answer["advanced"]["attempts_made"].as_u64().unwrap_or(0)
                 ))
             }
             Step::Expect(expectation) => self.expect(expectation).await,
@@ -252,11 +253,50 @@ impl StepRunner {
             let deliveries = answer["deliveries"].as_array().cloned().unwrap_or_default();
             let verdict = judge(expectation, &deliveries);
             if verdict.is_ok() || tokio::time::Instant::now() >= deadline {
-                return verdict.map_err(|why| {
-                    format!("{why} after waiting {}", expectation.within.get_ref())
-                });
+                let why = match verdict {
+                    Ok(passed) => return Ok(passed),
+                    Err(why) => why,
+                };
+                let rejected = self.why_rejected(&deliveries).await;
+                return Err(format!(
+                    "{why} after waiting {}{rejected}",
+                    expectation.within.get_ref()
+                ));
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Why the subscriber rejected the first rejected delivery, when one was: its answer's
+    /// status and, for 401 and 403, the likely cause.
+    async fn why_rejected(&self, deliveries: &[Value]) -> String {
+        let Some(id) = deliveries
+            .iter()
+            .find(|d| d["state"] == "rejected")
+            .and_then(|d| d["id"].as_str())
+        else {
+            return String::new();
+        };
+        let url = format!("{}/_mock/deliveries/{id}", self.base);
+        let Ok(record) = self.call(self.client.get(url)).await else {
+            return String::new();
+        };
+        let last = record["attempts"]
+            .as_array()
+            .and_then(|attempts| attempts.last())
+            .cloned()
+            .unwrap_or(Value::Null);
+        match last["response"]["status"].as_u64() {
+            Some(status @ (401 | 403)) => format!(
+                "; the subscriber rejected delivery {id} with HTTP {status}: the signature or key \
+                 may not match the subscriber's (give `run` the subscriber's key with --secret, \
+                 or --api-key for the api-key-sha256 scheme, and the profile with --profile)"
+            ),
+            Some(status) => format!("; the subscriber rejected delivery {id} with HTTP {status}"),
+            None => format!(
+                "; delivery {id} was rejected ({})",
+                last["outcome"].as_str().unwrap_or("no answer")
+            ),
         }
     }
 

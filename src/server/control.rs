@@ -1,8 +1,6 @@
 //! The control API under `/_mock`: clock, forced transitions, direct triggers, subscriber
 //! settings, reset, health and readiness. Journal routes are in `deliveries.rs`.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -10,8 +8,8 @@ use serde_json::{Value, json};
 use super::problem::ApiError;
 use super::state::{AppState, Phase};
 use super::subscriber::SubscriberUpdate;
+use crate::contract::duration;
 use crate::contract::overrides::apply_all;
-use crate::contract::profile::humantime_serde_compat;
 use crate::contract::{Entity, EventType, FieldOverride, format_timestamp};
 use crate::delivery::OutgoingEvent;
 use crate::model::world::{EntityKind, World};
@@ -82,21 +80,26 @@ async fn resume(state: web::Data<AppState>) -> HttpResponse {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Advance {
-    /// Simulated time to jump, e.g. `"10m"`.
-    #[serde(with = "humantime_serde_compat")]
-    by: Duration,
+    /// Simulated time to walk, e.g. `"10m"` (at most 100 years).
+    by: String,
 }
 
-/// Jumps the clock and fires every transition that came due, in order, before answering.
+/// Walks the clock forward: every due lifecycle step and retry at its own instant, in order,
+/// each instant's attempts answered before the next; answers with what it did.
 async fn advance(
     state: web::Data<AppState>,
     body: web::Json<Advance>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
-    let fired = state.advance(body.by).await;
+    let by = duration::parse(&body.by).map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
+    let advanced = state
+        .advance(by)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
     state.saved().await;
     let mut answer = clock_json(&state);
-    answer["fired"] = json!(fired);
+    answer["fired"] = json!(advanced.steps_fired);
+    answer["advanced"] = serde_json::to_value(&advanced).unwrap_or(Value::Null);
     Ok(HttpResponse::Ok().json(answer))
 }
 

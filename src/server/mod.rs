@@ -33,7 +33,7 @@ use url::Url;
 
 pub use problem::{ApiError, RestError};
 pub use shutdown::ShutdownTally;
-pub use state::{AppState, Phase};
+pub use state::{Advanced, AppState, Phase};
 pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 
 use crate::contract::Secret;

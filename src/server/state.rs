@@ -11,6 +11,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+mod walk;
+
+pub use walk::Advanced;
+
 use super::problem::ApiError;
 use super::subscriber::SubscriberSettings;
 use crate::contract::{PayloadShape, Secret};
@@ -337,20 +341,18 @@ impl AppState {
         }
     }
 
-    /// Advances the clock and fires what came due, atomically with respect to the driver.
-    pub async fn advance(&self, by: std::time::Duration) -> usize {
-        let _firing = self.firing.lock().await;
-        self.clock.advance(by);
-        self.fire_due_locked().await
-    }
-
-    /// Back to the start: same seed, start-up subscriber settings, empty journal.
+    /// Back to the start of the world: same seed (same ids again), no scheduled lifecycle step,
+    /// no delivery. Every scheduled retry is cancelled and every attempt in flight ends before it
+    /// returns, so nothing sent afterwards belongs to the world before. Subscriber settings go
+    /// back to those the server started with (changes through `/_mock/subscriber` are undone,
+    /// so one test's faults never reach the next); the clock and the API key are kept.
     pub async fn reset(&self) {
         let _firing = self.firing.lock().await;
         self.sim().reset();
         *self.samples() = Faker::seeded(self.sim().world().seed().wrapping_add(1));
-        self.set_settings(self.initial_settings.clone());
+        self.sender.cancel_all().await;
         self.sender.journal().clear();
+        self.set_settings(self.initial_settings.clone());
         self.wake_driver();
     }
 

@@ -1,23 +1,40 @@
 //! The simulated clock: scaled, pausable and advanceable, shared by simulation and delivery.
 //!
-//! Simulated time runs `scale` times faster than real time. Every duration of the contract (the
-//! 10 s deadline, retry delays, lifecycle steps) is simulated time, so a scale of 100 makes the
-//! deadline 100 ms of real waiting. Tests pause the clock and advance it by hand, like Stripe's
-//! test clocks; sleepers wake when time reaches them, whichever way it got there.
+//! Simulated time runs `scale` times faster than real time. Waits of the contract (retry delays,
+//! lifecycle steps) are simulated time, so a scale of 100 makes a 10 s retry delay 100 ms of real
+//! waiting; how long a subscriber may take to answer is real time and never scaled. Tests pause
+//! the clock and advance it by hand, like Stripe's test clocks; sleepers wake when time reaches
+//! them, whichever way it got there.
+//!
+//! No clock operation can panic: instants saturate at [`duration::latest_instant`], scales are
+//! bounded by [`MAX_SCALE`], and a poisoned lock is taken over (its state is always whole).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::contract::duration;
+
+/// The fastest the clock may run: one real second is then 11.6 simulated days.
+pub const MAX_SCALE: f64 = 1_000_000.0;
+
 /// Why a clock setting was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClockError {
-    /// Scale must be a positive, finite number.
-    #[error("time scale must be a positive number, got {0}")]
+    /// Scale must be a positive, finite number no larger than [`MAX_SCALE`].
+    #[error("time scale must be a positive number no larger than {MAX_SCALE}, got {0}")]
     BadScale(f64),
+    /// The clock would pass the latest instant the mock represents.
+    #[error("the clock would pass {latest} (now {now}), the latest instant the mock represents")]
+    PastLatest {
+        /// Simulated now.
+        now: String,
+        /// The latest instant.
+        latest: String,
+    },
 }
 
 #[derive(Debug)]
@@ -33,8 +50,9 @@ impl State {
         if self.paused {
             return self.anchor_sim;
         }
-        let real = self.anchor_real.elapsed().mul_f64(self.scale);
-        self.anchor_sim + TimeDelta::from_std(real).unwrap_or(TimeDelta::MAX)
+        let real = self.anchor_real.elapsed().as_secs_f64() * self.scale;
+        let simulated = Duration::try_from_secs_f64(real).unwrap_or(Duration::MAX);
+        duration::saturating_add(self.anchor_sim, simulated)
     }
 
     /// Moves the anchor to now, so later changes apply from this moment.
@@ -69,7 +87,7 @@ impl Clock {
         Ok(Clock {
             state: Arc::new(Mutex::new(State {
                 anchor_real: Instant::now(),
-                anchor_sim: start,
+                anchor_sim: start.min(duration::latest_instant()),
                 scale,
                 paused: false,
             })),
@@ -82,25 +100,29 @@ impl Clock {
         Clock::starting_at(Utc::now(), scale)
     }
 
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn change<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
-        let result = change(&mut self.state.lock().expect("clock lock"));
-        self.changes.send_modify(|v| *v += 1);
+        let result = change(&mut self.state());
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
         result
     }
 
     /// Simulated now.
     pub fn now(&self) -> DateTime<Utc> {
-        self.state.lock().expect("clock lock").now()
+        self.state().now()
     }
 
     /// Simulated seconds per real second.
     pub fn scale(&self) -> f64 {
-        self.state.lock().expect("clock lock").scale
+        self.state().scale
     }
 
     /// Whether time stands still until advanced or resumed.
     pub fn is_paused(&self) -> bool {
-        self.state.lock().expect("clock lock").paused
+        self.state().paused
     }
 
     /// Changes the speed from now on.
@@ -129,12 +151,24 @@ impl Clock {
         });
     }
 
-    /// Jumps forward by `by`; returns the new simulated now.
-    pub fn advance(&self, by: Duration) -> DateTime<Utc> {
+    /// Jumps forward by `by`; returns the new simulated now, or an error (and no change) when
+    /// that would pass the latest instant the mock represents.
+    pub fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
+        let target = self.after(by)?;
         self.change(|state| {
             state.rebase();
-            state.anchor_sim += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+            state.anchor_sim = state.anchor_sim.max(target);
             state.anchor_sim
+        });
+        Ok(target)
+    }
+
+    /// Simulated now plus `by`, when that is representable.
+    pub fn after(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
+        let now = self.now();
+        duration::checked_add(now, by).ok_or_else(|| ClockError::PastLatest {
+            now: crate::contract::format_timestamp(now),
+            latest: crate::contract::format_timestamp(duration::latest_instant()),
         })
     }
 
@@ -143,7 +177,7 @@ impl Clock {
     pub fn jump_to(&self, at: DateTime<Utc>) {
         self.change(|state| {
             state.anchor_real = Instant::now();
-            state.anchor_sim = at;
+            state.anchor_sim = at.min(duration::latest_instant());
         });
     }
 
@@ -157,7 +191,7 @@ impl Clock {
         let mut changes = self.changes.subscribe();
         loop {
             let (remaining, paused, scale) = {
-                let state = self.state.lock().expect("clock lock");
+                let state = self.state();
                 (at - state.now(), state.paused, state.scale)
             };
             if remaining <= TimeDelta::zero() {
@@ -177,7 +211,7 @@ impl Clock {
 
     /// Waits for a simulated duration.
     pub async fn sleep(&self, simulated: Duration) {
-        let at = self.now() + TimeDelta::from_std(simulated).unwrap_or(TimeDelta::MAX);
+        let at = duration::saturating_add(self.now(), simulated);
         self.sleep_until(at).await;
     }
 
@@ -194,7 +228,7 @@ fn scale_down(simulated: Duration, scale: f64) -> Duration {
 }
 
 fn check_scale(scale: f64) -> Result<(), ClockError> {
-    if scale.is_finite() && scale > 0.0 {
+    if scale.is_finite() && scale > 0.0 && scale <= MAX_SCALE {
         Ok(())
     } else {
         Err(ClockError::BadScale(scale))
@@ -245,10 +279,10 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(!sleeper.is_finished(), "paused time must not pass");
-        clock.advance(Duration::from_secs(599));
+        clock.advance(Duration::from_secs(599)).unwrap();
         tokio::task::yield_now().await;
         assert!(!sleeper.is_finished());
-        clock.advance(Duration::from_secs(1));
+        clock.advance(Duration::from_secs(1)).unwrap();
         sleeper.await.unwrap();
         assert_eq!(clock.now() - start(), TimeDelta::seconds(600));
     }
@@ -267,6 +301,33 @@ mod tests {
     fn bad_scales_are_refused() {
         assert!(Clock::scaled(0.0).is_err());
         assert!(Clock::scaled(f64::NAN).is_err());
+        assert!(Clock::scaled(1e13).is_err());
         assert!(Clock::real().set_scale(-1.0).is_err());
+        assert!(Clock::real().set_scale(MAX_SCALE * 10.0).is_err());
+        assert!(Clock::scaled(MAX_SCALE).is_ok());
+    }
+
+    #[test]
+    fn advancing_past_the_last_instant_is_refused_without_a_change() {
+        let clock = Clock::starting_at(start(), 1.0).unwrap();
+        clock.pause();
+        let before = clock.now();
+        let error = clock
+            .advance(Duration::from_secs(300_000 * 31_557_600))
+            .unwrap_err();
+        assert!(error.to_string().contains("9999-12-31"), "{error}");
+        assert_eq!(clock.now(), before);
+        let last = duration::latest_instant();
+        clock.jump_to(last);
+        assert!(clock.advance(Duration::from_secs(1)).is_err());
+        assert_eq!(clock.now(), last);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fastest_clock_saturates_instead_of_panicking() {
+        let clock = Clock::starting_at(duration::latest_instant(), MAX_SCALE).unwrap();
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(clock.now(), duration::latest_instant());
+        clock.sleep(Duration::MAX).await;
     }
 }

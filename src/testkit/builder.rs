@@ -204,16 +204,12 @@ impl MockBuilder {
     }
 }
 
-/// A paused clock standing exactly at `start`. A clock runs from creation until paused, so it
-/// starts a little earlier and is advanced onto `start`: the harness keeps simulated time on
-/// whole milliseconds, the precision of the journal's times it steps retries by.
+/// A paused clock standing exactly at `start` (pausing moves the anchor to the pause's instant,
+/// so the clock is set onto `start` afterwards).
 fn paused_at(start: DateTime<Utc>) -> Clock {
-    let clock =
-        Clock::starting_at(start - TimeDelta::seconds(1), 1.0).expect("1.0 is a valid scale");
+    let clock = Clock::starting_at(start, 1.0).expect("1.0 is a valid scale");
     clock.pause();
-    if let Ok(gap) = (start - clock.now()).to_std() {
-        clock.advance(gap);
-    }
+    clock.jump_to(start);
     clock
 }
 

@@ -2,94 +2,44 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-
 use super::builder::whole_millis;
 use super::matcher::DeliveryMatcher;
 use super::mock::MockInboxKit;
 use super::table::render;
-use crate::delivery::journal::Filter;
-use crate::delivery::{DeliveryId, DeliveryRecord, DeliveryState};
+use crate::delivery::{DeliveryId, DeliveryRecord};
+use crate::server::Advanced;
 
 /// Extra real time a wait gives a running attempt beyond its deadline, to be journaled.
 const GRACE: Duration = Duration::from_millis(250);
 
 impl MockInboxKit {
-    /// Moves the clock forward by `by` (rounded up to whole milliseconds) and lets everything
-    /// due in that time happen, in order: each lifecycle step and each retry at its due
-    /// instant, waiting for the attempts it starts. Returns how many lifecycle steps fired.
+    /// Walks the clock forward by `by` (rounded up to whole milliseconds), as `serve`'s
+    /// `POST /_mock/clock/advance` does: every lifecycle step and every retry at its own due
+    /// instant, in order, each instant's attempts answered before the clock moves on. Each
+    /// webhook's first attempt is therefore stamped with its change's instant, and the webhooks
+    /// about one entity arrive in the order of its changes. Returns what the walk did.
     ///
     /// Retries sleep on the same clock, so a 500-then-200 subscriber is retried by
     /// `advance(Duration::from_secs(10))`, without waiting 10 s. Panics with the journal when
-    /// attempts are still running after the wait timeout.
-    pub async fn advance(&self, by: Duration) -> usize {
-        let state = self.state();
-        let target = self.now() + delta(whole_millis(by));
-        let mut fired = 0;
-        loop {
-            self.settle().await;
-            let now = self.now();
-            let next = [state.sim().next_due(), self.next_retry()]
-                .into_iter()
-                .flatten()
-                .min();
-            match next {
-                Some(at) if at <= target => fired += state.advance(until(now, at)).await,
-                _ => break,
-            }
-        }
-        fired += state.advance(until(self.now(), target)).await;
-        self.settle().await;
-        fired
-    }
-
-    /// Waits until no attempt is running: every delivery is finished or waiting for a retry
-    /// that is not due yet.
-    async fn settle(&self) {
-        let journal = self.journal();
-        let settled = journal.wait_until(|_| self.running() == 0);
-        if self.within(settled).await.is_none() {
-            panic!(
-                "{} deliveries were still being attempted after {:?}:\n{}",
+    /// attempts are still running after the wait timeout, or when the target is past the latest
+    /// instant the mock represents.
+    pub async fn advance(&self, by: Duration) -> Advanced {
+        let by = whole_millis(by);
+        match self.within(self.state().advance(by)).await {
+            Some(Ok(advanced)) => advanced,
+            Some(Err(error)) => panic!("cannot advance the clock by {by:?}: {error}"),
+            None => panic!(
+                "advancing by {by:?}: {} deliveries were still being attempted after {:?}:\n{}",
                 self.running(),
                 self.wait,
-                render(&journal.all())
-            );
+                render(&self.journal().all())
+            ),
         }
     }
 
-    /// Deliveries whose attempt is running: not attempted yet, or with a retry due by now.
+    /// Deliveries with an attempt due now or running.
     fn running(&self) -> usize {
-        let now = self.now();
-        let pending = Filter {
-            state: Some(DeliveryState::Pending),
-            ..Filter::default()
-        };
-        let (_, pending) = self.journal().list(&pending, 0, 0);
-        let due = self.retries().into_iter().filter(|at| *at <= now).count();
-        pending + due
-    }
-
-    /// When each retrying delivery's next attempt is due.
-    fn retries(&self) -> Vec<DateTime<Utc>> {
-        let retrying = Filter {
-            state: Some(DeliveryState::Retrying),
-            ..Filter::default()
-        };
-        self.journal()
-            .list(&retrying, 0, usize::MAX)
-            .0
-            .iter()
-            .filter_map(|r| r.last_attempt()?.next_attempt_at.as_deref())
-            .filter_map(|at| DateTime::parse_from_rfc3339(at).ok())
-            .map(|at| at.to_utc())
-            .collect()
-    }
-
-    /// The earliest retry due after now.
-    fn next_retry(&self) -> Option<DateTime<Utc>> {
-        let now = self.now();
-        self.retries().into_iter().filter(|at| *at > now).min()
+        self.state().sender().timeline().busy_count()
     }
 
     /// Waits until at least `count` deliveries are finished (delivered, rejected or exhausted)
@@ -161,7 +111,7 @@ impl MockInboxKit {
         if self.running() == 0 {
             return None;
         }
-        let deadline = self.clock().to_real(self.state().settings().timeout);
+        let deadline = self.state().settings().timeout;
         tokio::time::timeout(deadline.saturating_add(GRACE), wait)
             .await
             .ok()
@@ -174,7 +124,7 @@ impl MockInboxKit {
 
     /// A reminder that retries wait for the paused clock, when some do.
     fn retry_hint(&self) -> String {
-        let waiting = self.retries().len();
+        let waiting = self.state().sender().timeline().retries_scheduled();
         if waiting > 0 && self.clock().is_paused() {
             format!(
                 "\n{waiting} waiting for a retry on the paused clock (now {}): `mock.advance(..)` moves it",
@@ -184,13 +134,4 @@ impl MockInboxKit {
             String::new()
         }
     }
-}
-
-fn delta(duration: Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
-}
-
-/// The time from `now` to `at`, zero when `at` has passed.
-fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
-    (at - now).to_std().unwrap_or_default()
 }

@@ -83,19 +83,20 @@ async fn a_503_then_200_is_delivered_on_the_second_attempt() {
 #[tokio::test]
 async fn a_subscriber_slower_than_the_deadline_times_out_four_times() {
     let server = MockServer::start().await;
-    // 10 s simulated is 100 ms real at FAST; the subscriber takes 400 ms.
+    // The deadline is 300 ms of real time at any scale; the subscriber takes 3 s.
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(400)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
     let record = sender(FAST)
-        .deliver(subscriber(&server.uri()), domain_event())
+        .deliver(impatient_subscriber(&server.uri()), domain_event())
         .await;
     assert_eq!(outcomes(&record), [AttemptOutcome::Timeout; 4]);
     assert_eq!(record.state, DeliveryState::Exhausted);
     for attempt in &record.attempts {
         assert!(
-            attempt.latency_ms >= 95.0 && attempt.latency_ms < 400.0,
+            attempt.latency_ms >= IMPATIENT.as_secs_f64() * 1e3 * 0.95
+                && attempt.latency_ms < 3000.0,
             "{}",
             attempt.latency_ms
         );

@@ -44,11 +44,9 @@ const SCENARIOS: [&str; 4] = [
 ];
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        // Shrinking output is enough; no regression files in the shared tree.
-        failure_persistence: None,
-        ..ProptestConfig::with_cases(cases)
-    }
+    // A failure's seed is kept in proptest-regressions/ (committed) and replayed first on
+    // every later run, so a case that once failed is always tried again.
+    ProptestConfig::with_cases(cases)
 }
 
 /// One edit of a text: where (a fraction of its length) and what.

@@ -8,10 +8,9 @@ use inboxkit_mock::delivery::{AttemptOutcome, DeliveryRecord, DeliveryState};
 use inboxkit_mock::receiver::{FaultProgram, ReceiverConfig, RunningReceiver, Verdict};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{FAST, SECRET, domain_event, event_of, run_cli, sender, subscriber};
-
-/// 10 simulated seconds per real second: the 10 s deadline is 1 s, for tests that must not time out.
-const RELAXED: f64 = 10.0;
+use crate::support::{
+    FAST, SECRET, domain_event, event_of, impatient_subscriber, run_cli, sender, subscriber,
+};
 
 type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
@@ -118,9 +117,14 @@ async fn a_429_carries_retry_after_and_is_a_4xx_without_retry() {
 
 #[tokio::test]
 async fn a_delay_beyond_the_deadline_times_out_and_the_retries_arrive_as_duplicates() {
-    // At 100x the 10 s deadline is 100 ms of real time; the receiver waits 250 ms.
-    let receiver = receiver_with(&["delay=250ms"]);
-    let record = deliver_domain_event(&receiver).await;
+    // The deadline is 300 ms of real time at any scale; the receiver waits 3 s.
+    let receiver = receiver_with(&["delay=3s"]);
+    let record = sender(FAST)
+        .deliver(
+            impatient_subscriber(receiver.webhook_url().as_str()),
+            domain_event(),
+        )
+        .await;
     assert_eq!(outcomes(&record), [AttemptOutcome::Timeout; 4]);
     assert_eq!(record.state, DeliveryState::Exhausted);
     let verdicts: Vec<_> = receiver.store().all().iter().map(|r| r.verdict).collect();
@@ -140,8 +144,8 @@ async fn a_delay_beyond_the_deadline_times_out_and_the_retries_arrive_as_duplica
 #[tokio::test]
 async fn a_random_delay_within_the_deadline_is_delivered_at_once() {
     let receiver = receiver_with(&["delay=5ms..30ms"]);
-    // A slower clock (deadline 1 s of real time) keeps a loaded machine from timing out.
-    let record = sender(RELAXED)
+    // The deadline is 10 s of real time: a loaded machine does not turn 30 ms into a timeout.
+    let record = sender(FAST)
         .deliver(subscriber(receiver.webhook_url().as_str()), domain_event())
         .await;
     assert_eq!(outcomes(&record), [AttemptOutcome::Delivered]);
@@ -184,11 +188,16 @@ async fn close_drops_the_connection_without_an_answer() {
 
 #[tokio::test]
 async fn a_drip_longer_than_the_deadline_times_out_and_a_short_one_is_delivered() {
-    let receiver = receiver_with(&["drip=400ms"]);
-    let record = deliver_domain_event(&receiver).await;
+    let receiver = receiver_with(&["drip=3s"]);
+    let record = sender(FAST)
+        .deliver(
+            impatient_subscriber(receiver.webhook_url().as_str()),
+            domain_event(),
+        )
+        .await;
     assert_eq!(outcomes(&record), [AttemptOutcome::Timeout; 4]);
     receiver.set_faults(faults(&["drip=16ms"]));
-    let record = sender(RELAXED)
+    let record = sender(FAST)
         .deliver(subscriber(receiver.webhook_url().as_str()), domain_event())
         .await;
     assert_eq!(outcomes(&record), [AttemptOutcome::Delivered]);

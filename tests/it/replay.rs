@@ -1,9 +1,11 @@
 //! `replay`: recorded deliveries sent again byte for byte (or re-signed), in order, under the
 //! retry policy; bad lines stop it before anything is sent.
 
-use std::time::Instant;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use inboxkit_mock::contract::{Profile, Secret, SignatureScheme, Signer};
+use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::recording::load;
 
 use crate::recording::{fixture, received, record_mock_traffic};
@@ -137,49 +139,48 @@ async fn a_corrupt_line_stops_the_replay_before_anything_is_sent() {
     );
 }
 
+/// The real gap between the two requests a receiver got, from its arrival stamps.
+async fn gap_between_two_arrivals(args: &[&str]) -> Duration {
+    let receiver = RunningReceiver::start_local(ReceiverConfig::default()).unwrap();
+    let path = fixture("renamed-field.jsonl");
+    let url = receiver.webhook_url().to_string();
+    let mut all = vec!["replay", path.to_str().unwrap(), "--to", url.as_str()];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = run_cli(&all, b"").await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let arrivals: Vec<DateTime<Utc>> = receiver
+        .store()
+        .all()
+        .iter()
+        .map(|r| {
+            DateTime::parse_from_rfc3339(&r.received_at)
+                .unwrap()
+                .to_utc()
+        })
+        .collect();
+    receiver.stop().await;
+    assert_eq!(arrivals.len(), 2);
+    (arrivals[1] - arrivals[0]).to_std().unwrap()
+}
+
 #[tokio::test]
 async fn keep_spacing_waits_the_recorded_gaps_scaled() {
-    // The two lines were received 1.333 s apart; at time scale 10 that is 133 ms.
-    let server = server_answering(200).await;
-    let path = fixture("renamed-field.jsonl");
-    let started = Instant::now();
-    let (code, stdout, stderr) = run_cli(
-        &[
-            "replay",
-            path.to_str().unwrap(),
-            "--to",
-            &server.uri(),
-            "--keep-spacing",
-            "--time-scale",
-            "10",
-        ],
-        b"",
-    )
-    .await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(started.elapsed().as_millis() >= 130);
-    assert_eq!(received(&server).await.len(), 2);
+    // The two lines were received 1.333 s apart; at time scale 10 that is 133 ms. The upper
+    // bound is well below the unscaled gap, so a replay ignoring the scale fails too.
+    let gap = gap_between_two_arrivals(&["--keep-spacing", "--time-scale", "10"]).await;
+    assert!(
+        gap >= Duration::from_millis(125) && gap < Duration::from_millis(1000),
+        "{gap:?}"
+    );
 }
 
 #[tokio::test]
 async fn rate_spaces_the_sends() {
-    // Two deliveries at 5 per second: the second is due 200 ms after the first.
-    let server = server_answering(200).await;
-    let path = fixture("renamed-field.jsonl");
-    let started = Instant::now();
-    let (code, stdout, stderr) = run_cli(
-        &[
-            "replay",
-            path.to_str().unwrap(),
-            "--to",
-            &server.uri(),
-            "--rate",
-            "5/s",
-        ],
-        b"",
-    )
-    .await;
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(started.elapsed().as_millis() >= 190);
-    assert_eq!(received(&server).await.len(), 2);
+    // Two deliveries at 5 per second: the second is due 200 ms after the first; at 1 per
+    // second (a misread rate) it would be 1 s.
+    let gap = gap_between_two_arrivals(&["--rate", "5/s"]).await;
+    assert!(
+        gap >= Duration::from_millis(190) && gap < Duration::from_millis(900),
+        "{gap:?}"
+    );
 }

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
+use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
+
 use crate::support::run_cli;
 
 fn scenario(name: &str) -> String {
@@ -244,4 +247,155 @@ fn assert_exit_matches_verdict(code: i32, stdout: &str) {
         99
     };
     assert_eq!(code, expected, "{stdout}");
+}
+
+/// A scenario of steps only, with no key of its own.
+fn steps_only() -> PathBuf {
+    let path = temp("steps-only.toml");
+    std::fs::write(
+        &path,
+        r#"name = "steps-only"
+[[steps]]
+register_domain = { as = "domain" }
+[[steps]]
+advance = "17m"
+[[steps]]
+expect = { entity = "$domain", statuses = ["waiting_for_dns_propagation", "active"], state = "delivered", within = "10s" }
+"#,
+    )
+    .unwrap();
+    path
+}
+
+fn verifying_receiver(secret: &str) -> RunningReceiver {
+    RunningReceiver::start_local(ReceiverConfig {
+        verifier: Some(Signer::new(SignatureScheme::HmacBody, Secret::new(secret))),
+        ..ReceiverConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn run_signs_the_steps_with_the_target_secret_given_on_the_command_line() {
+    let receiver = verifying_receiver("whsec_consumer");
+    let url = receiver.webhook_url().to_string();
+    let path = steps_only();
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--target",
+            &url,
+            "--secret",
+            "whsec_consumer",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let received = receiver.store().all();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert!(
+        received
+            .iter()
+            .all(|r| r.signature_valid == Some(true) && r.answered == 200),
+        "{received:#?}"
+    );
+
+    let (code, stdout, _) = run_cli(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--target",
+            &url,
+            "--secret",
+            "whsec_not_the_consumers",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 99, "{stdout}");
+    assert!(
+        stdout.contains("with HTTP 401") && stdout.contains("signature or key may not match"),
+        "a rejected step says why: {stdout}"
+    );
+    receiver.stop().await;
+}
+
+/// Every metric, each with a threshold the run below must pass and one it must breach: 60 events
+/// (40/s for 1.5 s) to the built-in receiver, all delivered on the first attempt.
+const VERDICTS: &[(&str, &str)] = &[
+    ("success_rate >= 0.99", "success_rate > 1"),
+    ("events >= 60", "events < 60"),
+    ("delivered >= 60", "delivered < 60"),
+    ("rejected <= 0", "rejected > 0"),
+    ("exhausted <= 0", "exhausted > 0"),
+    ("attempts >= 60", "attempts < 60"),
+    ("attempts_max <= 1", "attempts_max > 1"),
+    ("attempts_mean <= 1", "attempts_mean > 1"),
+    ("throughput > 1", "throughput > 1000000"),
+    ("late_starts <= 60", "late_starts > 60"),
+    ("latency_min < 1h", "latency_min > 1h"),
+    ("latency_mean < 1h", "latency_mean > 1h"),
+    ("latency_p50 < 1h", "latency_p50 > 1h"),
+    ("latency_p90 < 1h", "latency_p90 > 1h"),
+    ("latency_p95 < 1h", "latency_p95 > 1h"),
+    ("latency_p99 < 1h", "latency_p99 > 1h"),
+    ("latency_p999 < 1h", "latency_p999 > 1h"),
+    ("latency_max < 1h", "latency_max > 1h"),
+    ("service_p50 < 1h", "service_p50 > 1h"),
+    ("service_p99 < 1h", "service_p99 > 1h"),
+    ("service_max < 1h", "service_max > 1h"),
+    ("lag_p99 < 1h", "lag_p99 > 1h"),
+    ("lag_max < 1h", "lag_max > 1h"),
+    ("rss_growth < 100", "rss_growth > 100"),
+];
+
+async fn run_with_thresholds(name: &str, thresholds: &[&str]) -> (i32, String) {
+    let path = temp(&format!("{name}.toml"));
+    let list: Vec<String> = thresholds.iter().map(|t| format!("{t:?}")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nthresholds = [{}]\n[world]\nseed = 5\n[[load]]\nrate = 40\nduration = \"1.5s\"\n",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
+    (code, format!("{stdout}{stderr}"))
+}
+
+#[tokio::test]
+async fn every_metric_is_judged_exactly_both_ways() {
+    let metrics = inboxkit_mock::scenario::threshold::Metric::ALL;
+    assert_eq!(VERDICTS.len(), metrics.len(), "one pair per metric");
+    for metric in metrics {
+        assert!(
+            VERDICTS
+                .iter()
+                .any(|(pass, _)| pass.starts_with(&format!("{} ", metric.name()))),
+            "no verdict pair for {}",
+            metric.name()
+        );
+    }
+    let passing: Vec<&str> = VERDICTS.iter().map(|(pass, _)| *pass).collect();
+    let (code, out) = run_with_thresholds("all-pass", &passing).await;
+    for threshold in &passing {
+        assert!(
+            out.contains(&format!("  pass {threshold} (observed")),
+            "{threshold}: {out}"
+        );
+    }
+    assert_eq!(code, 0, "{out}");
+
+    let breaching: Vec<&str> = VERDICTS.iter().map(|(_, breach)| *breach).collect();
+    let (code, out) = run_with_thresholds("all-breach", &breaching).await;
+    for threshold in &breaching {
+        assert!(
+            out.contains(&format!("  FAIL {threshold} (observed")),
+            "{threshold}: {out}"
+        );
+    }
+    assert_eq!(code, 99, "{out}");
 }

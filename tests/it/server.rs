@@ -3,6 +3,7 @@
 mod control;
 mod lifecycle;
 mod rest;
+mod timeline;
 
 use std::net::TcpListener;
 use std::time::Duration;

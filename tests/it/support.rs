@@ -12,8 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
-/// 100 simulated seconds per real second: the 10 s deadline is 100 ms, the default retry
-/// delays (10 s, 30 s, 60 s) take one real second in all.
+/// 100 simulated seconds per real second: the default retry delays (10 s, 30 s, 60 s) take one
+/// real second in all (the response deadline is real time and does not scale).
 pub const FAST: f64 = 100.0;
 
 /// The secret the tests sign with.
@@ -44,6 +44,18 @@ pub fn patient_subscriber(url: &str) -> Arc<Subscriber> {
         ..(*subscriber(url)).clone()
     })
 }
+
+/// Like [`subscriber`] with a 300 ms deadline, for tests of the deadline: their subscriber
+/// takes seconds, well past it, so a loaded machine cannot turn a timeout into an answer.
+pub fn impatient_subscriber(url: &str) -> Arc<Subscriber> {
+    Arc::new(Subscriber {
+        timeout: IMPATIENT,
+        ..(*subscriber(url)).clone()
+    })
+}
+
+/// The deadline of [`impatient_subscriber`].
+pub const IMPATIENT: Duration = Duration::from_millis(300);
 
 /// A typical event of `event`'s kind from a fixed seed.
 pub fn event_of(event: EventType, shape: PayloadShape) -> OutgoingEvent {

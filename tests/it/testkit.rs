@@ -169,7 +169,7 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
     );
     assert_eq!(mock.status_of(&mailbox).as_deref(), Some("scheduled"));
 
-    let fired = mock.advance(Duration::from_secs(3600)).await;
+    let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
     assert_eq!(fired, 2 + 8, "two domain steps and eight mailbox steps");
     mock.wait_for_deliveries(fired).await;
     assert_eq!(mock.status_of(&domain).as_deref(), Some("active"));
@@ -217,7 +217,7 @@ async fn a_forced_transition_is_sent_and_an_illegal_one_names_the_allowed_status
     let record = mock.wait_for_delivery(&id).await;
     assert_eq!(record.status.as_deref(), Some("payment_failed"));
     assert_eq!(
-        mock.advance(Duration::from_secs(3600)).await,
+        mock.advance(Duration::from_secs(3600)).await.steps_fired,
         0,
         "no step is left"
     );

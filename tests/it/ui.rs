@@ -81,6 +81,9 @@ async fn the_page_loads_without_the_admin_token_but_its_data_needs_it() {
 #[tokio::test]
 async fn the_listing_carries_the_last_attempts_latency() {
     let mock = Mock::start(91).await;
+    // The subscriber takes 150 ms: the listed latency must show it (and stay under the deadline).
+    mock.receiver
+        .set_faults(vec!["delay=150ms".parse().unwrap()]);
     let sent = mock
         .control(
             "POST",
@@ -92,7 +95,10 @@ async fn the_listing_carries_the_last_attempts_latency() {
     mock.wait_terminal(1).await;
     let listed = mock.control("GET", "/deliveries", None).await;
     let latency = listed.body["deliveries"][0]["last_latency_ms"].as_f64();
-    assert!(latency.is_some_and(|ms| ms >= 0.0), "{listed:?}");
+    assert!(
+        latency.is_some_and(|ms| (150.0..10_000.0).contains(&ms)),
+        "{listed:?}"
+    );
     mock.stop().await;
 }
 

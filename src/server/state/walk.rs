@@ -1,0 +1,97 @@
+//! A clock advance that walks the timeline, as Stripe's test clocks do: from now to the target
+//! it visits every instant at which something is due (a lifecycle step or a retry), in order,
+//! sets the clock to it, fires what is due, and waits until every attempt due by then has been
+//! answered before it moves on. Each webhook's first attempt is therefore made at its change's
+//! instant, retries at their own, and a consumer sees the changes spaced as they happened.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::AppState;
+use crate::contract::format_timestamp;
+use crate::simulation::clock::ClockError;
+
+/// What one clock advance did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Advanced {
+    /// Simulated now before the advance.
+    #[serde(serialize_with = "instant")]
+    pub from: DateTime<Utc>,
+    /// Simulated now after it (the target).
+    #[serde(serialize_with = "instant")]
+    pub to: DateTime<Utc>,
+    /// Distinct instants at which something was due and happened.
+    pub instants: usize,
+    /// Lifecycle steps fired.
+    pub steps_fired: usize,
+    /// Delivery attempts made during the advance (first attempts and retries).
+    pub attempts_made: u64,
+    /// Lifecycle steps still scheduled after the target (steps a forced transition made stale
+    /// count until their instant).
+    pub steps_scheduled: usize,
+    /// Retries still scheduled after the target.
+    pub retries_scheduled: usize,
+}
+
+fn instant<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_timestamp(*at))
+}
+
+impl AppState {
+    /// Advances the clock by `by`, walking every due instant in order (see the module docs).
+    /// Answers once everything due up to the target has been attempted; refuses, changing
+    /// nothing, a target past the latest instant the mock represents.
+    pub async fn advance(&self, by: Duration) -> Result<Advanced, ClockError> {
+        let _firing = self.firing.lock().await;
+        let from = self.clock.now();
+        let target = self.clock.after(by)?;
+        let running = !self.clock.is_paused();
+        if running {
+            // Time stands still during the walk; it runs on from the target afterwards.
+            self.clock.pause();
+        }
+        let timeline = self.sender.timeline();
+        let attempts_before = timeline.attempts_made();
+        let mut instants = 0;
+        let mut steps_fired = 0;
+        loop {
+            self.settle().await;
+            let next_step = self.sim().next_due();
+            let next = next_step.into_iter().chain(timeline.next_retry()).min();
+            match next {
+                Some(at) if at <= target => {
+                    if at > self.clock.now() {
+                        self.clock.jump_to(at);
+                    }
+                    instants += 1;
+                    steps_fired += self.fire_due_locked().await;
+                }
+                _ => break,
+            }
+        }
+        if target > self.clock.now() {
+            self.clock.jump_to(target);
+        }
+        if running {
+            self.clock.resume();
+        }
+        let steps_scheduled = self.sim().queue_depth();
+        Ok(Advanced {
+            from,
+            to: target,
+            instants,
+            steps_fired,
+            attempts_made: timeline.attempts_made() - attempts_before,
+            steps_scheduled,
+            retries_scheduled: timeline.retries_scheduled(),
+        })
+    }
+
+    /// Waits until every attempt due by now has been made and answered.
+    pub async fn settle(&self) {
+        let clock = self.clock.clone();
+        self.sender.timeline().settled(move || clock.now()).await;
+    }
+}
