@@ -38,11 +38,30 @@
 //!         .codes([500, 200]),
 //! );
 //!
-//! // A lifecycle: registered, DNS propagation after 2 minutes, active 15 minutes later.
+//! // A lifecycle: registered, DNS propagation after 2 minutes, active 15 minutes later. One
+//! // advance walks both steps in order, each sent at its own instant.
+//! let start = mock.now();
 //! let domain = mock.register_domain("acme.com")?;
-//! mock.advance(Duration::from_secs(17 * 60)).await;
+//! let walked = mock.advance(Duration::from_secs(17 * 60)).await;
+//! assert_eq!((walked.steps_fired, walked.attempts_made), (2, 2));
 //! mock.wait_for(DeliveryMatcher::any().uid(&domain).status("active")).await;
 //! assert_eq!(mock.status_of(&domain).as_deref(), Some("active"));
+//! let steps: Vec<_> = mock
+//!     .deliveries()
+//!     .into_iter()
+//!     .filter(|d| d.entity_uid.as_deref() == Some(domain.as_str()))
+//!     .map(|d| (d.status.unwrap_or_default(), d.attempts[0].started_at.clone()))
+//!     .collect();
+//! let at = |minutes: i64| {
+//!     inboxkit_mock::contract::format_timestamp(start + chrono::TimeDelta::minutes(minutes))
+//! };
+//! assert_eq!(
+//!     steps,
+//!     [
+//!         ("waiting_for_dns_propagation".to_owned(), at(2)),
+//!         ("active".to_owned(), at(17)),
+//!     ]
+//! );
 //! # Ok(())
 //! # }
 //! ```
@@ -53,8 +72,9 @@
 //! gracefully and returns the tally.
 //!
 //! Time: the mock's own clock is paused, so lifecycle steps and retries wait for
-//! [`MockInboxKit::advance`], which fires each at its due instant and waits for the attempts it
-//! starts. Waits and advances fail after [`MockBuilder::wait_timeout`] of real time (plus the
+//! [`MockInboxKit::advance`], which walks the timeline like `serve`'s advance: each step and
+//! retry at its due instant, in order, each instant's attempts answered before the next (so an
+//! entity's webhooks arrive in the order of its changes). Waits and advances fail after [`MockBuilder::wait_timeout`] of real time (plus the
 //! subscriber deadline while an attempt is running), with the journal in the message. Do not
 //! pause Tokio's own time (`start_paused`): the harness waits on real HTTP.
 
