@@ -1,4 +1,5 @@
-//! Signature verification: never panics, and accepts a header only if it is the right value.
+//! Signature verification: never panics, accepts a header only if it is the right value, always
+//! accepts its own signature, and (HMAC of the body) refuses it once the body changes.
 #![no_main]
 
 use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
@@ -29,6 +30,17 @@ fuzz_target!(|data: &[u8]| {
     assert!(signer.verify(body, Some(&right)).is_ok());
     if signer.verify(body, Some(&header)).is_ok() {
         assert_eq!(header.trim().to_ascii_lowercase(), right);
+    }
+    if scheme == SignatureScheme::HmacBody {
+        let mut tampered = body.to_vec();
+        match tampered.last_mut() {
+            Some(last) => *last ^= 1,
+            None => tampered.push(b'x'),
+        }
+        assert!(
+            signer.verify(&tampered, Some(&right)).is_err(),
+            "a changed body must not verify"
+        );
     }
 });
 
