@@ -9,6 +9,7 @@ mod drift;
 mod faults;
 mod hostile;
 mod persistence;
+mod policy_model;
 mod receiver;
 mod recording;
 mod reliability;
