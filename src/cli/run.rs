@@ -1,5 +1,6 @@
 //! `run`: a scenario file against a subscriber, with a report and a pass/fail exit code.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -243,6 +244,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .map(|t| t.get_ref().clone())
             .collect(),
         steps,
+        memory: BTreeMap::from([(args.shard.to_string(), stats.rss_mib.clone())]),
         stats,
         verdicts: Vec::new(),
     };

@@ -1,10 +1,11 @@
 //! The report of a run: JSON (mergeable), a text summary, JUnit XML and a self-contained HTML.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::Stats;
+use super::stats::{Stats, rss_growth};
 use crate::delivery::TerminalState;
 pub use crate::markup::escape;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
@@ -39,6 +40,10 @@ pub struct Report {
     pub stats: Stats,
     /// Threshold verdicts.
     pub verdicts: Vec<Verdict>,
+    /// Resident memory of each shard's process, MiB, sampled every second, by shard (`1/2`):
+    /// shards are separate processes, so their memory is never added or mixed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memory: BTreeMap<String, Vec<f64>>,
 }
 
 /// The value of `metric` in `stats`, or None when there are no samples.
@@ -82,14 +87,36 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
 }
 
 impl Report {
-    /// Checks `thresholds` against the stats and stores the verdicts.
+    /// Checks `thresholds` against the stats and stores the verdicts; `rss_growth` is judged on
+    /// the shard whose memory grew most.
     pub fn evaluate(&mut self) {
+        let worst_growth = self.worst_rss_growth();
         self.verdicts = self
             .thresholds
             .iter()
             .filter_map(|t| t.parse::<Threshold>().ok())
-            .map(|t| t.check(observe(&self.stats, t.metric)))
+            .map(|t| match t.metric {
+                Metric::RssGrowth => t.check(worst_growth),
+                metric => t.check(observe(&self.stats, metric)),
+            })
             .collect();
+    }
+
+    /// Each shard's memory samples (a report of an earlier version keeps them in its stats).
+    pub fn memory_by_shard(&self) -> BTreeMap<String, Vec<f64>> {
+        if self.memory.is_empty() && !self.stats.rss_mib.is_empty() {
+            let shard = self.shards.first().cloned().unwrap_or_else(|| "1/1".into());
+            return BTreeMap::from([(shard, self.stats.rss_mib.clone())]);
+        }
+        self.memory.clone()
+    }
+
+    /// The largest memory growth of any shard (see [`Stats::rss_growth`]).
+    pub fn worst_rss_growth(&self) -> Option<f64> {
+        self.memory_by_shard()
+            .into_values()
+            .filter_map(|rss_mib| rss_growth(&rss_mib))
+            .reduce(f64::max)
     }
 
     /// Whether every step and threshold passed.
@@ -97,16 +124,25 @@ impl Report {
         self.steps.iter().all(|s| s.pass) && self.verdicts.iter().all(|v| v.pass)
     }
 
-    /// Merges reports of shards of one scenario.
-    pub fn merge(reports: Vec<Report>) -> Option<Report> {
+    /// Merges reports of shards of one scenario; the result does not depend on their order.
+    pub fn merge(mut reports: Vec<Report>) -> Option<Report> {
+        reports.sort_by(|a, b| {
+            a.shards
+                .cmp(&b.shards)
+                .then(a.started_at.cmp(&b.started_at))
+        });
         let mut reports = reports.into_iter();
         let mut merged = reports.next()?;
+        merged.memory = merged.memory_by_shard();
         for report in reports {
+            merged.memory.extend(report.memory_by_shard());
             merged.shards.extend(report.shards);
             merged.steps.extend(report.steps);
             merged.stats.merge(&report.stats);
             merged.started_at = merged.started_at.min(report.started_at);
         }
+        // Memory is per shard (above), never one shard's series standing for all.
+        merged.stats.rss_mib.clear();
         merged.evaluate();
         Some(merged)
     }
@@ -190,13 +226,21 @@ impl Report {
                 s.late_starts
             );
         }
-        if let (Some(first), Some(last)) = (s.rss_mib.first(), s.rss_mib.last()) {
-            let growth = s
-                .rss_growth()
-                .map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
+        let memory = self.memory_by_shard();
+        for (shard, rss_mib) in &memory {
+            let (Some(first), Some(last)) = (rss_mib.first(), rss_mib.last()) else {
+                continue;
+            };
+            let growth =
+                rss_growth(rss_mib).map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
+            let whose = if memory.len() > 1 {
+                format!(" (shard {shard})")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}"
+                "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}{whose}"
             );
         }
         for verdict in &self.verdicts {
@@ -287,6 +331,7 @@ mod tests {
             }],
             stats: Stats::default(),
             verdicts: vec![],
+            memory: BTreeMap::new(),
         };
         report.evaluate();
         let xml = report.junit();
@@ -294,5 +339,48 @@ mod tests {
         assert!(xml.contains("failures=\"2\""), "{xml}");
         assert!(xml.contains("steps[0] &quot;x&quot;"));
         assert!(!report.passed());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn shard(name: &str, rss_mib: Vec<f64>) -> Report {
+        let mut stats = Stats::default();
+        stats.rss_mib = rss_mib;
+        Report {
+            scenario: "soak".into(),
+            shards: vec![name.into()],
+            target: "t".into(),
+            started_at: "2026-11-30T00:00:00.000Z".into(),
+            thresholds: vec!["rss_growth < 0.5".into()],
+            steps: vec![],
+            stats,
+            verdicts: vec![],
+            memory: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn memory_stays_per_shard_and_rss_growth_judges_the_worst_in_any_order() {
+        let flat = shard("1/2", vec![100.0, 100.0, 101.0]);
+        let growing = shard("2/2", vec![100.0, 150.0, 200.0]);
+        for order in [
+            vec![flat.clone(), growing.clone()],
+            vec![growing.clone(), flat.clone()],
+        ] {
+            let merged = Report::merge(order).unwrap();
+            assert_eq!(merged.shards, ["1/2", "2/2"]);
+            assert_eq!(merged.memory.len(), 2);
+            assert_eq!(merged.worst_rss_growth(), Some(1.0));
+            assert!(
+                !merged.passed(),
+                "the growing shard breaches rss_growth < 0.5"
+            );
+            let text = merged.text();
+            assert!(text.contains("+1.0 % (shard 1/2)"), "{text}");
+            assert!(text.contains("+100.0 % (shard 2/2)"), "{text}");
+        }
     }
 }

@@ -55,26 +55,38 @@ impl Micros {
     }
 }
 
-impl Serialize for Micros {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl Micros {
+    /// The histogram as base64 HDR V2 (compact: runs of empty buckets take a few bytes).
+    pub fn to_base64(&self) -> Result<String, String> {
         let mut bytes = Vec::new();
         V2Serializer::new()
             .serialize(&self.0, &mut bytes)
-            .map_err(serde::ser::Error::custom)?;
-        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            .map_err(|e| e.to_string())?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// Reads what [`Micros::to_base64`] wrote.
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| e.to_string())?;
+        let histogram: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| e.to_string())?;
+        Ok(Micros(histogram))
+    }
+}
+
+impl Serialize for Micros {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_base64().map_err(serde::ser::Error::custom)?)
     }
 }
 
 impl<'de> Deserialize<'de> for Micros {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)?;
-        let histogram: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(serde::de::Error::custom)?;
-        Ok(Micros(histogram))
+        Micros::from_base64(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -89,6 +101,46 @@ pub struct Second {
     pub p99_ms: f64,
     /// Response-time maximum, ms.
     pub max_ms: f64,
+    /// The second's response times as base64 HDR V2, so that shards' seconds merge exactly
+    /// (absent in reports of earlier versions: their seconds merge by the worse shard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+}
+
+impl Second {
+    /// Adds another shard's same second: counts add up; percentiles come from the merged
+    /// histograms when both seconds carry one, else from the worse shard.
+    fn merge(&mut self, other: &Second) {
+        let merged = match (self.histogram.as_deref(), other.histogram.as_deref()) {
+            (Some(mine), Some(theirs)) => Micros::from_base64(mine)
+                .and_then(|mut mine| {
+                    let theirs = Micros::from_base64(theirs)?;
+                    mine.0.add(&theirs.0).map_err(|e| e.to_string())?;
+                    Ok(mine)
+                })
+                .ok(),
+            (None, Some(theirs)) if self.events == 0 => Micros::from_base64(theirs).ok(),
+            (Some(mine), None) if other.events == 0 => Micros::from_base64(mine).ok(),
+            _ => None,
+        };
+        self.events += other.events;
+        match merged {
+            Some(histogram) => self.summarize(&histogram),
+            None => {
+                self.histogram = None;
+                self.p50_ms = self.p50_ms.max(other.p50_ms);
+                self.p99_ms = self.p99_ms.max(other.p99_ms);
+                self.max_ms = self.max_ms.max(other.max_ms);
+            }
+        }
+    }
+
+    fn summarize(&mut self, histogram: &Micros) {
+        self.p50_ms = histogram.percentile_ms(0.5).unwrap_or(0.0);
+        self.p99_ms = histogram.percentile_ms(0.99).unwrap_or(0.0);
+        self.max_ms = histogram.max_ms().unwrap_or(0.0);
+        self.histogram = histogram.to_base64().ok();
+    }
 }
 
 /// Everything a run measured.
@@ -184,9 +236,7 @@ impl Stats {
         let slot = &mut self.timeline[second];
         // An answer later than OPEN_SECONDS adds to the count; the percentiles stay as closed.
         if slot.events == 0 {
-            slot.p50_ms = histogram.percentile_ms(0.5).unwrap_or(0.0);
-            slot.p99_ms = histogram.percentile_ms(0.99).unwrap_or(0.0);
-            slot.max_ms = histogram.max_ms().unwrap_or(0.0);
+            slot.summarize(histogram);
         }
         slot.events += histogram.0.len();
     }
@@ -227,25 +277,20 @@ impl Stats {
             .add(&other.service_us.0)
             .expect("same bounds");
         self.lag_us.0.add(&other.lag_us.0).expect("same bounds");
-        // Shards run side by side: per-second counts add up, percentiles take the worse shard.
+        // Shards run side by side: each second merges with the same second of the other.
         if self.timeline.len() < other.timeline.len() {
             self.timeline
                 .resize(other.timeline.len(), Second::default());
         }
         for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
-            mine.events += theirs.events;
-            mine.p50_ms = mine.p50_ms.max(theirs.p50_ms);
-            mine.p99_ms = mine.p99_ms.max(theirs.p99_ms);
-            mine.max_ms = mine.max_ms.max(theirs.max_ms);
+            mine.merge(theirs);
         }
     }
 
     /// Memory growth over the run: the last RSS sample against the one a tenth into the run
     /// (minute 1 of a 10-minute soak), as a fraction (0.05 = 5 % more).
     pub fn rss_growth(&self) -> Option<f64> {
-        let last = *self.rss_mib.last()?;
-        let early = *self.rss_mib.get(self.rss_mib.len() / 10)?;
-        (self.rss_mib.len() >= 2 && early > 0.0).then(|| last / early - 1.0)
+        rss_growth(&self.rss_mib)
     }
 
     /// Events that reached `state`.
@@ -259,9 +304,51 @@ impl Stats {
     }
 }
 
+/// Growth of a series of memory samples: the last against the one a tenth in, as a fraction.
+pub fn rss_growth(rss_mib: &[f64]) -> Option<f64> {
+    let last = *rss_mib.last()?;
+    let early = *rss_mib.get(rss_mib.len() / 10)?;
+    (rss_mib.len() >= 2 && early > 0.0).then(|| last / early - 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One shard's second with `values` (ms) as response times.
+    fn second_of(values: &[u64]) -> Stats {
+        let mut stats = Stats::default();
+        let outcome = DeliveryOutcome {
+            state: crate::delivery::DeliveryState::Delivered,
+            attempts: Vec::new(),
+        };
+        for ms in values {
+            let d = Duration::from_millis(*ms);
+            stats.record(&outcome, Duration::ZERO, false, d, 0);
+        }
+        stats.finish(Duration::from_secs(1));
+        serde_json::from_str(&serde_json::to_string(&stats).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn per_second_percentiles_merge_from_histograms_in_any_order() {
+        // Shard A: 99 answers of 1 ms; shard B: one of 1,000 ms. Together the median is 1 ms and
+        // the p99 1 ms (99 of 100 samples), not the worse shard's 1,000 ms.
+        let a = second_of(&[1; 99]);
+        let b = second_of(&[1000]);
+        let mut ab = a.clone();
+        ab.merge(&b);
+        let mut ba = b.clone();
+        ba.merge(&a);
+        for merged in [&ab, &ba] {
+            let second = &merged.timeline[0];
+            assert_eq!(second.events, 100);
+            assert!((0.99..1.02).contains(&second.p50_ms), "{second:?}");
+            assert!((0.99..1.02).contains(&second.p99_ms), "{second:?}");
+            assert!((990.0..1010.0).contains(&second.max_ms), "{second:?}");
+        }
+        assert_eq!(ab.timeline[0].p99_ms, ba.timeline[0].p99_ms);
+    }
 
     #[test]
     fn histograms_survive_json_and_merge() {
