@@ -12,6 +12,9 @@ pub mod transport;
 pub use engine::{
     AttemptSummary, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions, Subscriber,
 };
-pub use journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
+pub use journal::{
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, Timestamp,
+    Trigger,
+};
 pub use outcome::{AttemptOutcome, TerminalState};
 pub use policy::{Decision, RetryPolicy};

@@ -214,7 +214,7 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|s| s.url.as_str() == record.target)
+            .find(|s| s.url.as_str() == &*record.target)
             .cloned();
         known.unwrap_or_else(|| self.subscriber(super::deliveries::workspace_of(self, record)))
     }

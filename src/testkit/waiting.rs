@@ -80,9 +80,8 @@ impl MockInboxKit {
             .list(&retrying, 0, usize::MAX)
             .0
             .iter()
-            .filter_map(|r| r.last_attempt()?.next_attempt_at.as_deref())
-            .filter_map(|at| DateTime::parse_from_rfc3339(at).ok())
-            .map(|at| at.to_utc())
+            .filter_map(|r| r.last_attempt()?.next_attempt_at)
+            .map(|at| at.instant())
             .collect()
     }
 

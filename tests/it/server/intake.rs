@@ -1,0 +1,111 @@
+//! Bounded intake and a bounded journal: a flood past `max_in_progress` is refused with 429
+//! and `Retry-After`, every accepted event still ends in exactly one terminal state, and a
+//! journal of capacity N holds at most N finished deliveries after a run.
+
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use inboxkit_mock::delivery::{DeliveryId, DeliveryState};
+use serde_json::{Value, json};
+
+use super::Mock;
+use crate::support::refused_url;
+
+/// Most deliveries in progress in these tests.
+const CAP: usize = 5;
+
+/// Points the default workspace's webhook at `url`.
+async fn deliver_to(mock: &Mock, url: &str) {
+    let set = mock
+        .rest(
+            "POST",
+            "/workspaces/webhook",
+            Some(json!({"uid": mock.workspace_id(), "webhook_url": url})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{set:?}");
+}
+
+/// `POST /_mock/events` of a sample event: status, `Retry-After`, JSON body.
+async fn trigger(mock: &Mock) -> (u16, Option<String>, Value) {
+    let response = mock
+        .client
+        .post(format!("{}/_mock/events", mock.base))
+        .json(&json!({"event": "domain.status_changed"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry_after, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_flood_past_the_cap_gets_429_and_every_accepted_event_ends_once() {
+    let mock = Mock::start_with(41, |config| config.sender.max_in_progress = CAP).await;
+    // Nothing listens there and the clock is paused: every delivery waits for its first retry,
+    // so none finishes during the flood.
+    deliver_to(&mock, &refused_url().await).await;
+    let answers = join_all((0..40).map(|_| trigger(&mock))).await;
+    let accepted: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, ..)| *status == 202)
+        .map(|(_, _, body)| body)
+        .collect();
+    assert_eq!(accepted.len(), CAP, "{answers:?}");
+    for (status, retry_after, body) in answers.iter().filter(|(s, ..)| *s != 202) {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(body["code"], "overloaded");
+        assert_eq!(body["max_in_progress"], CAP);
+        assert_eq!(body["retry_after_seconds"], 1);
+    }
+    // Opening a request, which creates deliveries too, is refused the same way.
+    let opened = mock
+        .control("POST", "/consent_requests", Some(json!({})))
+        .await;
+    opened.assert_problem(429, "overloaded");
+
+    let journal = mock.server.state().sender().journal();
+    assert_eq!(journal.counters().refused, 40 - CAP as u64 + 1);
+
+    // Retries run out on simulated time: every delivery opened ends, each exactly once.
+    mock.advance("7d").await;
+    tokio::time::timeout(super::WAIT, journal.wait_until(|c| c.in_progress() == 0))
+        .await
+        .unwrap_or_else(|_| panic!("deliveries still in progress: {:?}", journal.counters()));
+    let counters = journal.counters();
+    assert_eq!(counters.terminal.values().sum::<u64>(), counters.events);
+    let ids: HashSet<String> = accepted
+        .iter()
+        .map(|body| body["delivery_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), CAP);
+    for id in &ids {
+        let record = journal.get(&DeliveryId(id.as_str().into())).unwrap();
+        assert_eq!(record.state, DeliveryState::Exhausted, "{record:?}");
+    }
+    // Room again once they finished.
+    let (status, _, body) = trigger(&mock).await;
+    assert_eq!(status, 202, "{body}");
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_journal_of_capacity_n_holds_at_most_n_finished_deliveries_after_a_run() {
+    let mock = Mock::start_with(42, |config| config.sender.journal_capacity = 3).await;
+    for _ in 0..12 {
+        let (status, _, body) = trigger(&mock).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    mock.wait_terminal(12).await;
+    let journal = mock.server.state().sender().journal();
+    assert_eq!(journal.held(), (3, 3));
+    let listing = mock.control("GET", "/deliveries", None).await;
+    assert_eq!(listing.body["total"], 3, "{}", listing.body);
+    assert_eq!(journal.counters().evicted, 9);
+    mock.stop().await;
+}
