@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use inboxkit_mock::contract::{Secret, format_timestamp};
-use inboxkit_mock::delivery::journal::DEFAULT_JOURNAL_CAPACITY;
+use inboxkit_mock::delivery::journal::{DEFAULT_JOURNAL_CAPACITY, DEFAULT_MAX_IN_PROGRESS};
 use inboxkit_mock::delivery::{DeliveryOrder, SenderOptions};
 use inboxkit_mock::persistence::StateSpec;
 use inboxkit_mock::server::{
@@ -62,6 +62,10 @@ pub struct Args {
     /// Deliveries the journal keeps (oldest finished ones are evicted; memory stays flat).
     #[arg(long, env = "INBOXKIT_MOCK_JOURNAL_CAPACITY", default_value_t = DEFAULT_JOURNAL_CAPACITY)]
     journal_capacity: usize,
+    /// Most deliveries in progress at once: past it, calls that create deliveries answer 429
+    /// `overloaded` with `Retry-After`, so memory stays bounded under any flood.
+    #[arg(long, env = "INBOXKIT_MOCK_MAX_IN_PROGRESS", default_value_t = DEFAULT_MAX_IN_PROGRESS)]
+    max_in_progress: usize,
     /// Delivery attempts in flight at once.
     #[arg(long, env = "INBOXKIT_MOCK_CONCURRENCY", default_value_t = 256)]
     concurrency: usize,
@@ -190,6 +194,7 @@ fn config(args: &Args) -> Result<ServerConfig, CliError> {
             concurrency: args.concurrency.max(1),
             journal_capacity: args.journal_capacity.max(1),
             order: args.delivery_order,
+            max_in_progress: args.max_in_progress.max(1),
             ..args.delivery.sender_options()
         },
         workers: args.workers.max(1),

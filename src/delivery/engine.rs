@@ -17,7 +17,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, debug_span};
 use url::Url;
 
-use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
+use super::journal::{
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, Targets,
+    Timestamp, Trigger,
+};
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::policy::{Decision, RetryPolicy};
 use super::timeline::{Busy, Timeline, Turn};
@@ -185,6 +188,8 @@ pub struct SenderOptions {
     pub concurrency: usize,
     /// Deliveries the journal keeps.
     pub journal_capacity: usize,
+    /// Most deliveries in progress at once that [`Sender::try_submit`] accepts.
+    pub max_in_progress: usize,
     /// HTTP client settings.
     pub transport: TransportOptions,
     /// Seed for retry jitter (random when absent).
@@ -209,6 +214,7 @@ impl Default for SenderOptions {
         SenderOptions {
             concurrency: DEFAULT_CONCURRENCY,
             journal_capacity: super::journal::DEFAULT_JOURNAL_CAPACITY,
+            max_in_progress: super::journal::DEFAULT_MAX_IN_PROGRESS,
             transport: TransportOptions::default(),
             jitter_seed: None,
             order: DeliveryOrder::default(),
@@ -242,6 +248,8 @@ pub struct Sender {
 struct Inner {
     transport: Transport,
     journal: Journal,
+    /// Subscriber URLs shared by every record and attempt to them.
+    targets: Targets,
     clock: Clock,
     permits: Semaphore,
     jitter: Mutex<StdRng>,
@@ -276,7 +284,8 @@ impl Sender {
         Ok(Sender {
             inner: Arc::new(Inner {
                 transport: Transport::new(&options.transport)?,
-                journal: Journal::with_capacity(options.journal_capacity),
+                journal: Journal::with_limits(options.journal_capacity, options.max_in_progress),
+                targets: Targets::default(),
                 clock,
                 permits: Semaphore::new(options.concurrency.max(1)),
                 jitter: Mutex::new(jitter),
@@ -318,9 +327,47 @@ impl Sender {
         old.tasks.wait().await;
     }
 
-    /// Opens a delivery and starts it in the background; returns its id at once.
+    /// Opens a delivery and starts it in the background; returns its id at once. Not bounded
+    /// by the intake cap: callers that must stay bounded use [`Sender::try_submit`], or wait
+    /// with [`Sender::wait_for_room`] first.
     pub fn submit(&self, subscriber: Arc<Subscriber>, event: OutgoingEvent) -> DeliveryId {
         self.start(subscriber, event, false).0
+    }
+
+    /// Like [`Sender::submit`] unless as many deliveries as the intake cap allows
+    /// ([`SenderOptions::max_in_progress`]) are in progress: then nothing is opened or sent.
+    pub fn try_submit(
+        &self,
+        subscriber: Arc<Subscriber>,
+        event: OutgoingEvent,
+    ) -> Result<DeliveryId, Overloaded> {
+        let (record, body, signature) = self.opening(&subscriber, event);
+        let (id, event) = (record.id.clone(), record.event.clone());
+        self.inner
+            .journal
+            .try_open_signed(record.clone(), signature.as_deref())?;
+        let work = self.work(&subscriber, &record);
+        Ok(self
+            .launch(subscriber, id, event, body, signature, None, work)
+            .0)
+    }
+
+    /// Waits until fewer deliveries than the intake cap are in progress (at once if so). Room
+    /// is not reserved; a driver that waits here before each batch of submissions keeps the
+    /// deliveries in progress near the cap instead of piling up.
+    pub async fn wait_for_room(&self) {
+        self.inner.journal.wait_for_room().await;
+    }
+
+    /// Whether [`Sender::try_submit`] would accept a delivery now.
+    pub fn has_room(&self) -> bool {
+        self.inner.journal.has_room()
+    }
+
+    /// Refuses, as [`Sender::try_submit`] would, when the deliveries in progress are at the
+    /// cap: for intake that opens its deliveries later or elsewhere.
+    pub fn check_room(&self) -> Result<(), Overloaded> {
+        self.inner.journal.check_room()
     }
 
     /// Delivers one event to a terminal state and returns its full record.
@@ -356,10 +403,37 @@ impl Sender {
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
         snapshot: bool,
-    ) -> (
-        DeliveryId,
-        tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>,
-    ) {
+    ) -> (DeliveryId, DeliveryTask) {
+        let (record, body, signature) = self.opening(&subscriber, event);
+        let (id, event) = (record.id.clone(), record.event.clone());
+        let skeleton = snapshot.then(|| record.clone());
+        let work = self.work(&subscriber, &record);
+        // A fixed signature (a replay) is saved with the body; any other is computed again from
+        // the subscriber's key when a saved delivery resumes.
+        self.inner.journal.open_signed(record, signature.as_deref());
+        self.launch(subscriber, id, event, body, signature, skeleton, work)
+    }
+
+    /// A new delivery's place on the timeline: busy from now, and in its entity's line.
+    fn work(&self, subscriber: &Subscriber, record: &DeliveryRecord) -> Work {
+        Work {
+            busy: self.inner.timeline.busy(),
+            turn: match (self.inner.order, record.entity_uid.as_deref()) {
+                (DeliveryOrder::PerEntity, Some(uid)) => {
+                    Some(self.inner.timeline.take_turn(&subscriber.url, uid))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// The record a new delivery of `event` opens with, its body to send, and its fixed
+    /// signature if it has one.
+    fn opening(
+        &self,
+        subscriber: &Subscriber,
+        event: OutgoingEvent,
+    ) -> (DeliveryRecord, Bytes, Option<String>) {
         let OutgoingEvent {
             text,
             body,
@@ -369,32 +443,33 @@ impl Sender {
             previous_status,
             signature,
         } = event;
-        let id = DeliveryId::generate();
-        let work = Work {
-            busy: self.inner.timeline.busy(),
-            turn: match (self.inner.order, entity_uid.as_deref()) {
-                (DeliveryOrder::PerEntity, Some(uid)) => {
-                    Some(self.inner.timeline.take_turn(&subscriber.url, uid))
-                }
-                _ => None,
-            },
-        };
         let record = DeliveryRecord {
-            id: id.clone(),
-            event: event.clone(),
+            id: DeliveryId::generate(),
+            event,
             entity_uid,
             status,
             previous_status,
-            target: subscriber.url.as_str().to_owned(),
-            created_at: format_timestamp(self.inner.clock.now()),
+            target: self.inner.targets.get(subscriber.url.as_str()),
+            created_at: self.inner.clock.now().into(),
             state: DeliveryState::Pending,
             body: text,
             attempts: Vec::new(),
         };
-        let skeleton = snapshot.then(|| record.clone());
-        // A fixed signature (a replay) is saved with the body; any other is computed again from
-        // the subscriber's key when a saved delivery resumes.
-        self.inner.journal.open_signed(record, signature.as_deref());
+        (record, body, signature)
+    }
+
+    /// Starts the attempts of an opened delivery in the background.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &self,
+        subscriber: Arc<Subscriber>,
+        id: DeliveryId,
+        event: String,
+        body: Bytes,
+        signature: Option<String>,
+        skeleton: Option<DeliveryRecord>,
+        work: Work,
+    ) -> (DeliveryId, DeliveryTask) {
         let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
         let span = debug_span!("delivery", id = %id, event = %event);
         let inner = self.inner.clone();
@@ -437,9 +512,8 @@ impl Sender {
             .iter()
             .rev()
             .find(|a| a.trigger == Trigger::Scheduled)
-            .and_then(|a| a.next_attempt_at.as_deref())
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.to_utc());
+            .and_then(|a| a.next_attempt_at)
+            .map(Timestamp::instant);
         let body = shared_bytes(&record.body);
         let signature = saved
             .signature
@@ -524,6 +598,9 @@ impl Sender {
         self.inner.tasks.reopen();
     }
 }
+
+/// The task of one delivery: its outcome and, when asked for, its final record.
+type DeliveryTask = tokio::task::JoinHandle<(DeliveryOutcome, Option<DeliveryRecord>)>;
 
 /// What one delivery sends, signature included.
 struct Delivery {
@@ -660,7 +737,7 @@ impl Inner {
                 }
                 Decision::RetryAfter(delay) => {
                     let due = duration::saturating_add(self.clock.now(), delay);
-                    attempt.next_attempt_at = Some(format_timestamp(due));
+                    attempt.next_attempt_at = Some(due.into());
                     if let Some(skeleton) = &mut skeleton {
                         skeleton.attempts.push(attempt.clone());
                     }
@@ -701,10 +778,10 @@ impl Inner {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let started_at = format_timestamp(self.clock.now());
+        let started_at = self.clock.now();
         let request_headers = headers::build(&HeaderInputs {
             event,
-            timestamp: &started_at,
+            timestamp: &format_timestamp(started_at),
             signature,
             bearer: subscriber.bearer.as_ref().map(Secret::expose),
             mock: subscriber.mock_headers.then_some((id.as_str(), number)),
@@ -723,8 +800,8 @@ impl Inner {
         AttemptRecord {
             number,
             trigger,
-            started_at,
-            url: subscriber.url.as_str().to_owned(),
+            started_at: started_at.into(),
+            url: self.targets.get(subscriber.url.as_str()),
             request_headers,
             response: exchange.response,
             latency_ms: exchange.latency.as_secs_f64() * 1e3,

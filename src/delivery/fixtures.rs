@@ -1,6 +1,8 @@
 //! Journal values for unit tests elsewhere in the crate.
 
-use super::journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Trigger};
+use super::journal::{
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Timestamp, Trigger,
+};
 use super::outcome::AttemptOutcome;
 use super::transport::RecordedResponse;
 
@@ -9,8 +11,8 @@ pub fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -
     AttemptRecord {
         number: 1,
         trigger,
-        started_at: String::new(),
-        url: String::new(),
+        started_at: Timestamp::default(),
+        url: "".into(),
         request_headers: vec![],
         response: status.map(|status| RecordedResponse {
             status,
@@ -34,8 +36,8 @@ pub fn delivered(event: &str, uid: &str, attempts: Vec<AttemptRecord>) -> Delive
         entity_uid: Some(uid.into()),
         status: Some("active".into()),
         previous_status: None,
-        target: String::new(),
-        created_at: String::new(),
+        target: "".into(),
+        created_at: Timestamp::default(),
         state: DeliveryState::Delivered,
         body: "{}".into(),
         attempts,

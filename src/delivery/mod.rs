@@ -14,6 +14,9 @@ pub use engine::{
     AttemptSummary, DeliveryOrder, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions,
     Subscriber,
 };
-pub use journal::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Trigger};
+pub use journal::{
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, Timestamp,
+    Trigger,
+};
 pub use outcome::{AttemptOutcome, TerminalState};
 pub use policy::{Decision, RetryPolicy};

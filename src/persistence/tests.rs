@@ -1,6 +1,7 @@
 //! The store on its own: round trip, migration, refused paths and schemes.
 
 use super::*;
+use crate::delivery::journal::Timestamp;
 use crate::delivery::{AttemptOutcome, DeliveryId, Trigger};
 
 fn temp_path(name: &str) -> PathBuf {
@@ -12,6 +13,10 @@ fn temp_path(name: &str) -> PathBuf {
     dir.join("state.db")
 }
 
+fn time(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
 fn record(id: &str) -> DeliveryRecord {
     DeliveryRecord {
         id: DeliveryId(id.into()),
@@ -20,7 +25,7 @@ fn record(id: &str) -> DeliveryRecord {
         status: Some("active".into()),
         previous_status: None,
         target: "http://127.0.0.1:1/webhook".into(),
-        created_at: "2024-01-10T15:30:45.123Z".into(),
+        created_at: time("2024-01-10T15:30:45.123Z"),
         state: DeliveryState::Pending,
         body: "{\"event\":\"domain.status_changed\",\"n\":\"\u{e9}\"}".into(),
         attempts: vec![],
@@ -31,14 +36,14 @@ fn attempt(number: u32, outcome: AttemptOutcome, next: Option<&str>) -> AttemptR
     AttemptRecord {
         number,
         trigger: Trigger::Scheduled,
-        started_at: "2024-01-10T15:30:45.123Z".into(),
+        started_at: time("2024-01-10T15:30:45.123Z"),
         url: "http://127.0.0.1:1/webhook".into(),
         request_headers: vec![("X-InboxKit-Event".into(), "domain.status_changed".into())],
         response: None,
         latency_ms: 1.5,
         outcome,
         error: None,
-        next_attempt_at: next.map(str::to_owned),
+        next_attempt_at: next.map(time),
         resent_after_crash: false,
     }
 }

@@ -211,7 +211,9 @@ async fn trigger(
     let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
     let outgoing =
         OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let id = state.sender().submit(state.subscriber(workspace), outgoing);
+    let id = state
+        .sender()
+        .try_submit(state.subscriber(workspace), outgoing)?;
     // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
     state.saved().await;
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
@@ -311,6 +313,7 @@ fn open_request(
     body: OpenRequest,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
+    state.sender().check_room()?;
     let domain = match kind {
         EntityKind::ClientIdRequest => Some(
             body.domain_name
@@ -375,6 +378,7 @@ async fn force_transition(
     body: web::Json<Force>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
+    state.sender().check_room()?;
     let (plural, uid) = path.into_inner();
     let kind = kind(&plural)?;
     let shape = state.shape();

@@ -3,14 +3,13 @@
 //! `trigger: manual`; a redelivery never changes a delivery's terminal state).
 
 use actix_web::{HttpResponse, web};
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::problem::ApiError;
 use super::state::AppState;
-use crate::contract::format_timestamp;
 use crate::delivery::journal::Filter;
 use crate::delivery::{AttemptOutcome, DeliveryId, DeliveryRecord, DeliveryState};
 
@@ -75,10 +74,10 @@ impl Query {
     }
 }
 
-/// Journal times are compared as text, so bounds are rewritten in the journal's exact format.
-fn normalize(text: &str, field: &str) -> Result<String, ApiError> {
+/// A time bound of the query, read as an instant (any offset).
+fn normalize(text: &str, field: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(text)
-        .map(|t| format_timestamp(t.to_utc()))
+        .map(|t| t.to_utc())
         .map_err(|e| {
             ApiError::BadRequest(format!("`{field}`: `{text}` is not an ISO 8601 time: {e}"))
         })

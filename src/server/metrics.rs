@@ -33,7 +33,9 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// The whole exposition.
 pub fn render(state: &AppState) -> String {
-    let counters = state.sender().journal().counters();
+    let journal = state.sender().journal();
+    let counters = journal.counters();
+    let (held, finished) = journal.held();
     let (entities, scheduled, fired) = {
         let sim = state.sim();
         let counts: Vec<(EntityKind, usize)> = EntityKind::ALL
@@ -91,6 +93,46 @@ pub fn render(state: &AppState) -> String {
         out,
         "inboxkit_mock_deliveries_in_progress {}",
         counters.in_progress()
+    );
+
+    header(
+        &mut out,
+        "inboxkit_mock_deliveries_in_progress_limit",
+        "gauge",
+        "Most deliveries in progress before intake answers 429 (--max-in-progress).",
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_deliveries_in_progress_limit {}",
+        journal.max_in_progress()
+    );
+
+    header(
+        &mut out,
+        "inboxkit_mock_deliveries_refused_total",
+        "counter",
+        "Deliveries refused with 429 because too many were in progress.",
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_deliveries_refused_total {}",
+        counters.refused
+    );
+
+    header(
+        &mut out,
+        "inboxkit_mock_journal_records",
+        "gauge",
+        "Deliveries held in the journal, by whether they are finished.",
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_journal_records{{finished=\"false\"}} {}",
+        held - finished
+    );
+    let _ = writeln!(
+        out,
+        "inboxkit_mock_journal_records{{finished=\"true\"}} {finished}"
     );
 
     header(

@@ -9,12 +9,16 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
+use crate::delivery::Overloaded;
 use crate::model::world::WorldError;
 use crate::simulation::IllegalTransition;
 use crate::simulation::simulator::ActionError;
 
 /// Base of the `type` URI of every problem; the code is appended.
 pub const PROBLEM_TYPE_BASE: &str = "urn:inboxkit-mock:problem:";
+
+/// Seconds an `overloaded` answer asks the caller to wait (`Retry-After`).
+pub const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 /// An API error with a stable machine-readable code.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,10 @@ pub enum ApiError {
     /// The server is shutting down and takes no new work.
     #[error("the mock is shutting down and accepts no new work")]
     ShuttingDown,
+    /// As many deliveries as `--max-in-progress` allows are in progress; answered 429 with
+    /// `Retry-After`.
+    #[error(transparent)]
+    Overloaded(#[from] Overloaded),
     /// A failure inside the mock.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +89,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::NotFound { .. } => "not_found",
             ApiError::ShuttingDown => "shutting_down",
+            ApiError::Overloaded(_) => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -98,6 +107,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::NotFound { .. } => "Not found",
             ApiError::ShuttingDown => "Shutting down",
+            ApiError::Overloaded(_) => "Overloaded",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -114,7 +124,18 @@ impl ApiError {
             ApiError::IllegalTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Adds `Retry-After` to the answers that ask the caller to come back later.
+    fn retry_after(&self, answer: &mut actix_web::HttpResponseBuilder) {
+        if let ApiError::Overloaded(_) = self {
+            answer.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                OVERLOADED_RETRY_AFTER_SECS,
+            ));
         }
     }
 
@@ -143,6 +164,14 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 body.insert("limit_bytes".into(), json!(limit));
             }
+            ApiError::Overloaded(overloaded) => {
+                body.insert("in_progress".into(), json!(overloaded.in_progress));
+                body.insert("max_in_progress".into(), json!(overloaded.limit));
+                body.insert(
+                    "retry_after_seconds".into(),
+                    json!(OVERLOADED_RETRY_AFTER_SECS),
+                );
+            }
             _ => {}
         }
         Value::Object(body)
@@ -155,7 +184,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status())
+        let mut answer = HttpResponse::build(self.status());
+        self.retry_after(&mut answer);
+        answer
             .content_type("application/problem+json")
             .body(self.problem().to_string())
     }
@@ -207,7 +238,9 @@ impl ResponseError for RestError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.0.status())
+        let mut answer = HttpResponse::build(self.0.status());
+        self.0.retry_after(&mut answer);
+        answer
             .insert_header(ContentType::json())
             .json(json!({"error": true, "message": self.0.to_string()}))
     }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::state::AppState;
-use crate::contract::format_timestamp;
 use crate::delivery::journal::Filter;
 use crate::delivery::{
     AttemptOutcome, AttemptRecord, DeliveryRecord, DeliveryState, TerminalState, Trigger,
 };
+use chrono::{DateTime, Utc};
 
 /// How often the drain checks for attempts still in flight.
 const POLL: Duration = Duration::from_millis(20);
@@ -72,12 +72,9 @@ fn open(state: &AppState) -> Vec<DeliveryRecord> {
 }
 
 /// An attempt is in flight unless the delivery is waiting for a retry that is not due yet.
-fn in_flight(record: &DeliveryRecord, now: &str) -> bool {
-    match record
-        .last_attempt()
-        .and_then(|a| a.next_attempt_at.as_deref())
-    {
-        Some(next) => next <= now,
+fn in_flight(record: &DeliveryRecord, now: DateTime<Utc>) -> bool {
+    match record.last_attempt().and_then(|a| a.next_attempt_at) {
+        Some(next) => next.instant() <= now,
         None => true,
     }
 }
@@ -86,9 +83,8 @@ fn in_flight(record: &DeliveryRecord, now: &str) -> bool {
 pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
     let deadline = tokio::time::Instant::now() + grace;
     loop {
-        let now = format_timestamp(state.clock().now());
-        if !open(state).iter().any(|r| in_flight(r, &now))
-            || tokio::time::Instant::now() >= deadline
+        let now = state.clock().now();
+        if !open(state).iter().any(|r| in_flight(r, now)) || tokio::time::Instant::now() >= deadline
         {
             break;
         }
@@ -101,7 +97,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
     // `interrupted` attempt would wrongly count toward their retry policy.
     let persisted = journal.store().is_some();
     for record in leftovers.iter().filter(|_| !persisted) {
-        let waiting = !in_flight(record, &format_timestamp(now));
+        let waiting = !in_flight(record, now);
         let error = if waiting {
             "the mock shut down before the scheduled retry"
         } else {
@@ -110,7 +106,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
         let attempt = AttemptRecord {
             number: u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1,
             trigger: Trigger::Scheduled,
-            started_at: format_timestamp(now),
+            started_at: now.into(),
             url: record.target.clone(),
             request_headers: Vec::new(),
             response: None,

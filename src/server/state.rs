@@ -218,7 +218,7 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|s| s.url.as_str() == record.target)
+            .find(|s| s.url.as_str() == &*record.target)
             .cloned();
         known.unwrap_or_else(|| self.subscriber(super::deliveries::workspace_of(self, record)))
     }
@@ -317,6 +317,7 @@ impl AppState {
     async fn fire_due_locked(&self) -> usize {
         let mut total = 0;
         loop {
+            self.room_for_more().await;
             let shape = self.shape();
             let now = self.clock.now();
             let count = {

@@ -50,11 +50,9 @@
 //!     .deliveries()
 //!     .into_iter()
 //!     .filter(|d| d.entity_uid.as_deref() == Some(domain.as_str()))
-//!     .map(|d| (d.status.unwrap_or_default(), d.attempts[0].started_at.clone()))
+//!     .map(|d| (d.status.unwrap_or_default(), d.attempts[0].started_at.instant()))
 //!     .collect();
-//! let at = |minutes: i64| {
-//!     inboxkit_mock::contract::format_timestamp(start + chrono::TimeDelta::minutes(minutes))
-//! };
+//! let at = |minutes: i64| start + chrono::TimeDelta::minutes(minutes);
 //! assert_eq!(
 //!     steps,
 //!     [

@@ -35,9 +35,7 @@ pub fn state_name(state: DeliveryState) -> String {
 /// A record's state, with when the next attempt is due while it is retrying.
 pub fn state_label(record: &DeliveryRecord) -> String {
     let state = state_name(record.state);
-    let next = record
-        .last_attempt()
-        .and_then(|a| a.next_attempt_at.as_deref());
+    let next = record.last_attempt().and_then(|a| a.next_attempt_at);
     match (record.state, next) {
         (DeliveryState::Retrying, Some(next)) => format!("{state} (next attempt {next})"),
         _ => state,

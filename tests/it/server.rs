@@ -1,6 +1,7 @@
 //! `serve` over real loopback HTTP: the REST API, the control API, lifecycles on a paused clock.
 
 mod control;
+mod intake;
 mod lifecycle;
 mod rest;
 mod timeline;

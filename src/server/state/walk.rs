@@ -89,6 +89,38 @@ impl AppState {
         })
     }
 
+    /// Before firing more steps, waits while the deliveries in progress are at the intake cap
+    /// (`--max-in-progress`) and attempts are running that may free room, so a world advance
+    /// waits for capacity instead of piling up deliveries. On a paused clock, once nothing runs
+    /// and only retries after now hold the cap, it goes on: waiting would never end.
+    pub(super) async fn room_for_more(&self) {
+        let timeline = self.sender.timeline();
+        while !self.sender.has_room() {
+            if !timeline.is_settled(self.clock.now()) {
+                tokio::select! {
+                    () = self.sender.wait_for_room() => return,
+                    () = self.settle() => {}
+                }
+                continue;
+            }
+            if self.clock.is_paused() {
+                return;
+            }
+            // Running clock: room comes once a retry's attempt ends; wait for its instant.
+            let next = timeline.next_retry();
+            let clock = self.clock.clone();
+            tokio::select! {
+                () = self.sender.wait_for_room() => return,
+                () = async move {
+                    match next {
+                        Some(at) => clock.sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
     /// Waits until every attempt due by now has been made and answered.
     pub async fn settle(&self) {
         let clock = self.clock.clone();
