@@ -66,6 +66,15 @@ pub enum WorldOp {
         /// Simulated time.
         at: DateTime<Utc>,
     },
+    /// A domain added for connection through DNS (in `cart`).
+    ConnectDomain {
+        /// Workspace index.
+        workspace: u16,
+        /// Domain name.
+        name: String,
+        /// Simulated time.
+        at: DateTime<Utc>,
+    },
     /// A mailbox bought.
     BuyMailbox {
         /// Workspace index.
@@ -149,6 +158,13 @@ pub fn replay(sim: &mut Simulation, op: &WorldOp) -> Result<(), ActionError> {
         } => {
             sim.register_domain(*workspace, name, *years, *at)?;
         }
+        WorldOp::ConnectDomain {
+            workspace,
+            name,
+            at,
+        } => {
+            sim.connect_domain(*workspace, name, *at)?;
+        }
         WorldOp::BuyMailbox {
             workspace,
             username,
@@ -199,5 +215,7 @@ pub fn replay(sim: &mut Simulation, op: &WorldOp) -> Result<(), ActionError> {
         }
         WorldOp::Reset => sim.reset(),
     }
+    // What followed a replayed transition was announced in the first run; the journal holds it.
+    sim.take_outbox();
     Ok(())
 }

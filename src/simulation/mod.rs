@@ -1,5 +1,6 @@
 //! Simulation: the clock everything runs on, the entity lifecycles, and applying them.
 
+pub mod causality;
 pub mod clock;
 pub mod lifecycle;
 pub mod sample;
