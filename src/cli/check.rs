@@ -157,7 +157,10 @@ pub fn render(report: &Report) -> String {
         text.push_str(&format!("failed: {}\n", report.failed().join(", ")));
     }
     for untested in &report.untested {
-        text.push_str(&format!("not tested: {}: {}\n", untested.name, untested.why));
+        text.push_str(&format!(
+            "not tested: {}: {}\n",
+            untested.name, untested.why
+        ));
     }
     text
 }

@@ -237,11 +237,20 @@ mod tests {
         let off = change("inactive", "active", "2024-01-10T16:00:00.000Z");
         let again = change("active", "inactive", "2024-01-10T17:00:00.000Z");
         for step in [first, off, again] {
-            assert!(store.first_sighting(&step), "{step:?} is a change of its own");
+            assert!(
+                store.first_sighting(&step),
+                "{step:?} is a change of its own"
+            );
         }
-        assert!(!store.first_sighting(&again), "the same change again is a duplicate");
+        assert!(
+            !store.first_sighting(&again),
+            "the same change again is a duplicate"
+        );
         let later = change("active", "inactive", "2024-01-10T18:00:00.000Z");
-        assert!(store.first_sighting(&later), "a later change with the same statuses");
+        assert!(
+            store.first_sighting(&later),
+            "a later change with the same statuses"
+        );
         assert_eq!(store.processed_count(), 4);
     }
 

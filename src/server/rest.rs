@@ -277,7 +277,10 @@ async fn register_domains(
     };
     state.wake_driver();
     state.saved().await;
-    let years: u32 = domains.iter().map(|d| u32::from(d.registration_years)).sum();
+    let years: u32 = domains
+        .iter()
+        .map(|d| u32::from(d.registration_years))
+        .sum();
     let fields = if state.shape() == PayloadShape::Current {
         json!({
             "domain_uids": uids,
@@ -619,10 +622,7 @@ async fn remove_domains(
             json!({"result": {"deleted": deleted}}),
         )
     } else {
-        ok(
-            "Domains removed successfully",
-            json!({"domain_uids": uids}),
-        )
+        ok("Domains removed successfully", json!({"domain_uids": uids}))
     })
 }
 

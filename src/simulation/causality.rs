@@ -71,12 +71,12 @@ pub fn follow(world: &World, domain: EntityRef, mailbox: EntityRef) -> Option<Fo
             to: "deleted",
             reason: "Domain removed",
         }),
-        "cancelled" => (!matches!(status, "cancelled" | "archived" | "deleted")).then_some(
-            Follow {
+        "cancelled" => {
+            (!matches!(status, "cancelled" | "archived" | "deleted")).then_some(Follow {
                 to: "cancelled",
                 reason: "Domain cancelled",
-            },
-        ),
+            })
+        }
         _ if world.domain_ready(domain) => match status {
             "waiting_for_dns_propagation" => Some(Follow {
                 to: "configuring_workspace",
@@ -92,9 +92,7 @@ pub fn follow(world: &World, domain: EntityRef, mailbox: EntityRef) -> Option<Fo
             }),
             _ => None,
         },
-        _ if !world.domain_active(domain) => {
-            (status == "active").then_some(Follow::HOLD_INACTIVE)
-        }
+        _ if !world.domain_active(domain) => (status == "active").then_some(Follow::HOLD_INACTIVE),
         _ => None,
     }
 }

@@ -351,7 +351,11 @@ mod tests {
         let cancel = MAILBOX
             .step_of_kind(&M::ScheduledForCancellation, StepKind::PeriodEnd)
             .map(|s| s.to.as_str());
-        assert_eq!(cancel, Some("cancelled"), "cancellation ends with the period");
+        assert_eq!(
+            cancel,
+            Some("cancelled"),
+            "cancellation ends with the period"
+        );
         let after: Vec<_> = MAILBOX
             .typical_path(&M::Cancelled)
             .iter()

@@ -42,7 +42,11 @@ impl FailureRates {
     /// The probability of the observed variant with `code`: only a per-code rate turns it on,
     /// never the default failure rate (a variant is not a failure).
     pub fn variant_rate(&self, code: &str) -> f64 {
-        self.by_code.get(code).copied().unwrap_or(0.0).clamp(0.0, 1.0)
+        self.by_code
+            .get(code)
+            .copied()
+            .unwrap_or(0.0)
+            .clamp(0.0, 1.0)
     }
 
     /// Every failure and variant code the lifecycle tables know, for validating per-code rates.
@@ -226,6 +230,11 @@ impl Simulation {
         }
     }
 
+    /// How many announcements wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
     /// Takes the announcements that followed earlier transitions (cascades to mailboxes), in
     /// order; [`Simulation::fire_due`] also returns them, so each is announced once.
     pub fn take_outbox(&mut self) -> Vec<Fired> {
@@ -261,8 +270,12 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> Result<Vec<Fired>, ActionError> {
         match self.world.status(domain) {
-            "cart" => self.transition_all(domain, DomainStatus::DnsSetupPending.as_str(), shape, now),
-            "deleted" | "cancelled" => Err(self.refusal(domain, DomainStatus::DnsSetupPending.as_str())),
+            "cart" => {
+                self.transition_all(domain, DomainStatus::DnsSetupPending.as_str(), shape, now)
+            }
+            "deleted" | "cancelled" => {
+                Err(self.refusal(domain, DomainStatus::DnsSetupPending.as_str()))
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -276,8 +289,12 @@ impl Simulation {
         now: DateTime<Utc>,
     ) -> Result<Vec<Fired>, ActionError> {
         match self.world.status(domain) {
-            "dns_setup_pending" => self.transition_all(domain, DomainStatus::Pending.as_str(), shape, now),
-            "cart" | "deleted" | "cancelled" => Err(self.refusal(domain, DomainStatus::Pending.as_str())),
+            "dns_setup_pending" => {
+                self.transition_all(domain, DomainStatus::Pending.as_str(), shape, now)
+            }
+            "cart" | "deleted" | "cancelled" => {
+                Err(self.refusal(domain, DomainStatus::Pending.as_str()))
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -459,7 +476,8 @@ impl Simulation {
             change.reason = follow.reason.to_owned();
             change.triggered_by = TriggeredBy::System;
             change.failure = None;
-            self.world.set_held(mailbox, follow == Follow::HOLD_INACTIVE);
+            self.world
+                .set_held(mailbox, follow == Follow::HOLD_INACTIVE);
             self.schedule_next(mailbox, at);
             fired.push(self.announce(mailbox, object, &change, shape, at));
         }
@@ -647,11 +665,14 @@ impl Simulation {
 
     fn schedule_work(&mut self, entity: EntityRef, due: DateTime<Utc>, work: Work) {
         let epoch = self.world.epoch(entity);
-        self.scheduler.schedule(due, Pending {
-            entity,
-            epoch,
-            work,
-        });
+        self.scheduler.schedule(
+            due,
+            Pending {
+                entity,
+                epoch,
+                work,
+            },
+        );
     }
 
     /// Draws the entity's next step from `at` and schedules it, if it moves on by itself.
@@ -665,10 +686,7 @@ impl Simulation {
             (EntityKind::Domain, "active") => Some((period_end(), Work::RenewalDue)),
             (EntityKind::Mailbox, "scheduled_for_cancellation") => Some((
                 period_end(),
-                Work::Status(index_of(
-                    MailboxStatus::KNOWN,
-                    &MailboxStatus::Cancelled,
-                )),
+                Work::Status(index_of(MailboxStatus::KNOWN, &MailboxStatus::Cancelled)),
             )),
             (EntityKind::Mailbox, "active") => {
                 let due = period_end();
@@ -677,9 +695,12 @@ impl Simulation {
                         .unwrap_or((due, Work::RenewalDue)),
                 )
             }
-            (EntityKind::Domain, _) => {
-                self.draw_step(&DOMAIN, &DomainStatus::parse(status), DomainStatus::KNOWN, at)
-            }
+            (EntityKind::Domain, _) => self.draw_step(
+                &DOMAIN,
+                &DomainStatus::parse(status),
+                DomainStatus::KNOWN,
+                at,
+            ),
             (EntityKind::Mailbox, _) => self.draw_step(
                 &MAILBOX,
                 &MailboxStatus::parse(status),
@@ -709,7 +730,10 @@ impl Simulation {
         for step in table.failures_from(from) {
             let rate = step.failure.map_or(0.0, |f| self.failures.rate(f.code));
             if rate > 0.0 && self.world.draw() < rate {
-                return Some((after(at, step.after), Work::Status(index_of(known, &step.to))));
+                return Some((
+                    after(at, step.after),
+                    Work::Status(index_of(known, &step.to)),
+                ));
             }
         }
         None
@@ -728,14 +752,22 @@ impl Simulation {
             return Some(failure);
         }
         for step in table.variants_from(from) {
-            let rate = step.failure.map_or(0.0, |f| self.failures.variant_rate(f.code));
+            let rate = step
+                .failure
+                .map_or(0.0, |f| self.failures.variant_rate(f.code));
             if rate > 0.0 && self.world.draw() < rate {
-                return Some((after(at, step.after), Work::Status(index_of(known, &step.to))));
+                return Some((
+                    after(at, step.after),
+                    Work::Status(index_of(known, &step.to)),
+                ));
             }
         }
-        table
-            .typical_from(from)
-            .map(|step| (after(at, step.after), Work::Status(index_of(known, &step.to))))
+        table.typical_from(from).map(|step| {
+            (
+                after(at, step.after),
+                Work::Status(index_of(known, &step.to)),
+            )
+        })
     }
 }
 

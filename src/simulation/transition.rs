@@ -51,11 +51,14 @@ fn change<S>(step: &Step<S>) -> Change {
             .collect(),
         triggered_by: step.triggered_by(),
         // A variant's code names the option that chose it; it is not a failure.
-        failure: step.failure.filter(|_| step.kind != StepKind::Variant).map(|f| Failure {
-            error_code: f.code.to_owned(),
-            action_required: f.action_required,
-            retry_available: f.retry_available,
-        }),
+        failure: step
+            .failure
+            .filter(|_| step.kind != StepKind::Variant)
+            .map(|f| Failure {
+                error_code: f.code.to_owned(),
+                action_required: f.action_required,
+                retry_available: f.retry_available,
+            }),
     }
 }
 
@@ -63,8 +66,12 @@ fn change<S>(step: &Step<S>) -> Change {
 /// order; `previous_status` is left out (it changes with every status and the seed example does
 /// not list it). Credentials appearing count as changes of their fields.
 pub fn changed_fields<T: Serialize>(before: &T, after: &T) -> Vec<String> {
-    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
+    let (Ok(before), Ok(after)) = (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return vec!["status".to_owned()];
+    };
+    let (Value::Object(before), Value::Object(after)) =
+        (unwrap_entity(before), unwrap_entity(after))
     else {
         return vec!["status".to_owned()];
     };
@@ -75,6 +82,17 @@ pub fn changed_fields<T: Serialize>(before: &T, after: &T) -> Vec<String> {
         }
     }
     fields
+}
+
+/// The object inside an [`Entity`]'s serialization (`{"domain": {...}}` -> `{...}`).
+fn unwrap_entity(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.values().all(Value::is_object) => map
+            .into_iter()
+            .next()
+            .map_or(Value::Null, |(_, inner)| inner),
+        other => other,
+    }
 }
 
 /// The entity as a subscriber of `shape` sees it: the seed page spells propagated DNS

@@ -20,3 +20,4 @@ mod ship;
 mod testkit;
 mod tls;
 mod ui;
+mod world;

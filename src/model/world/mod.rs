@@ -657,8 +657,10 @@ impl World {
 
     /// Records that the domain's DNS propagated, without a status change (no webhook).
     pub fn complete_dns(&mut self, domain: EntityRef) {
-        self.domains[domain.index as usize].dns =
-            index_of(DnsPropagationStatus::KNOWN, &DnsPropagationStatus::Completed);
+        self.domains[domain.index as usize].dns = index_of(
+            DnsPropagationStatus::KNOWN,
+            &DnsPropagationStatus::Completed,
+        );
     }
 
     /// A mailbox's platform.
@@ -691,7 +693,10 @@ impl World {
             }
             EntityKind::Mailbox => {
                 let record = &self.mailboxes[entity.index as usize];
-                Some(add_months(record.created_at, 1 + u32::from(record.renewals)))
+                Some(add_months(
+                    record.created_at,
+                    1 + u32::from(record.renewals),
+                ))
             }
             EntityKind::ConsentRequest | EntityKind::ClientIdRequest => None,
         }
