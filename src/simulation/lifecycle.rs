@@ -208,7 +208,6 @@ pub static DOMAIN: Lifecycle<DomainStatus> = Lifecycle {
         step!(Renewal, D::Active => D::PaymentFailed, secs(3600), "Renewal payment failed", STATUS, "domain_renewal_declined", true, true),
         step!(Action, D::Active => D::Cancelled, secs(0), "Domain cancelled", STATUS),
         step!(Action, D::Cart => D::Deleted, secs(0), "Domain removed", STATUS),
-        step!(Action, D::RegistrationInProgress => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::DnsSetupPending => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::Pending => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::WaitingForDnsPropagation => D::Deleted, secs(0), "Domain removed", STATUS),
