@@ -3,6 +3,8 @@
 pub mod causality;
 pub mod clock;
 pub mod lifecycle;
+#[cfg(test)]
+mod properties;
 pub mod sample;
 pub mod scheduler;
 pub mod simulator;
