@@ -264,7 +264,11 @@ mod tests {
             .unwrap();
         sim.uncancel_mailbox(mailbox, shape, later).unwrap();
         sim.transition_all(own, "deleted", shape, later).unwrap();
-        assert_eq!(sim.world().status(mailbox), "deleted", "the removal cascaded");
+        assert_eq!(
+            sim.world().status(mailbox),
+            "deleted",
+            "the removal cascaded"
+        );
         let ops = sim.take_ops();
         assert!(matches!(ops[0], WorldOp::ConnectDomain { .. }));
 

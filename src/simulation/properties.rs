@@ -115,21 +115,21 @@ impl Model {
         );
         prop_assert_eq!(Some(&last), from.as_ref(), "{} skipped a change", uid);
         prop_assert!(at <= envelope.timestamp, "{uid}: time ran backwards");
-        if let Entity::Mailbox(mailbox) = entity {
-            if to == "active" {
-                let domain = self
-                    .domains
-                    .get(&mailbox.domain_name)
-                    .cloned()
-                    .unwrap_or_default();
-                let domain_status = self.last.get(&domain).map(|(s, _)| s.as_str());
-                prop_assert_eq!(
-                    domain_status,
-                    Some("active"),
-                    "{} active on a domain that is not",
-                    uid
-                );
-            }
+        if let Entity::Mailbox(mailbox) = entity
+            && to == "active"
+        {
+            let domain = self
+                .domains
+                .get(&mailbox.domain_name)
+                .cloned()
+                .unwrap_or_default();
+            let domain_status = self.last.get(&domain).map(|(s, _)| s.as_str());
+            prop_assert_eq!(
+                domain_status,
+                Some("active"),
+                "{} active on a domain that is not",
+                uid
+            );
         }
         self.last.insert(uid, (to, envelope.timestamp.clone()));
         Ok(())
