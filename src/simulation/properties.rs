@@ -74,8 +74,6 @@ struct Model {
     last: HashMap<String, (String, String)>,
     /// Domain uid per domain name.
     domains: HashMap<String, String>,
-    /// Domain name per mailbox uid.
-    mailbox_domain: HashMap<String, String>,
 }
 
 impl Model {
@@ -207,9 +205,6 @@ impl Run {
                     && let Ok(mailbox) = self.sim.buy_mailbox(0, &order, self.now)
                 {
                     let uid = self.sim.world().uid(mailbox);
-                    self.model
-                        .mailbox_domain
-                        .insert(uid.clone(), NAMES[*d].to_owned());
                     self.model.created(uid, "scheduled");
                 }
             }
