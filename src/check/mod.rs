@@ -88,7 +88,7 @@ pub struct CheckResult {
 pub struct CheckConfig {
     /// The consumer's webhook URL.
     pub target: Url,
-    /// Signs requests as InboxKit would.
+    /// Signs requests with the scheme under test (see the README's Signatures section).
     pub signer: Signer,
     /// Bearer token for `Authorization`, when the profile sends it.
     pub bearer: Option<Secret>,
