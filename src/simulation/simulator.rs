@@ -400,15 +400,31 @@ impl Simulation {
         shape: PayloadShape,
         now: DateTime<Utc>,
     ) -> Result<Fired, ActionError> {
-        let mut all = self.transition_all(entity, to, shape, now)?.into_iter();
+        let mut all = self.transition_own(entity, to, shape, now)?.into_iter();
         let first = all.next().ok_or_else(|| self.refusal(entity, to))?;
         self.outbox.extend(all.map(|fired| (now, fired)));
         Ok(first)
     }
 
     /// Moves an entity to `to` now and announces it, followed by what that change caused (a
-    /// removed or cancelled domain's mailboxes, mailboxes waiting for their domain).
+    /// removed or cancelled domain's mailboxes, mailboxes waiting for their domain). What still
+    /// waits in the outbox from earlier transitions comes first, so each entity's changes are
+    /// announced in order.
     pub fn transition_all(
+        &mut self,
+        entity: EntityRef,
+        to: &str,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        let own = self.transition_own(entity, to, shape, now)?;
+        let mut all = self.take_outbox();
+        all.extend(own);
+        Ok(all)
+    }
+
+    /// The change and what it caused, without the outbox.
+    fn transition_own(
         &mut self,
         entity: EntityRef,
         to: &str,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use inboxkit_mock::contract::{DomainStatus, MailboxStatus, PayloadShape};
 use inboxkit_mock::receiver::Verdict;
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::server::{Mock, WAIT};
@@ -840,4 +841,280 @@ async fn a_receiver_processes_a_legitimate_repeat_of_a_status() {
         processed_before + 6
     );
     mock.stop().await;
+}
+
+/// One call a user or a test suite makes: REST, control (forced transitions) or the clock.
+#[derive(Debug, Clone)]
+enum Call {
+    Register(usize),
+    Connect(usize),
+    Nameservers(usize),
+    CheckNameservers(usize),
+    Buy(usize, usize, usize),
+    Cancel(usize),
+    Uncancel(usize),
+    Remove(usize),
+    ForceDomain(usize, usize),
+    ForceMailbox(usize, usize),
+    Advance(usize),
+}
+
+const NAMES: [&str; 3] = ["a.io", "b.io", "c.io"];
+const USERS: [&str; 3] = ["ada", "bob", "cy"];
+const PLATFORMS: [&str; 3] = ["GOOGLE", "MICROSOFT", "SMTP"];
+const ADVANCES: [&str; 6] = ["30s", "10m", "2h", "2d", "35d", "400d"];
+const CODES: [&str; 9] = [
+    "payment_declined",
+    "dns_propagation_failed",
+    "provisioning_failed",
+    "dkim_setup_failed",
+    "activation_email_timeout",
+    "provider_suspension",
+    "renewal_payment_declined",
+    "domain_renewal_declined",
+    "observed_active_before_dns",
+];
+
+fn call() -> impl Strategy<Value = Call> {
+    prop_oneof![
+        (0..3usize).prop_map(Call::Register),
+        (0..3usize).prop_map(Call::Connect),
+        (0..3usize).prop_map(Call::Nameservers),
+        (0..3usize).prop_map(Call::CheckNameservers),
+        (0..3usize, 0..3usize, 0..3usize).prop_map(|(d, u, p)| Call::Buy(d, u, p)),
+        (0..9usize).prop_map(Call::Cancel),
+        (0..9usize).prop_map(Call::Uncancel),
+        (0..3usize).prop_map(Call::Remove),
+        (0..3usize, 0..DomainStatus::KNOWN.len()).prop_map(|(d, s)| Call::ForceDomain(d, s)),
+        (0..9usize, 0..MailboxStatus::KNOWN.len()).prop_map(|(m, s)| Call::ForceMailbox(m, s)),
+        (0..ADVANCES.len()).prop_map(Call::Advance),
+        (0..ADVANCES.len()).prop_map(Call::Advance),
+    ]
+}
+
+/// Makes the calls over HTTP; returns the uids created with their first (unannounced) status.
+async fn make_calls(mock: &Mock, calls: &[Call]) -> Result<Vec<(String, String)>, TestCaseError> {
+    let mut domains: Vec<String> = Vec::new();
+    let mut mailboxes: Vec<String> = Vec::new();
+    let mut created = Vec::new();
+    for call in calls {
+        let answer = match call {
+            Call::Register(n) | Call::Connect(n) => {
+                let (path, first) = match call {
+                    Call::Register(_) => ("/domains/register", "registration_in_progress"),
+                    _ => ("/domains/connect", "cart"),
+                };
+                let answer = mock
+                    .rest(
+                        "POST",
+                        path,
+                        Some(json!({"domains": [{"name": NAMES[*n]}]})),
+                    )
+                    .await;
+                if let Some(uid) = answer.body["domain_uids"][0].as_str() {
+                    domains.push(uid.to_owned());
+                    created.push((uid.to_owned(), first.to_owned()));
+                }
+                answer
+            }
+            Call::Nameservers(n) | Call::CheckNameservers(n) => {
+                let Some(uid) = domains.get(*n) else { continue };
+                let path = match call {
+                    Call::Nameservers(_) => "/domains/nameservers",
+                    _ => "/domains/check-nameservers",
+                };
+                mock.rest("POST", path, Some(json!({"uid": uid}))).await
+            }
+            Call::Buy(d, u, p) => {
+                let order = json!({"mailboxes": [{
+                    "first_name": "A", "last_name": "B", "username": USERS[*u], "platform": PLATFORMS[*p], "domain_name": NAMES[*d],
+                }]});
+                let answer = mock.rest("POST", "/mailboxes/buy", Some(order)).await;
+                if let Some(uid) = answer.body["mailboxes"][0]["uid"].as_str() {
+                    mailboxes.push(uid.to_owned());
+                    created.push((uid.to_owned(), "scheduled".to_owned()));
+                }
+                answer
+            }
+            Call::Cancel(m) | Call::Uncancel(m) => {
+                let Some(uid) = mailboxes.get(*m) else {
+                    continue;
+                };
+                let path = match call {
+                    Call::Cancel(_) => "/mailboxes/cancel",
+                    _ => "/mailboxes/uncancel",
+                };
+                mock.rest("POST", path, Some(json!({"uids": [uid]}))).await
+            }
+            Call::Remove(n) => {
+                let Some(uid) = domains.get(*n) else { continue };
+                mock.rest("POST", "/domains/remove", Some(json!({"uids": [uid]})))
+                    .await
+            }
+            Call::ForceDomain(n, s) => {
+                let Some(uid) = domains.get(*n) else { continue };
+                let to = DomainStatus::KNOWN[*s].as_str();
+                mock.control(
+                    "POST",
+                    &format!("/domains/{uid}/transition"),
+                    Some(json!({"to": to})),
+                )
+                .await
+            }
+            Call::ForceMailbox(m, s) => {
+                let Some(uid) = mailboxes.get(*m) else {
+                    continue;
+                };
+                let to = MailboxStatus::KNOWN[*s].as_str();
+                mock.control(
+                    "POST",
+                    &format!("/mailboxes/{uid}/transition"),
+                    Some(json!({"to": to})),
+                )
+                .await
+            }
+            Call::Advance(i) => {
+                advance(mock, ADVANCES[*i]).await;
+                continue;
+            }
+        };
+        prop_assert!(answer.status < 500, "{call:?} answered {answer:?}");
+        settle(mock).await;
+        no_active_mailbox_on_an_inactive_domain(mock).await?;
+    }
+    advance(mock, "400d").await;
+    no_active_mailbox_on_an_inactive_domain(mock).await?;
+    Ok(created)
+}
+
+/// What the REST lists show: no `active` mailbox on a domain that is not `active`.
+async fn no_active_mailbox_on_an_inactive_domain(mock: &Mock) -> Result<(), TestCaseError> {
+    let domains = mock
+        .rest("POST", "/domains/list", Some(json!({"limit": 1000})))
+        .await;
+    let mailboxes = mock
+        .rest("POST", "/mailboxes/list", Some(json!({"limit": 1000})))
+        .await;
+    for mailbox in mailboxes.body["mailboxes"].as_array().unwrap() {
+        if mailbox["status"] == "active" {
+            let domain = domains.body["domains"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["name"] == mailbox["domain_name"]);
+            prop_assert_eq!(
+                domain.map(|d| d["status"].clone()),
+                Some(json!("active")),
+                "{} is active",
+                mailbox["email"]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The oracle: follows only the webhooks, in the order they were sent.
+fn check_webhooks(mock: &Mock, created: Vec<(String, String)>) -> Result<(), TestCaseError> {
+    use inboxkit_mock::simulation::lifecycle::{DOMAIN, MAILBOX};
+    let mut last: std::collections::HashMap<String, String> = created.into_iter().collect();
+    let mut domain_of_name: std::collections::HashMap<String, String> = Default::default();
+    for body in mock
+        .server
+        .state()
+        .sender()
+        .journal()
+        .all()
+        .into_iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+    {
+        let object = entity(&body);
+        let uid = object["uid"].as_str().unwrap().to_owned();
+        let to = object["status"].as_str().unwrap();
+        let from = object["previous_status"].as_str().unwrap_or("");
+        let is_domain = body["data"].get("domain").is_some();
+        let edge = if is_domain {
+            domain_of_name.insert(object["name"].as_str().unwrap().to_owned(), uid.clone());
+            DOMAIN
+                .step(&DomainStatus::parse(from), &DomainStatus::parse(to))
+                .is_some()
+        } else {
+            MAILBOX
+                .step(&MailboxStatus::parse(from), &MailboxStatus::parse(to))
+                .is_some()
+        };
+        prop_assert!(edge, "{uid}: {from} -> {to} is not an edge of the table");
+        let before = last.get(&uid).cloned().unwrap_or_default();
+        prop_assert_ne!(
+            before.as_str(),
+            "deleted",
+            "{} changed after `deleted`",
+            uid
+        );
+        prop_assert_eq!(before.as_str(), from, "{} skipped a change", uid);
+        if !is_domain && to == "active" {
+            let domain = domain_of_name
+                .get(object["domain_name"].as_str().unwrap())
+                .and_then(|d| last.get(d))
+                .map(String::as_str);
+            prop_assert_eq!(
+                domain,
+                Some("active"),
+                "{} active on a domain that is not",
+                uid
+            );
+        }
+        last.insert(uid, to.to_owned());
+    }
+    for record in mock.receiver.store().all() {
+        prop_assert_eq!(record.verdict, Verdict::Accepted, "{:?}", record.problem);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random REST calls, forced transitions and advances over HTTP, under random rates: every
+    /// webhook is an edge of the lifecycle table continuing the entity's last one, nothing
+    /// follows `deleted`, no mailbox is announced `active` while its domain is not, and the
+    /// reference receiver processes every change (none is taken for a duplicate).
+    #[test]
+    fn random_calls_over_http_keep_the_world_causal(
+        calls in proptest::collection::vec(call(), 1..30),
+        codes in proptest::collection::vec(proptest::bool::weighted(0.15), CODES.len()),
+        seed in 0u64..1000,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let on: Vec<String> = CODES
+                .iter()
+                .zip(&codes)
+                .filter(|(_, on)| **on)
+                .map(|(code, _)| (*code).to_owned())
+                .collect();
+            let mock = Mock::start_with(seed, move |config| {
+                for code in on {
+                    config.failures.by_code.insert(code, 1.0);
+                }
+            })
+            .await;
+            // Every run starts from an active domain with an active mailbox on it.
+            let prelude = [
+                Call::Register(0),
+                Call::Advance(1),
+                Call::Advance(1),
+                Call::Buy(0, 0, 0),
+                Call::Advance(1),
+            ];
+            let all: Vec<Call> = prelude.into_iter().chain(calls).collect();
+            let created = make_calls(&mock, &all).await;
+            let checked = created.and_then(|created| check_webhooks(&mock, created));
+            mock.stop().await;
+            checked
+        })?;
+    }
 }
