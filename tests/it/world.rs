@@ -471,7 +471,19 @@ async fn renewals_follow_the_calendar_and_failures_their_rate() {
     let mock = Mock::start(26).await;
     let (domain, [mailbox, _]) = active_domain_with_two_mailboxes(&mock, "renews.io").await;
     let before = changes(&mock, &mailbox).len();
-    advance(&mock, "32d").await;
+    assert_eq!(
+        listed_mailbox(&mock, &mailbox).await["renewal_status"],
+        "not_due"
+    );
+    // From 2024-01-10 16:50:45 to 2024-02-10 00:30:45: half an hour into the renewal.
+    advance(&mock, "30days 7h 40m").await;
+    let listed = listed_mailbox(&mock, &mailbox).await;
+    assert_eq!(
+        listed["renewal_status"], "pending",
+        "the payment settles in an hour"
+    );
+    assert_eq!(listed["renewal_date"], "2024-02-10T00:00:00.000Z");
+    advance(&mock, "1d").await;
     let listed = listed_mailbox(&mock, &mailbox).await;
     assert_eq!(listed["renewal_status"], "completed");
     assert_eq!(listed["renewal_date"], "2024-03-10T00:00:00.000Z");
