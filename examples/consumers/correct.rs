@@ -3,7 +3,8 @@
 //! - verifies `X-InboxKit-Signature` over the exact raw bytes, in constant time (401 if wrong);
 //! - refuses a body that is not a webhook with 400 (never 5xx: a retry cannot fix it);
 //! - acknowledges event types it does not know with 200 and ignores them;
-//! - dedupes on `uid` + `status` (a new status of the same entity is a new event);
+//! - dedupes on the whole change: `uid`, `status`, `previous_status` and `timestamp` (a new
+//!   status of the same entity, or a later return to a status it had, is a new event);
 //! - answers 200 quickly with the documented body;
 //! - cooperates with `inboxkit-mock check`: `GET /processed` answers `{"processed": N}`.
 //!
@@ -32,7 +33,7 @@ pub enum Key {
 
 struct State {
     key: Key,
-    seen: Mutex<HashSet<(String, String)>>,
+    seen: Mutex<HashSet<(String, String, String, String)>>,
     processed: AtomicU64,
 }
 
@@ -121,11 +122,17 @@ async fn webhook(request: HttpRequest, body: web::Bytes, state: web::Data<State>
     let (Some(uid), Some(status)) = (field("uid"), field("status")) else {
         return refuse(400, "the entity needs uid and status");
     };
-    let first_time = state
-        .seen
-        .lock()
-        .expect("dedupe lock")
-        .insert((uid.to_owned(), status.to_owned()));
+    let previous = field("previous_status").unwrap_or_default();
+    let at = payload
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let first_time = state.seen.lock().expect("dedupe lock").insert((
+        uid.to_owned(),
+        status.to_owned(),
+        previous.to_owned(),
+        at.to_owned(),
+    ));
     if first_time {
         // Real work goes here (or onto a queue); an exact repeat skips it.
         state.processed.fetch_add(1, Ordering::SeqCst);

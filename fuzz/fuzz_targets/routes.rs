@@ -17,7 +17,7 @@ pub const CONTROL: [(&str, &str); 8] = [
 ];
 
 /// The mock InboxKit REST API.
-pub const REST: [(&str, &str); 8] = [
+pub const REST: [(&str, &str); 12] = [
     ("POST", "/v1/api/workspaces/webhook"),
     ("POST", "/v1/api/domains/register"),
     ("POST", "/v1/api/domains/list"),
@@ -26,4 +26,8 @@ pub const REST: [(&str, &str); 8] = [
     ("POST", "/v1/api/mailboxes/list"),
     ("POST", "/v1/api/mailboxes/status"),
     ("POST", "/v1/api/mailboxes/cancel"),
+    ("POST", "/v1/api/domains/connect"),
+    ("POST", "/v1/api/domains/nameservers"),
+    ("POST", "/v1/api/domains/check-nameservers"),
+    ("POST", "/v1/api/mailboxes/uncancel"),
 ];

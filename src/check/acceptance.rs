@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::bodies::{FUTURE_EVENT, FUTURE_PLATFORM, compact, entity_field, entity_mut};
+use super::bodies::{
+    FUTURE_EVENT, FUTURE_PLATFORM, FUTURE_STATUS, compact, entity_field, entity_mut,
+};
 use super::probe::{Observation, Probe, Request};
 use super::{CheckResult, Timer, Verdict, verdict};
 use crate::contract::EventType;
@@ -37,7 +39,7 @@ pub(super) async fn events(probe: &mut Probe, results: &mut Vec<CheckResult>) {
     }
 }
 
-/// Checks an unknown `platform` and an unknown event type.
+/// Checks an unknown `platform`, an unknown `status` and an unknown event type.
 pub(super) async fn tolerance(probe: &mut Probe, results: &mut Vec<CheckResult>) {
     let timer = Timer::start();
     let event = EventType::MailboxStatusChanged;
@@ -51,6 +53,22 @@ pub(super) async fn tolerance(probe: &mut Probe, results: &mut Vec<CheckResult>)
     results.push(timer.finish(
         "tolerance.unknown_platform",
         format!("a signed {event} with platform \"{FUTURE_PLATFORM}\" (the list may grow)"),
+        "an answer that is not 5xx (2xx expected: the event is real)",
+        not_5xx(&observation, probe),
+    ));
+
+    let timer = Timer::start();
+    let event = EventType::DomainStatusChanged;
+    let mut body = probe.bodies().typical(&event);
+    if let Some(domain) = entity_mut(&mut body, &event) {
+        domain.insert("status".into(), json!(FUTURE_STATUS));
+    }
+    let observation = probe
+        .send(&Request::signed(event.as_str(), compact(&body)))
+        .await;
+    results.push(timer.finish(
+        "tolerance.unknown_status",
+        format!("a signed {event} with status \"{FUTURE_STATUS}\" (the list may grow)"),
         "an answer that is not 5xx (2xx expected: the event is real)",
         not_5xx(&observation, probe),
     ));

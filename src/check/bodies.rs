@@ -10,6 +10,8 @@ use crate::simulation::sample::sample_envelope;
 
 /// An event type no version of the contract lists, standing for one InboxKit may add.
 pub(super) const FUTURE_EVENT: &str = "workspace.status_changed";
+/// A `status` value the contract does not list, standing for one InboxKit may add.
+pub(super) const FUTURE_STATUS: &str = "quarantined";
 /// A `platform` value the contract does not list.
 pub(super) const FUTURE_PLATFORM: &str = "ZOHO";
 

@@ -1,12 +1,14 @@
-//! `duplicate.*`: delivery is at least once, so an exact repeat is acknowledged (2xx) and not
-//! processed again, while a new status of the same `uid` is a new event, not a duplicate.
+//! `duplicate.*`: delivery is at least once, so an exact repeat of a change (same `uid`,
+//! `status`, `previous_status` and `timestamp`) is acknowledged (2xx) and not processed again,
+//! while a new status of the same `uid`, or a later change back to a status seen before, is a
+//! new event, not a duplicate.
 
 use serde_json::{Value, json};
 
 use super::bodies::{compact, entity_field, entity_mut};
 use super::probe::{Probe, Request};
 use super::{CheckResult, Timer, Verdict, verdict};
-use crate::contract::EventType;
+use crate::contract::{EventType, format_timestamp};
 
 /// Runs both duplicate checks.
 pub(super) async fn run(probe: &mut Probe, results: &mut Vec<CheckResult>) {
@@ -77,7 +79,66 @@ pub(super) async fn run(probe: &mut Probe, results: &mut Vec<CheckResult>) {
     results.push(timer.finish(
         "duplicate.new_status_same_uid",
         sent,
-        "2xx both times; both processed (dedupe on uid + status, not uid alone)",
+        "2xx both times; both processed (dedupe on the whole change, not uid alone)",
+        outcome,
+    ));
+
+    later_change_back(probe, results).await;
+}
+
+/// `duplicate.same_status_later_change`: active -> inactive -> active of one uid, three changes
+/// at three instants, must all be processed (a consumer deduping on `uid` + `status` processes
+/// two).
+async fn later_change_back(probe: &mut Probe, results: &mut Vec<CheckResult>) {
+    let timer = Timer::start();
+    let event = EventType::MailboxStatusChanged;
+    let template = probe.bodies().typical(&event);
+    let start = chrono::Utc::now();
+    let steps = [
+        ("active", "finalizing_setup"),
+        ("inactive", "active"),
+        ("active", "inactive"),
+    ];
+    let bodies: Vec<Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(n, (status, previous))| {
+            let mut body = template.clone();
+            let at = start + chrono::TimeDelta::minutes(i64::try_from(n).unwrap_or(0));
+            if let Some(object) = body.as_object_mut() {
+                object.insert("timestamp".into(), json!(format_timestamp(at)));
+            }
+            if let Some(mailbox) = entity_mut(&mut body, &event) {
+                mailbox.insert("status".into(), json!(status));
+                mailbox.insert("previous_status".into(), json!(previous));
+            }
+            body
+        })
+        .collect();
+    let sent = format!(
+        "three signed {event} for uid {}, a minute apart: active, inactive, active again",
+        entity_field(&template, &event, "uid")
+    );
+    let before = probe.processed().await;
+    let mut answers = Vec::new();
+    for body in &bodies {
+        answers.push(
+            probe
+                .send(&Request::signed(event.as_str(), compact(body)))
+                .await,
+        );
+    }
+    let all_2xx = answers.iter().all(|a| a.is_2xx());
+    let observed = answers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let outcome = processed_by(probe, all_2xx, observed, before, 3).await;
+    results.push(timer.finish(
+        "duplicate.same_status_later_change",
+        sent,
+        "2xx each time; all three processed (a repeat of a status is a change of its own)",
         outcome,
     ));
 }

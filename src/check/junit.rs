@@ -114,6 +114,7 @@ mod tests {
                 ),
                 result("duplicate.exact", Verdict::NeedsCooperation, "2xx twice"),
             ],
+            untested: Vec::new(),
         };
         let xml = render(&report);
         assert!(

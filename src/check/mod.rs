@@ -88,7 +88,7 @@ pub struct CheckResult {
 pub struct CheckConfig {
     /// The consumer's webhook URL.
     pub target: Url,
-    /// Signs requests as InboxKit would.
+    /// Signs requests with the scheme under test (see the README's Signatures section).
     pub signer: Signer,
     /// Bearer token for `Authorization`, when the profile sends it.
     pub bearer: Option<Secret>,
@@ -140,6 +140,49 @@ pub struct Report {
     pub deadline: String,
     /// Results in order.
     pub results: Vec<CheckResult>,
+    /// What a consumer needs that no request from outside can show, so no check tests it.
+    #[serde(default)]
+    pub untested: Vec<Untested>,
+}
+
+/// A property `check` cannot test from outside the consumer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Untested {
+    /// Stable name, e.g. `signature.constant_time`.
+    pub name: String,
+    /// Why it cannot be tested, and what to do instead.
+    pub why: String,
+}
+
+/// The properties no check can test, named in every report.
+pub const UNTESTABLE: [(&str, &str); 3] = [
+    (
+        "signature.constant_time",
+        "comparing signatures in constant time leaves no trace in the answers that a few requests \
+         could measure reliably; review the code (e.g. `subtle::ConstantTimeEq`, \
+         `hmac::Mac::verify_slice`, `crypto.timingSafeEqual`, `hmac.compare_digest`)",
+    ),
+    (
+        "duplicate.processing_side_effects",
+        "whether a duplicate's side effects (emails, rows) happened twice is only visible through \
+         the processed endpoint (--processed-url); without it the duplicate checks need cooperation",
+    ),
+    (
+        "order.out_of_order_changes",
+        "how a consumer orders changes that arrive late (older `timestamp`) is its own choice; \
+         the contract only promises per-entity order of sending, which `check` cannot break",
+    ),
+];
+
+/// [`UNTESTABLE`] as report entries.
+pub fn untested() -> Vec<Untested> {
+    UNTESTABLE
+        .iter()
+        .map(|(name, why)| Untested {
+            name: (*name).to_owned(),
+            why: (*why).to_owned(),
+        })
+        .collect()
 }
 
 impl Report {
@@ -193,6 +236,7 @@ pub async fn run(config: &CheckConfig) -> Result<Report, CheckError> {
         target: config.target.to_string(),
         deadline: humantime::format_duration(config.deadline).to_string(),
         results,
+        untested: untested(),
     })
 }
 

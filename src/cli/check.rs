@@ -156,6 +156,12 @@ pub fn render(report: &Report) -> String {
     if report.has_failures() {
         text.push_str(&format!("failed: {}\n", report.failed().join(", ")));
     }
+    for untested in &report.untested {
+        text.push_str(&format!(
+            "not tested: {}: {}\n",
+            untested.name, untested.why
+        ));
+    }
     text
 }
 

@@ -83,12 +83,15 @@ pub struct Mailbox {
     pub renewal_status: RenewalStatus,
     /// Billing cycle, `monthly`.
     pub renewal_cycle: String,
-    /// Mailbox password (plain text, as documented).
-    pub password: String,
-    /// App password (plain text).
-    pub app_password: String,
-    /// TOTP secret (plain text).
-    pub secret: String,
+    /// Mailbox password (plain text, as documented); null until the mailbox is provisioned.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// App password (plain text); null until the mailbox is provisioned.
+    #[serde(default)]
+    pub app_password: Option<String>,
+    /// TOTP secret (plain text); null until the mailbox is provisioned.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 impl std::fmt::Debug for Mailbox {

@@ -1,4 +1,6 @@
-//! `X-InboxKit-Signature`: the two documented schemes, signing and constant-time verification.
+//! `X-InboxKit-Signature`: the two schemes, signing and constant-time verification. The seed page
+//! documents only the form `sha256=<hex>`; the API-key scheme is what integrators observed; the
+//! HMAC-of-the-body scheme is this project's reading of the seed page (see the README).
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -12,9 +14,11 @@ pub const SIGNATURE_PREFIX: &str = "sha256=";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureScheme {
-    /// HMAC-SHA256 of the exact body bytes, keyed with the webhook secret (seed page).
+    /// HMAC-SHA256 of the exact body bytes, keyed with the webhook secret (this project's reading
+    /// of the seed page, which shows only `sha256=<hex>`).
     HmacBody,
-    /// SHA-256 of the team API key, the same for every request (newer pages, as integrators saw).
+    /// SHA-256 of the team API key, the same for every request (observed by integrators; matches
+    /// the newer pages' recipe).
     ApiKeySha256,
 }
 

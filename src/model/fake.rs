@@ -1,6 +1,6 @@
 //! Realistic fake entities from a seeded generator: the same seed gives the same world.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use fake::Fake;
 use fake::faker::company::en::CompanyName;
 use fake::faker::lorem::en::Word;
@@ -110,10 +110,8 @@ impl Faker {
             assigned_mailboxes: 0,
             available_mailboxes: MAILBOXES_PER_DOMAIN,
             tags: self.tags(),
-            renewal_date: Some(format_timestamp(midnight(
-                now + Duration::days(365 * i64::from(years)),
-            ))),
-            renewal_status: RenewalStatus::Na,
+            renewal_date: Some(format_timestamp(add_months(now, 12 * years))),
+            renewal_status: RenewalStatus::NotDue,
             registration_years: Some(years),
         }
     }
@@ -169,12 +167,12 @@ impl Faker {
             mailbox_update_status: None,
             mailbox_cancellation_status: None,
             dns_propagation_status: DnsPropagationStatus::Pending,
-            renewal_date: Some(format_timestamp(midnight(now + Duration::days(30)))),
-            renewal_status: RenewalStatus::Na,
+            renewal_date: Some(format_timestamp(add_months(now, 1))),
+            renewal_status: RenewalStatus::NotDue,
             renewal_cycle: "monthly".to_owned(),
-            password: self.password(),
-            app_password: self.app_password(),
-            secret: self.totp_secret(),
+            password: Some(self.password()),
+            app_password: Some(self.app_password()),
+            secret: Some(self.totp_secret()),
         }
     }
 
@@ -257,6 +255,15 @@ fn midnight(time: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
+/// Midnight of the calendar day `months` months after `time`'s day (a day past the month's end
+/// becomes its last day: 2024-01-31 + 1 month = 2024-02-29); 2024-01-10 + 12 months =
+/// 2025-01-10, whatever leap days lie between.
+pub fn add_months(time: DateTime<Utc>, months: u32) -> DateTime<Utc> {
+    midnight(time)
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +297,8 @@ mod tests {
         assert_eq!(domain.tld, domain.name.rsplit('.').next().unwrap());
         assert_eq!(
             domain.renewal_date.as_deref(),
-            Some("2026-01-09T00:00:00.000Z")
+            Some("2026-01-10T00:00:00.000Z"),
+            "two calendar years after 2024-01-10"
         );
         let mailbox = faker.mailbox(&domain.name, Platform::Microsoft, now());
         assert_eq!(
@@ -298,13 +306,43 @@ mod tests {
             format!("{}@{}", mailbox.username, domain.name)
         );
         assert!(mailbox.uid.starts_with("mailbox-"));
-        assert_eq!(mailbox.password.len(), 16);
-        assert_eq!(mailbox.app_password.len(), 19);
+        assert_eq!(mailbox.password.as_deref().map(str::len), Some(16));
+        assert_eq!(mailbox.app_password.as_deref().map(str::len), Some(19));
         assert_ne!(
             mailbox.password,
             faker
                 .mailbox(&domain.name, Platform::Google, now())
                 .password
+        );
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn renewal_dates_follow_the_calendar() {
+        // The seed page's example: an event of 2024-01-10 renews on 2025-01-10.
+        assert_eq!(
+            format_timestamp(add_months(at("2024-01-10T15:30:45.123Z"), 12)),
+            "2025-01-10T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(add_months(at("2024-02-29T08:00:00Z"), 12)),
+            "2025-02-28T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(add_months(at("2024-01-31T08:00:00Z"), 1)),
+            "2024-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(add_months(at("2023-12-15T00:00:00Z"), 1)),
+            "2024-01-15T00:00:00.000Z"
         );
     }
 }

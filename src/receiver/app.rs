@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::ReceiverConfig;
 use super::faults::{FaultAnswer, FaultPlan, FaultProgram, Faults};
-use super::store::{ReceivedRecord, ReceivedStore, Verdict};
+use super::store::{ChangeKey, ReceivedRecord, ReceivedStore, Verdict};
 use crate::contract::{EventType, Signer, format_timestamp, headers};
 
 /// Largest body the receiver reads; larger ones get 413.
@@ -133,6 +133,8 @@ struct Judgement {
     event: Option<String>,
     uid: Option<String>,
     status: Option<String>,
+    previous_status: Option<String>,
+    timestamp: Option<String>,
 }
 
 /// The answer chosen for a request.
@@ -198,7 +200,8 @@ async fn receive(request: HttpRequest, body: Bytes, state: web::Data<State>) -> 
     respond(answer, plan.drip)
 }
 
-/// Applies the fault plan, or processes the request (marking `uid` + `status` as seen).
+/// Applies the fault plan, or processes the request (marking its change as seen: `uid`,
+/// `status`, `previous_status` and `timestamp`).
 fn decide(judgement: &mut Judgement, plan: &FaultPlan, store: &ReceivedStore) -> Answer {
     let failure = |code: StatusCode, message: String| Answer::Json {
         code,
@@ -223,7 +226,12 @@ fn decide(judgement: &mut Judgement, plan: &FaultPlan, store: &ReceivedStore) ->
     }
     if judgement.verdict == Verdict::Accepted
         && let (Some(uid), Some(status)) = (&judgement.uid, &judgement.status)
-        && !store.first_sighting(uid, status)
+        && !store.first_sighting(&ChangeKey {
+            uid,
+            status,
+            previous_status: judgement.previous_status.as_deref(),
+            timestamp: judgement.timestamp.as_deref(),
+        })
     {
         judgement.verdict = Verdict::Duplicate;
     }
@@ -308,6 +316,8 @@ fn judge(request: &HttpRequest, body: &[u8], verifier: Option<&Signer>) -> Judge
         event: header(request, headers::EVENT).map(str::to_owned),
         uid: None,
         status: None,
+        previous_status: None,
+        timestamp: None,
     };
     let signature = verifier.map(|v| v.verify(body, header(request, headers::SIGNATURE)));
     judgement.signature_valid = signature.as_ref().map(Result::is_ok);
@@ -330,6 +340,11 @@ fn judge(request: &HttpRequest, body: &[u8], verifier: Option<&Signer>) -> Judge
         };
         judgement.uid = field("uid");
         judgement.status = field("status");
+        judgement.previous_status = field("previous_status");
+        judgement.timestamp = value
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
     }
     judgement.problem = problem(request, &parsed, signature, &judgement);
     if let Some(refusal) = &judgement.problem {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use app::{MAX_BODY_BYTES, SUCCESS_MESSAGE};
 pub use faults::{FaultAction, FaultError, FaultProgram, Faults};
-pub use store::{ReceivedRecord, ReceivedStore, Verdict};
+pub use store::{ChangeKey, ReceivedRecord, ReceivedStore, Verdict};
 
 use crate::contract::Signer;
 

@@ -8,15 +8,30 @@ use tokio::sync::broadcast;
 
 use crate::contract::headers::HeaderList;
 
+/// What identifies one change of one entity. A repeat of all four is a duplicate (the same
+/// change delivered again); anything else is a change of its own, even with the same `uid` and
+/// `status` (active -> inactive -> active announces `active` twice, legitimately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChangeKey<'a> {
+    /// `data.<entity>.uid`, the documented idempotency key.
+    pub uid: &'a str,
+    /// `data.<entity>.status`.
+    pub status: &'a str,
+    /// `data.<entity>.previous_status` (null or absent: `None`).
+    pub previous_status: Option<&'a str>,
+    /// The envelope's `timestamp`: when the change happened.
+    pub timestamp: Option<&'a str>,
+}
+
 /// The dedupe index's key: a fixed-key hash, the same in every run.
-fn dedupe_key(uid: &str, status: &str) -> u64 {
+fn dedupe_key(key: &ChangeKey<'_>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (uid, status).hash(&mut hasher);
+    key.hash(&mut hasher);
     hasher.finish()
 }
 
-/// `uid` + `status` keys the dedupe index remembers at least.
+/// Change keys the dedupe index remembers at least.
 pub const DEDUPE_WINDOW: usize = 100_000;
 
 /// Requests the receiver keeps for `GET /received` before dropping the oldest.
@@ -28,7 +43,8 @@ pub const DEFAULT_RECORD_CAPACITY: usize = 100_000;
 pub enum Verdict {
     /// Valid and new: processed.
     Accepted,
-    /// Valid, but `uid` + `status` was seen before: acknowledged, not reprocessed.
+    /// Valid, but the same change (`uid`, `status`, `previous_status`, `timestamp`) was seen
+    /// before: acknowledged, not reprocessed.
     Duplicate,
     /// The signature was missing or wrong (401).
     BadSignature,
@@ -80,7 +96,7 @@ impl ReceivedRecord {
     }
 }
 
-/// Received requests plus the `uid` + `status` dedupe index.
+/// Received requests plus the dedupe index of changes seen.
 #[derive(Debug)]
 pub struct ReceivedStore {
     inner: Mutex<Inner>,
@@ -90,7 +106,7 @@ pub struct ReceivedStore {
 #[derive(Debug)]
 struct Inner {
     records: VecDeque<ReceivedRecord>,
-    /// 64-bit hashes of `uid` + `status` (a collision is a 2^-64 event; the keys stay small).
+    /// 64-bit hashes of change keys (a collision is a 2^-64 event; the keys stay small).
     seen: HashSet<u64>,
     /// Insertion order of `seen`, to forget the oldest keys past the dedupe window.
     seen_order: VecDeque<u64>,
@@ -121,12 +137,12 @@ impl ReceivedStore {
         }
     }
 
-    /// Marks `uid` + `status` as processed; false if it was already. The dedupe index keeps the
+    /// Marks the change as processed; false if it was already. The dedupe index keeps the
     /// last [`DEDUPE_WINDOW`] keys (or ten times the record capacity, if larger), so memory stays
     /// flat on long runs; a duplicate arriving later than that is processed again.
-    pub fn first_sighting(&self, uid: &str, status: &str) -> bool {
+    pub fn first_sighting(&self, change: &ChangeKey<'_>) -> bool {
         let mut inner = self.inner.lock().expect("store lock");
-        let key = dedupe_key(uid, status);
+        let key = dedupe_key(change);
         if !inner.seen.insert(key) {
             return false;
         }
@@ -141,7 +157,7 @@ impl ReceivedStore {
         true
     }
 
-    /// How many distinct `uid` + `status` pairs were processed (duplicates not counted).
+    /// How many distinct changes were processed (duplicates not counted).
     pub fn processed_count(&self) -> usize {
         usize::try_from(self.inner.lock().expect("store lock").processed).unwrap_or(usize::MAX)
     }
@@ -199,16 +215,56 @@ impl ReceivedStore {
 mod tests {
     use super::*;
 
+    fn key<'a>(uid: &'a str, status: &'a str) -> ChangeKey<'a> {
+        ChangeKey {
+            uid,
+            status,
+            previous_status: Some("pending"),
+            timestamp: Some("2024-01-10T15:30:45.123Z"),
+        }
+    }
+
+    #[test]
+    fn a_legitimate_repeat_of_a_status_is_a_new_change() {
+        let store = ReceivedStore::default();
+        let change = |status, previous, timestamp| ChangeKey {
+            uid: "mailbox-a",
+            status,
+            previous_status: Some(previous),
+            timestamp: Some(timestamp),
+        };
+        let first = change("active", "finalizing_setup", "2024-01-10T15:00:00.000Z");
+        let off = change("inactive", "active", "2024-01-10T16:00:00.000Z");
+        let again = change("active", "inactive", "2024-01-10T17:00:00.000Z");
+        for step in [first, off, again] {
+            assert!(
+                store.first_sighting(&step),
+                "{step:?} is a change of its own"
+            );
+        }
+        assert!(
+            !store.first_sighting(&again),
+            "the same change again is a duplicate"
+        );
+        let later = change("active", "inactive", "2024-01-10T18:00:00.000Z");
+        assert!(
+            store.first_sighting(&later),
+            "a later change with the same statuses"
+        );
+        assert_eq!(store.processed_count(), 4);
+    }
+
     #[test]
     fn the_dedupe_index_is_bounded_and_counts_every_first_sighting() {
         let store = ReceivedStore::with_capacity(1);
-        assert!(store.first_sighting("domain-a", "active"));
-        assert!(!store.first_sighting("domain-a", "active"));
-        for n in 0..DEDUPE_WINDOW {
-            assert!(store.first_sighting(&format!("domain-{n}"), "active"));
+        assert!(store.first_sighting(&key("domain-a", "active")));
+        assert!(!store.first_sighting(&key("domain-a", "active")));
+        let uids: Vec<String> = (0..DEDUPE_WINDOW).map(|n| format!("domain-{n}")).collect();
+        for uid in &uids {
+            assert!(store.first_sighting(&key(uid, "active")));
         }
         // The oldest key fell out of the window: seen again, it is processed again.
-        assert!(store.first_sighting("domain-a", "active"));
+        assert!(store.first_sighting(&key("domain-a", "active")));
         assert_eq!(store.processed_count(), DEDUPE_WINDOW + 2);
         assert_eq!(store.inner.lock().unwrap().seen.len(), DEDUPE_WINDOW);
     }

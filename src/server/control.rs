@@ -387,14 +387,16 @@ async fn force_transition(
         let mut sim = state.sim();
         let entity = sim.find(kind, &uid)?;
         sim.check_transition(entity, body.to.trim())?;
-        let fired = sim.transition(entity, body.to.trim(), shape, now)?;
-        // Queued before the world is unlocked: saved state never has the change without its events.
-        (
-            fired.envelope.data.entity.clone(),
-            state.dispatch(vec![fired]),
-        )
+        // What waits in the outbox goes first, then this change, then what it caused (a
+        // domain's mailboxes): queued before the world is unlocked, so saved state never has a
+        // change without its events, and each entity's changes go out in order.
+        let own = sim.outbox_len();
+        let fired = sim.transition_all(entity, body.to.trim(), shape, now)?;
+        let changed = fired.get(own).map(|f| f.envelope.data.entity.clone());
+        let ids = state.dispatch(fired);
+        (changed, ids.get(own).cloned())
     };
     state.wake_driver();
     state.saved().await;
-    Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
+    Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids})))
 }

@@ -207,7 +207,8 @@ impl From<WorldError> for ApiError {
         match error {
             WorldError::DuplicateDomain(_)
             | WorldError::DuplicateEmail(_)
-            | WorldError::DomainFull(_) => ApiError::Conflict(error.to_string()),
+            | WorldError::DomainFull(_)
+            | WorldError::DomainNotActive(_) => ApiError::Conflict(error.to_string()),
             WorldError::UnknownDomain(_) | WorldError::Invalid(..) => {
                 ApiError::BadRequest(error.to_string())
             }

@@ -4,6 +4,11 @@
 //! take `X-Workspace-Id` (default: the first workspace). Replies use InboxKit's envelope,
 //! `{"error": false, "message": "...", ...}`; errors `{"error": true, "message": "..."}`.
 //! Batch calls (register, buy, cancel, remove) are all-or-nothing: nothing changes on an error.
+//!
+//! Answer shapes follow the profile: under the `current` payload shape the answers take the
+//! shapes integrators captured from the live service (top-level paging, register totals, flat
+//! credentials, removal results, `{"code":401,...}`, workspaces with their team and domain
+//! counts); under `seed` they keep the mock's earlier shapes (the seed page shows none).
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
@@ -17,8 +22,13 @@ use subtle::ConstantTimeEq;
 use super::problem::{ApiError, RestError};
 use super::state::AppState;
 use super::subscriber::parse_url;
-use crate::contract::{Entity, Platform, Secret};
+use crate::contract::{Entity, PayloadShape, Platform, Secret};
+use crate::model::fake::INBOXKIT_NAMESERVERS;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
+use crate::simulation::transition::for_shape;
+
+/// What one domain-year costs in the mock's register answer (chosen; USD).
+pub const DOMAIN_YEAR_PRICE: f64 = 12.0;
 
 /// Most items one batch call may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -35,6 +45,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/domains/register", web::post().to(register_domains))
         .route("/domains/list", web::post().to(list_domains))
         .route("/domains/remove", web::post().to(remove_domains))
+        .route("/domains/connect", web::post().to(connect_domains))
+        .route("/domains/nameservers", web::post().to(domain_nameservers))
+        .route(
+            "/domains/check-nameservers",
+            web::post().to(check_nameservers),
+        )
+        .route("/mailboxes/uncancel", web::post().to(uncancel_mailboxes))
         .route("/mailboxes/buy", web::post().to(buy_mailboxes))
         .route("/mailboxes/list", web::post().to(list_mailboxes))
         .route("/mailboxes/status", web::post().to(mailbox_status))
@@ -53,11 +70,23 @@ pub struct Caller {
 }
 
 impl FromRequest for Caller {
-    type Error = RestError;
-    type Future = Ready<Result<Self, RestError>>;
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(request))
+        ready(caller(request).map_err(|error| {
+            let current = request
+                .app_data::<web::Data<AppState>>()
+                .is_some_and(|state| state.shape() == PayloadShape::Current);
+            if current && matches!(error.0, ApiError::Unauthorized) {
+                // The live service's 401, as integrators captured it.
+                let answer = HttpResponse::Unauthorized()
+                    .json(json!({"code": 401, "message": error.0.to_string()}));
+                actix_web::error::InternalError::from_response(error, answer).into()
+            } else {
+                error.into()
+            }
+        }))
     }
 }
 
@@ -115,6 +144,33 @@ fn workspace_json(world: &World, index: usize) -> Value {
     json!({"uid": ws.id, "name": ws.name, "webhook_url": ws.webhook_url.as_ref().map(|u| u.as_str())})
 }
 
+/// A workspace as `workspaces/list` answers it under the `current` shape: with its team and
+/// its domain counts (live answers carry both; the count names are chosen).
+fn workspace_observed(world: &World, index: usize) -> Value {
+    let mut value = workspace_json(world, index);
+    let workspace = u16::try_from(index).unwrap_or(u16::MAX);
+    let (mut domains, mut active) = (0usize, 0usize);
+    for domain in world.list(EntityKind::Domain, workspace) {
+        match world.status(domain) {
+            "deleted" => {}
+            "active" => {
+                domains += 1;
+                active += 1;
+            }
+            _ => domains += 1,
+        }
+    }
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "team".into(),
+            json!({"uid": world.team().id, "name": world.team().name}),
+        );
+        map.insert("domains_count".into(), json!(domains));
+        map.insert("active_domains_count".into(), json!(active));
+    }
+    value
+}
+
 #[derive(Debug, Deserialize)]
 struct SetWebhook {
     uid: String,
@@ -152,9 +208,16 @@ async fn set_webhook(
 }
 
 async fn list_workspaces(_: Caller, state: web::Data<AppState>) -> HttpResponse {
+    let observed = state.shape() == PayloadShape::Current;
     let workspaces: Vec<Value> = state.with_world(|w| {
         (0..w.workspaces().len())
-            .map(|i| workspace_json(w, i))
+            .map(|i| {
+                if observed {
+                    workspace_observed(w, i)
+                } else {
+                    workspace_json(w, i)
+                }
+            })
             .collect()
     });
     ok(
@@ -214,9 +277,138 @@ async fn register_domains(
     };
     state.wake_driver();
     state.saved().await;
+    let years: u32 = domains
+        .iter()
+        .map(|d| u32::from(d.registration_years))
+        .sum();
+    let fields = if state.shape() == PayloadShape::Current {
+        json!({
+            "domain_uids": uids,
+            "domains_count": uids.len(),
+            "total_cost": f64::from(years) * DOMAIN_YEAR_PRICE,
+            "payment_type": "wallet",
+        })
+    } else {
+        json!({"domain_uids": uids})
+    };
+    Ok(ok("Domain registration started", fields))
+}
+
+#[derive(Debug, Deserialize)]
+struct ConnectOrder {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Connect {
+    domains: Vec<ConnectOrder>,
+}
+
+/// Adds domains the customer owns elsewhere, to connect through DNS: each rests in `cart`
+/// (`connection_type: "dns"`) until its nameservers are asked for.
+async fn connect_domains(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Connect>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let domains = body.into_inner().domains;
+    check_batch(domains.len(), "domains")?;
+    let now = state.clock().now();
+    let shape = state.shape();
+    let created = {
+        let mut sim = state.sim();
+        let mut seen = HashSet::new();
+        for order in &domains {
+            let name = order.name.trim().to_ascii_lowercase();
+            sim.world().check_domain(&name)?;
+            if !seen.insert(name.clone()) {
+                return Err(WorldError::DuplicateDomain(name).into());
+            }
+        }
+        let mut created = Vec::with_capacity(domains.len());
+        for order in &domains {
+            let entity = sim.connect_domain(caller.workspace, &order.name, now)?;
+            created.push(entity_json(sim.world().entity(entity), false, shape));
+        }
+        created
+    };
+    state.wake_driver();
+    state.saved().await;
+    let uids: Vec<Value> = created.iter().map(|d| d["uid"].clone()).collect();
     Ok(ok(
-        "Domain registration started",
-        json!({"domain_uids": uids}),
+        "Domains added; get their nameservers to connect them",
+        json!({"domain_uids": uids, "domains": created}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainUid {
+    uid: String,
+}
+
+/// One domain of the caller's workspace by uid.
+fn one_domain(world: &World, caller: Caller, uid: &str) -> Result<EntityRef, RestError> {
+    let found = resolve(world, EntityKind::Domain, caller, &[uid.to_owned()])?;
+    Ok(found[0])
+}
+
+/// "Get nameservers for domain connection": issues InboxKit's nameservers for a connected
+/// domain (`cart` -> `dns_setup_pending`, announced); asked again, answers the same.
+async fn domain_nameservers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<DomainUid>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let domain = {
+        let mut sim = state.sim();
+        let domain = one_domain(sim.world(), caller, &body.uid)?;
+        let fired = sim.issue_nameservers(domain, shape, now)?;
+        state.dispatch(fired);
+        entity_json(sim.world().entity(domain), false, shape)
+    };
+    state.wake_driver();
+    state.saved().await;
+    Ok(ok(
+        "Nameservers retrieved successfully",
+        json!({"nameservers": INBOXKIT_NAMESERVERS, "domain": domain}),
+    ))
+}
+
+/// "Check nameservers propagation": the customer pointed the domain at the nameservers
+/// (`dns_setup_pending` -> `pending`, announced); propagation then completes on its own
+/// (`pending` -> `active`, DNS `completed`, as in the seed page's example).
+async fn check_nameservers(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<DomainUid>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let domain = {
+        let mut sim = state.sim();
+        let domain = one_domain(sim.world(), caller, &body.uid)?;
+        let fired = sim.check_nameservers(domain, shape, now)?;
+        state.dispatch(fired);
+        entity_json(sim.world().entity(domain), false, shape)
+    };
+    state.wake_driver();
+    state.saved().await;
+    let propagated = matches!(
+        domain["dns_propagation_status"].as_str(),
+        Some("completed" | "propagated")
+    );
+    Ok(ok(
+        "Nameserver propagation checked",
+        json!({
+            "propagated": propagated,
+            "dns_propagation_status": domain["dns_propagation_status"],
+            "domain": domain,
+        }),
     ))
 }
 
@@ -231,6 +423,9 @@ struct ListBody {
     /// Mailbox lists only: just this domain's mailboxes.
     #[serde(default)]
     domain_name: Option<String>,
+    /// Answer in the shape integrators observe (set from the profile, not the body).
+    #[serde(skip)]
+    observed: bool,
 }
 
 /// One page of entities of `kind` in the caller's workspace, `deleted` ones left out.
@@ -276,8 +471,11 @@ fn page(
         }
         total += 1;
     }
-    let pagination =
-        json!({"page": page, "limit": limit, "total": total, "total_pages": total.div_ceil(limit)});
+    let pagination = if body.observed {
+        json!({"total": total, "pages": total.div_ceil(limit), "current_page": page, "limit": limit})
+    } else {
+        json!({"pagination": {"page": page, "limit": limit, "total": total, "total_pages": total.div_ceil(limit)}})
+    };
     Ok((items, pagination))
 }
 
@@ -286,6 +484,8 @@ async fn list_domains(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
+    let mut body = body.into_inner();
+    body.observed = state.shape() == PayloadShape::Current;
     list(
         caller,
         &state,
@@ -305,26 +505,29 @@ fn list(
     key: &str,
     message: &str,
 ) -> Result<HttpResponse, RestError> {
-    let (entities, pagination) = {
+    let shape = state.shape();
+    let (entities, mut paging) = {
         let sim = state.sim();
         let world = sim.world();
-        let (items, pagination) = page(world, kind, caller, body)?;
+        let (items, paging) = page(world, kind, caller, body)?;
         (
             items
                 .into_iter()
-                .map(|e| entity_json(world.entity(e), false))
+                .map(|e| entity_json(world.entity(e), false, shape))
                 .collect::<Vec<_>>(),
-            pagination,
+            paging,
         )
     };
-    Ok(ok(
-        message,
-        json!({key: entities, "pagination": pagination}),
-    ))
+    let mut fields = json!({key: entities});
+    if let (Some(fields), Some(paging)) = (fields.as_object_mut(), paging.as_object_mut()) {
+        fields.append(paging);
+    }
+    Ok(ok(message, fields))
 }
 
-/// An entity as JSON; mailbox credentials only when asked for.
-fn entity_json(entity: Entity, credentials: bool) -> Value {
+/// An entity as JSON in the profile's spelling; mailbox credentials only when asked for.
+fn entity_json(mut entity: Entity, credentials: bool, shape: PayloadShape) -> Value {
+    for_shape(&mut entity, shape);
     let mut value = match entity {
         Entity::Domain(d) => serde_json::to_value(d),
         Entity::Mailbox(m) => serde_json::to_value(m),
@@ -377,29 +580,50 @@ async fn remove_domains(
     state.intake()?;
     let shape = state.shape();
     let now = state.clock().now();
-    let uids = {
+    let (uids, deleted) = {
         let mut sim = state.sim();
         let domains = resolve(sim.world(), EntityKind::Domain, caller, &body.uids)?;
+        let mut unique = HashSet::new();
         for domain in &domains {
+            if !unique.insert(*domain) {
+                return Err(ApiError::BadRequest(format!(
+                    "the domain `{}` is listed twice",
+                    sim.world().uid(*domain)
+                ))
+                .into());
+            }
             sim.check_transition(*domain, "deleted")?;
         }
         let mut fired = Vec::new();
+        let mut deleted = Vec::new();
         for domain in &domains {
-            fired.push(sim.remove_domain(*domain, shape, now)?);
+            let previous = sim.world().status(*domain);
+            fired.extend(sim.transition_all(*domain, "deleted", shape, now)?);
+            deleted.push(json!({
+                "name": sim.world().label(*domain),
+                "uid": sim.world().uid(*domain),
+                "previous_status": previous,
+                "new_status": sim.world().status(*domain),
+            }));
         }
         // Queued before the world is unlocked: saved state never has the change without its events.
         state.dispatch(fired);
-        domains
+        let uids = domains
             .iter()
             .map(|d| sim.world().uid(*d))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (uids, deleted)
     };
     state.wake_driver();
     state.saved().await;
-    Ok(ok(
-        "Domains removed successfully",
-        json!({"domain_uids": uids}),
-    ))
+    Ok(if shape == PayloadShape::Current {
+        ok(
+            "Domains scheduled for deletion",
+            json!({"result": {"deleted": deleted}}),
+        )
+    } else {
+        ok("Domains removed successfully", json!({"domain_uids": uids}))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,6 +663,7 @@ async fn buy_mailboxes(
         })
         .collect::<Result<_, RestError>>()?;
     let now = state.clock().now();
+    let shape = state.shape();
     let mailboxes = {
         let mut sim = state.sim();
         let mut emails = HashSet::new();
@@ -455,7 +680,7 @@ async fn buy_mailboxes(
         let mut created = Vec::with_capacity(orders.len());
         for order in &orders {
             let entity = sim.buy_mailbox(caller.workspace, order, now)?;
-            created.push(entity_json(sim.world().entity(entity), false));
+            created.push(entity_json(sim.world().entity(entity), false, shape));
         }
         created
     };
@@ -472,6 +697,8 @@ async fn list_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
+    let mut body = body.into_inner();
+    body.observed = state.shape() == PayloadShape::Current;
     list(
         caller,
         &state,
@@ -497,7 +724,7 @@ async fn mailbox_status(
                     "uid": m.uid, "email": m.email, "status": m.status, "previous_status": m.previous_status,
                     "mailbox_cancellation_status": m.mailbox_cancellation_status,
                 }),
-                other => entity_json(other, false),
+                other => entity_json(other, false, state.shape()),
             })
             .collect::<Vec<_>>()
     };
@@ -524,7 +751,8 @@ async fn cancel_mailboxes(
         }
         let mut fired = Vec::new();
         for mailbox in &mailboxes {
-            fired.push(sim.cancel_mailbox(*mailbox, shape, now)?);
+            let target = sim.cancellation_target(*mailbox);
+            fired.extend(sim.transition_all(*mailbox, target, shape, now)?);
         }
         let statuses: Vec<Value> = mailboxes
             .iter()
@@ -538,6 +766,56 @@ async fn cancel_mailboxes(
     state.saved().await;
     Ok(ok(
         "Mailbox cancellation requested",
+        json!({"mailboxes": statuses}),
+    ))
+}
+
+/// Withdraws cancellations before the period ends: `scheduled_for_cancellation` -> `active`.
+async fn uncancel_mailboxes(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<Uids>,
+) -> Result<HttpResponse, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let statuses = {
+        let mut sim = state.sim();
+        let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
+        let mut unique = HashSet::new();
+        for mailbox in &mailboxes {
+            if !unique.insert(*mailbox) {
+                return Err(ApiError::BadRequest(format!(
+                    "the mailbox `{}` is listed twice",
+                    sim.world().uid(*mailbox)
+                ))
+                .into());
+            }
+            sim.check_transition(*mailbox, "active")?;
+            if sim.world().status(*mailbox) != "scheduled_for_cancellation" {
+                return Err(ApiError::Conflict(format!(
+                    "the mailbox `{}` is `{}`, not `scheduled_for_cancellation`",
+                    sim.world().uid(*mailbox),
+                    sim.world().status(*mailbox)
+                ))
+                .into());
+            }
+        }
+        let mut fired = Vec::new();
+        for mailbox in &mailboxes {
+            fired.extend(sim.uncancel_mailbox(*mailbox, shape, now)?);
+        }
+        let statuses: Vec<Value> = mailboxes
+            .iter()
+            .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
+            .collect();
+        state.dispatch(fired);
+        statuses
+    };
+    state.wake_driver();
+    state.saved().await;
+    Ok(ok(
+        "Mailbox cancellation withdrawn",
         json!({"mailboxes": statuses}),
     ))
 }
@@ -566,10 +844,23 @@ async fn show_credentials(
     let Entity::Mailbox(m) = mailbox else {
         return Err(ApiError::Internal("a mailbox uid resolved to another kind".into()).into());
     };
+    if m.password.is_none() {
+        return Err(ApiError::Conflict(format!(
+            "the mailbox `{}` is `{}`: its credentials exist once it is provisioned (`active`)",
+            m.uid, m.status
+        ))
+        .into());
+    }
+    let credentials = json!({
+        "uid": m.uid, "email": m.email, "password": m.password, "app_password": m.app_password, "secret": m.secret,
+    });
     Ok(ok(
         "Credentials retrieved successfully",
-        json!({"credentials": {
-            "uid": m.uid, "email": m.email, "password": m.password, "app_password": m.app_password, "secret": m.secret,
-        }}),
+        if state.shape() == PayloadShape::Current {
+            // Flat, as integrators captured it.
+            credentials
+        } else {
+            json!({"credentials": credentials})
+        },
     ))
 }

@@ -15,6 +15,19 @@ pub enum StepKind {
     Typical,
     /// Happens on its own instead of the typical step, with a configured probability.
     Failure,
+    /// Happens on its own instead of the typical step with the probability of its code, which
+    /// only `--failure CODE=P` sets (never the default failure rate): an observed variant.
+    Variant,
+    /// Happens on its own instead of the typical step when the world says so: the mailbox's
+    /// domain is not ready yet, or the platform sends an activation email.
+    Conditional,
+    /// Happens at the entity's renewal date, with the probability of its code; otherwise the
+    /// entity renews without changing status.
+    Renewal,
+    /// Happens on its own at the entity's renewal date (the end of the paid period).
+    PeriodEnd,
+    /// Happens when the entity's domain changes (removed, cancelled, ready, not active).
+    Cascade,
     /// Happens only when asked for (an API call or a forced transition).
     Action,
 }
@@ -54,7 +67,7 @@ impl<S> Step<S> {
     pub fn triggered_by(&self) -> TriggeredBy {
         match self.kind {
             StepKind::Action => TriggeredBy::UserAction,
-            StepKind::Typical | StepKind::Failure => TriggeredBy::System,
+            _ => TriggeredBy::System,
         }
     }
 }
@@ -95,6 +108,20 @@ impl<S: PartialEq + Clone> Lifecycle<S> {
         self.steps
             .iter()
             .filter(move |s| s.from == *from && s.kind == StepKind::Failure)
+    }
+
+    /// Observed variants that may replace the typical step from `from`.
+    pub fn variants_from(&self, from: &S) -> impl Iterator<Item = &Step<S>> {
+        self.steps
+            .iter()
+            .filter(move |s| s.from == *from && s.kind == StepKind::Variant)
+    }
+
+    /// The step of `kind` leaving `from`, if there is one.
+    pub fn step_of_kind(&self, from: &S, kind: StepKind) -> Option<&Step<S>> {
+        self.steps
+            .iter()
+            .find(|s| s.from == *from && s.kind == kind)
     }
 
     /// The typical steps from `start` until the entity rests.
@@ -152,70 +179,124 @@ use DomainStatus as D;
 use MailboxStatus as M;
 use RequestStatus as R;
 
-/// Domains: purchase `registration_in_progress` (or connect `dns_setup_pending`) ->
-/// `waiting_for_dns_propagation` -> `active`; removal -> `deleted`; failed payment.
+const DAY: u64 = 86_400;
+/// Days a failed renewal payment may be paid before the entity is cancelled (chosen).
+pub const GRACE_DAYS: u64 = 7;
+
+/// Domains: purchase `registration_in_progress` -> `waiting_for_dns_propagation` -> `active`;
+/// connection `cart` -> `dns_setup_pending` -> `pending` -> `active`; removal -> `deleted`;
+/// failed payment -> `payment_failed`; renewal at the renewal date.
 pub static DOMAIN: Lifecycle<DomainStatus> = Lifecycle {
     entity: "domain",
     steps: &[
         step!(Action, D::Cart => D::RegistrationInProgress, secs(0), "Domain purchase started", STATUS),
+        step!(Action, D::Cart => D::DnsSetupPending, secs(0), "Nameservers issued; waiting for the customer to point the domain at them", STATUS),
         step!(Typical, D::RegistrationInProgress => D::WaitingForDnsPropagation, secs(120), "Domain registered; nameservers set", STATUS_DNS),
+        step!(Variant, D::RegistrationInProgress => D::Active, secs(120), "Domain registered", STATUS, "observed_active_before_dns", false, false),
         step!(Failure, D::RegistrationInProgress => D::PaymentFailed, secs(60), "Payment for the domain failed", STATUS, "payment_declined", true, true),
-        step!(Typical, D::DnsSetupPending => D::WaitingForDnsPropagation, secs(600), "Nameservers updated by the customer", STATUS_DNS),
+        step!(Action, D::DnsSetupPending => D::Pending, secs(0), "Nameservers found; waiting for DNS propagation", STATUS_DNS),
         step!(Typical, D::Pending => D::Active, secs(600), "DNS propagation completed successfully", STATUS_DNS),
+        step!(Failure, D::Pending => D::Inactive, secs(3600), "DNS propagation failed", STATUS_DNS, "dns_propagation_failed", true, true),
         step!(Typical, D::WaitingForDnsPropagation => D::Active, secs(900), "DNS propagation completed successfully", STATUS_DNS),
         step!(Failure, D::WaitingForDnsPropagation => D::Inactive, secs(3600), "DNS propagation failed", STATUS_DNS, "dns_propagation_failed", true, true),
         step!(Action, D::PaymentFailed => D::RegistrationInProgress, secs(0), "Payment retried", STATUS),
+        step!(Action, D::PaymentFailed => D::Active, secs(0), "Renewal paid", STATUS),
+        step!(Typical, D::PaymentFailed => D::Cancelled, secs(GRACE_DAYS * DAY), "Unpaid domain cancelled", STATUS),
         step!(Action, D::Active => D::Inactive, secs(0), "Domain deactivated", STATUS),
         step!(Action, D::Inactive => D::Active, secs(0), "Domain reactivated", STATUS),
         step!(Action, D::Inactive => D::WaitingForDnsPropagation, secs(0), "DNS check restarted", STATUS_DNS),
-        step!(Action, D::Active => D::PaymentFailed, secs(0), "Renewal payment failed", STATUS, "renewal_payment_declined", true, true),
+        step!(Renewal, D::Active => D::PaymentFailed, secs(3600), "Renewal payment failed", STATUS, "domain_renewal_declined", true, true),
         step!(Action, D::Active => D::Cancelled, secs(0), "Domain cancelled", STATUS),
+        step!(Action, D::Cart => D::Deleted, secs(0), "Domain removed", STATUS),
+        step!(Action, D::DnsSetupPending => D::Deleted, secs(0), "Domain removed", STATUS),
+        step!(Action, D::Pending => D::Deleted, secs(0), "Domain removed", STATUS),
+        step!(Action, D::WaitingForDnsPropagation => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::Active => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::Inactive => D::Deleted, secs(0), "Domain removed", STATUS),
         step!(Action, D::PaymentFailed => D::Deleted, secs(0), "Domain removed", STATUS),
-        step!(Action, D::WaitingForDnsPropagation => D::Deleted, secs(0), "Domain removed", STATUS),
-        step!(Action, D::DnsSetupPending => D::Deleted, secs(0), "Domain removed", STATUS),
-        step!(Typical, D::Cancelled => D::Deleted, secs(86_400), "Cancelled domain removed", STATUS),
+        step!(Typical, D::Cancelled => D::Deleted, secs(DAY), "Cancelled domain removed", STATUS),
     ],
 };
 
-/// Mailboxes: buy -> `scheduled` -> `pending` -> `processing` -> `configuring_*` ->
-/// `finalizing_setup` -> `active`; cancel -> `scheduled_for_cancellation` -> `cancelled`.
+macro_rules! cascade {
+    ($from:expr => $to:expr, $reason:literal) => {
+        step!(Cascade, $from => $to, secs(0), $reason, STATUS)
+    };
+}
+
+/// Mailboxes: buy -> `scheduled` -> `pending` -> `processing` -> (`waiting_for_dns_propagation`
+/// until the domain is ready) -> `configuring_workspace` -> (activation email, on platforms that
+/// use one) -> `configuring_*` -> `finalizing_setup` -> `active`; cancel ->
+/// `scheduled_for_cancellation` -> `cancelled` at the period's end; the domain's removal or
+/// cancellation cascades.
 pub static MAILBOX: Lifecycle<MailboxStatus> = Lifecycle {
     entity: "mailbox",
     steps: &[
         step!(Typical, M::Scheduled => M::Pending, secs(30), "Mailbox queued for provisioning", STATUS),
         step!(Typical, M::Pending => M::Processing, secs(30), "Provisioning started", STATUS),
         step!(Typical, M::Processing => M::ConfiguringWorkspace, secs(60), "Creating the mailbox in the workspace", STATUS),
+        step!(Conditional, M::Processing => M::WaitingForDnsPropagation, secs(60), "Waiting for the domain's DNS to propagate", STATUS),
         step!(Failure, M::Processing => M::Failed, secs(60), "Provisioning failed", STATUS, "provisioning_failed", false, true),
-        step!(Action, M::Processing => M::WaitingForDnsPropagation, secs(0), "Waiting for the domain's DNS", STATUS_DNS),
-        step!(Action, M::WaitingForDnsPropagation => M::ConfiguringWorkspace, secs(0), "Domain DNS propagated", STATUS_DNS),
-        step!(Action, M::ConfiguringWorkspace => M::WaitingForActivationEmail, secs(0), "Waiting for the provider's activation email", STATUS),
-        step!(Action, M::WaitingForActivationEmail => M::ActivationEmailReceived, secs(0), "Activation email received", STATUS),
-        step!(Action, M::ActivationEmailReceived => M::ConfiguringDns, secs(0), "Writing DNS records", STATUS),
+        step!(Cascade, M::WaitingForDnsPropagation => M::ConfiguringWorkspace, secs(0), "Domain DNS propagated", STATUS),
+        step!(Conditional, M::ConfiguringWorkspace => M::WaitingForActivationEmail, secs(60), "Waiting for the provider's activation email", STATUS),
+        step!(Typical, M::WaitingForActivationEmail => M::ActivationEmailReceived, secs(300), "Activation email received", STATUS),
+        step!(Failure, M::WaitingForActivationEmail => M::Failed, secs(3600), "The activation email never arrived", STATUS, "activation_email_timeout", true, true),
+        step!(Typical, M::ActivationEmailReceived => M::ConfiguringDns, secs(60), "Writing DNS records", STATUS),
         step!(Typical, M::ConfiguringWorkspace => M::ConfiguringDns, secs(60), "Writing DNS records", STATUS),
         step!(Typical, M::ConfiguringDns => M::ConfiguringDkim, secs(60), "Setting up DKIM", STATUS),
         step!(Typical, M::ConfiguringDkim => M::ConfiguringAuth, secs(60), "Setting up SPF and DMARC", STATUS),
         step!(Failure, M::ConfiguringDkim => M::Failed, secs(60), "DKIM setup failed", STATUS, "dkim_setup_failed", false, true),
         step!(Typical, M::ConfiguringAuth => M::FinalizingSetup, secs(60), "Finalizing setup", STATUS),
         step!(Typical, M::FinalizingSetup => M::Active, secs(60), "Mailbox is active", STATUS),
-        step!(Failure, M::Active => M::Suspended, secs(86_400), "Mailbox suspended by the provider", STATUS, "provider_suspension", true, false),
+        step!(Failure, M::Active => M::Suspended, secs(DAY), "Mailbox suspended by the provider", STATUS, "provider_suspension", true, false),
+        step!(Renewal, M::Active => M::RenewalFailed, secs(3600), "Renewal payment failed", STATUS, "renewal_payment_declined", true, true),
         step!(Action, M::Failed => M::Processing, secs(0), "Provisioning retried", STATUS),
         step!(Action, M::Active => M::Inactive, secs(0), "Mailbox deactivated", STATUS),
         step!(Action, M::Inactive => M::Active, secs(0), "Mailbox reactivated", STATUS),
         step!(Action, M::Suspended => M::Active, secs(0), "Suspension lifted", STATUS),
-        step!(Action, M::Active => M::RenewalFailed, secs(0), "Renewal payment failed", STATUS, "renewal_payment_declined", true, true),
         step!(Action, M::RenewalFailed => M::Active, secs(0), "Renewal paid", STATUS),
+        step!(Typical, M::RenewalFailed => M::Cancelled, secs(GRACE_DAYS * DAY), "Unpaid mailbox cancelled", STATUS),
         step!(Action, M::Active => M::ScheduledForCancellation, secs(0), "Cancellation requested", STATUS),
         step!(Action, M::Inactive => M::ScheduledForCancellation, secs(0), "Cancellation requested", STATUS),
         step!(Action, M::Suspended => M::ScheduledForCancellation, secs(0), "Cancellation requested", STATUS),
         step!(Action, M::RenewalFailed => M::ScheduledForCancellation, secs(0), "Cancellation requested", STATUS),
+        step!(Action, M::ScheduledForCancellation => M::Active, secs(0), "Cancellation withdrawn", STATUS),
         step!(Action, M::Failed => M::Cancelled, secs(0), "Failed mailbox cancelled", STATUS),
         step!(Action, M::Scheduled => M::Cancelled, secs(0), "Order cancelled", STATUS),
-        step!(Typical, M::ScheduledForCancellation => M::Cancelled, secs(3600), "Mailbox cancelled", STATUS),
-        step!(Typical, M::Cancelled => M::Archived, secs(86_400), "Mailbox archived", STATUS),
+        step!(PeriodEnd, M::ScheduledForCancellation => M::Cancelled, secs(0), "Mailbox cancelled at the end of its billing period", STATUS),
+        step!(Typical, M::Cancelled => M::Archived, secs(DAY), "Mailbox archived", STATUS),
         step!(Action, M::Archived => M::Deleted, secs(0), "Mailbox deleted", STATUS),
         step!(Action, M::Cancelled => M::Deleted, secs(0), "Mailbox deleted", STATUS),
+        cascade!(M::Pending => M::Cancelled, "Domain cancelled"),
+        cascade!(M::Processing => M::Cancelled, "Domain cancelled"),
+        cascade!(M::WaitingForDnsPropagation => M::Cancelled, "Domain cancelled"),
+        cascade!(M::WaitingForActivationEmail => M::Cancelled, "Domain cancelled"),
+        cascade!(M::ActivationEmailReceived => M::Cancelled, "Domain cancelled"),
+        cascade!(M::ConfiguringWorkspace => M::Cancelled, "Domain cancelled"),
+        cascade!(M::ConfiguringDns => M::Cancelled, "Domain cancelled"),
+        cascade!(M::ConfiguringDkim => M::Cancelled, "Domain cancelled"),
+        cascade!(M::ConfiguringAuth => M::Cancelled, "Domain cancelled"),
+        cascade!(M::FinalizingSetup => M::Cancelled, "Domain cancelled"),
+        cascade!(M::Active => M::Cancelled, "Domain cancelled"),
+        cascade!(M::Inactive => M::Cancelled, "Domain cancelled"),
+        cascade!(M::Suspended => M::Cancelled, "Domain cancelled"),
+        cascade!(M::Scheduled => M::Deleted, "Domain removed"),
+        cascade!(M::Pending => M::Deleted, "Domain removed"),
+        cascade!(M::Processing => M::Deleted, "Domain removed"),
+        cascade!(M::WaitingForDnsPropagation => M::Deleted, "Domain removed"),
+        cascade!(M::WaitingForActivationEmail => M::Deleted, "Domain removed"),
+        cascade!(M::ActivationEmailReceived => M::Deleted, "Domain removed"),
+        cascade!(M::ConfiguringWorkspace => M::Deleted, "Domain removed"),
+        cascade!(M::ConfiguringDns => M::Deleted, "Domain removed"),
+        cascade!(M::ConfiguringDkim => M::Deleted, "Domain removed"),
+        cascade!(M::ConfiguringAuth => M::Deleted, "Domain removed"),
+        cascade!(M::FinalizingSetup => M::Deleted, "Domain removed"),
+        cascade!(M::Active => M::Deleted, "Domain removed"),
+        cascade!(M::Inactive => M::Deleted, "Domain removed"),
+        cascade!(M::Suspended => M::Deleted, "Domain removed"),
+        cascade!(M::Failed => M::Deleted, "Domain removed"),
+        cascade!(M::RenewalFailed => M::Deleted, "Domain removed"),
+        cascade!(M::ScheduledForCancellation => M::Deleted, "Domain removed"),
     ],
 };
 
@@ -266,12 +347,20 @@ mod tests {
                 "active"
             ]
         );
-        let cancel: Vec<_> = MAILBOX
-            .typical_path(&M::ScheduledForCancellation)
+        let cancel = MAILBOX
+            .step_of_kind(&M::ScheduledForCancellation, StepKind::PeriodEnd)
+            .map(|s| s.to.as_str());
+        assert_eq!(
+            cancel,
+            Some("cancelled"),
+            "cancellation ends with the period"
+        );
+        let after: Vec<_> = MAILBOX
+            .typical_path(&M::Cancelled)
             .iter()
             .map(|s| s.to.as_str())
             .collect();
-        assert_eq!(cancel, ["cancelled", "archived"]);
+        assert_eq!(after, ["archived"]);
         let request: Vec<_> = REQUEST
             .typical_path(&R::Queued)
             .iter()

@@ -1,7 +1,10 @@
 //! Simulation: the clock everything runs on, the entity lifecycles, and applying them.
 
+pub mod causality;
 pub mod clock;
 pub mod lifecycle;
+#[cfg(test)]
+mod properties;
 pub mod sample;
 pub mod scheduler;
 pub mod simulator;

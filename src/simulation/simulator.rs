@@ -8,12 +8,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST};
+use super::causality::{self, Follow};
+use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, StepKind};
 use super::scheduler::Scheduler;
-use super::transition::IllegalTransition;
+use super::transition::{IllegalTransition, changed_fields, for_shape};
 use crate::contract::{
-    Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, RequestStatus, Secret,
-    TriggeredBy,
+    Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, RenewalStatus,
+    RequestStatus, Secret, TriggeredBy,
 };
 use crate::model::compact::index_of;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
@@ -38,7 +39,17 @@ impl FailureRates {
             .clamp(0.0, 1.0)
     }
 
-    /// Every failure code the lifecycle tables know, for validating per-code rates.
+    /// The probability of the observed variant with `code`: only a per-code rate turns it on,
+    /// never the default failure rate (a variant is not a failure).
+    pub fn variant_rate(&self, code: &str) -> f64 {
+        self.by_code
+            .get(code)
+            .copied()
+            .unwrap_or(0.0)
+            .clamp(0.0, 1.0)
+    }
+
+    /// Every failure and variant code the lifecycle tables know, for validating per-code rates.
     pub fn known_codes() -> Vec<&'static str> {
         let mut codes: Vec<&'static str> = DOMAIN
             .steps
@@ -91,14 +102,30 @@ pub enum ActionError {
     World(#[from] WorldError),
 }
 
+/// What comes due for an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// A status change; the index of the target status in the entity's vocabulary.
+    Status(u8),
+    /// The domain's DNS propagates without a status change (the observed variant).
+    DnsComplete,
+    /// The paid period ends: the renewal starts (`renewal_status: pending`).
+    RenewalDue,
+    /// The renewal payment settles: `completed`, or the renewal failure branch by its rate.
+    RenewalSettle,
+}
+
 /// A step waiting in the scheduler.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     entity: EntityRef,
     epoch: u32,
-    /// Index of the target status in the entity's vocabulary.
-    to: u8,
+    work: Work,
 }
+
+/// How long after an observed-variant domain's `active` its DNS propagates (chosen: the
+/// typical propagation time).
+const VARIANT_DNS_DELAY: TimeDelta = TimeDelta::seconds(900);
 
 /// The simulated InboxKit: world + scheduler + failure draws.
 #[derive(Debug)]
@@ -110,6 +137,9 @@ pub struct Simulation {
     fired: u64,
     /// Changes not yet taken by [`Simulation::take_ops`], when they are recorded (saved state).
     ops: Option<Vec<WorldOp>>,
+    /// Announcements of changes that followed a [`Simulation::transition`] (its domain's
+    /// mailboxes), with their instant: [`Simulation::fire_due`] returns them first.
+    outbox: Vec<(DateTime<Utc>, Fired)>,
 }
 
 impl Simulation {
@@ -122,6 +152,7 @@ impl Simulation {
             workspaces,
             fired: 0,
             ops: None,
+            outbox: Vec::new(),
         }
     }
 
@@ -190,9 +221,104 @@ impl Simulation {
         self.fired
     }
 
-    /// When the next scheduled step is due.
+    /// When the next scheduled step is due (or the earliest announcement waiting in the outbox).
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.scheduler.next_due()
+        let waiting = self.outbox.iter().map(|(at, _)| *at).min();
+        match (waiting, self.scheduler.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How many announcements wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Takes the announcements that followed earlier transitions (cascades to mailboxes), in
+    /// order; [`Simulation::fire_due`] also returns them, so each is announced once.
+    pub fn take_outbox(&mut self) -> Vec<Fired> {
+        std::mem::take(&mut self.outbox)
+            .into_iter()
+            .map(|(_, fired)| fired)
+            .collect()
+    }
+
+    /// Adds a domain the customer owns elsewhere, to connect through DNS (`connection_type:
+    /// "dns"`): it rests in `cart` until nameservers are asked for.
+    pub fn connect_domain(
+        &mut self,
+        workspace: u16,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EntityRef, ActionError> {
+        let entity = self.world.add_connected_domain(workspace, name, now)?;
+        self.log(|| WorldOp::ConnectDomain {
+            workspace,
+            name: name.to_owned(),
+            at: now,
+        });
+        Ok(entity)
+    }
+
+    /// Issues nameservers for a connected domain: `cart` -> `dns_setup_pending`; nothing to
+    /// announce when they were issued already.
+    pub fn issue_nameservers(
+        &mut self,
+        domain: EntityRef,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        match self.world.status(domain) {
+            "cart" => {
+                self.transition_all(domain, DomainStatus::DnsSetupPending.as_str(), shape, now)
+            }
+            "deleted" | "cancelled" => {
+                Err(self.refusal(domain, DomainStatus::DnsSetupPending.as_str()))
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Checks a connected domain's nameservers: `dns_setup_pending` -> `pending` (propagation
+    /// then completes on its own); nothing to announce in any later status.
+    pub fn check_nameservers(
+        &mut self,
+        domain: EntityRef,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        match self.world.status(domain) {
+            "dns_setup_pending" => {
+                self.transition_all(domain, DomainStatus::Pending.as_str(), shape, now)
+            }
+            "cart" | "deleted" | "cancelled" => {
+                Err(self.refusal(domain, DomainStatus::Pending.as_str()))
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Withdraws a mailbox's cancellation before its period ends: back to `active`.
+    pub fn uncancel_mailbox(
+        &mut self,
+        mailbox: EntityRef,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        self.transition_all(mailbox, MailboxStatus::Active.as_str(), shape, now)
+    }
+
+    fn refusal(&self, entity: EntityRef, to: &str) -> ActionError {
+        match self.check_transition(entity, to) {
+            Err(error) => error,
+            Ok(()) => ActionError::Illegal(IllegalTransition {
+                entity: entity.kind.as_str(),
+                from: self.world.status(entity).to_owned(),
+                to: to.to_owned(),
+                allowed: Vec::new(),
+            }),
+        }
     }
 
     /// Registers a domain; its lifecycle starts at once.
@@ -265,6 +391,8 @@ impl Simulation {
     }
 
     /// Moves an entity to `to` now (a user's action or a forced transition) and announces it.
+    /// What follows from it (a domain's mailboxes) waits in the outbox: see
+    /// [`Simulation::take_outbox`] and [`Simulation::transition_all`].
     pub fn transition(
         &mut self,
         entity: EntityRef,
@@ -272,7 +400,39 @@ impl Simulation {
         shape: PayloadShape,
         now: DateTime<Utc>,
     ) -> Result<Fired, ActionError> {
-        let (object, mut change) = self.world.transition(entity, to, shape)?;
+        let mut all = self.transition_own(entity, to, shape, now)?.into_iter();
+        let first = all.next().ok_or_else(|| self.refusal(entity, to))?;
+        self.outbox.extend(all.map(|fired| (now, fired)));
+        Ok(first)
+    }
+
+    /// Moves an entity to `to` now and announces it, followed by what that change caused (a
+    /// removed or cancelled domain's mailboxes, mailboxes waiting for their domain). What still
+    /// waits in the outbox from earlier transitions comes first, so each entity's changes are
+    /// announced in order.
+    pub fn transition_all(
+        &mut self,
+        entity: EntityRef,
+        to: &str,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        let own = self.transition_own(entity, to, shape, now)?;
+        let mut all = self.take_outbox();
+        all.extend(own);
+        Ok(all)
+    }
+
+    /// The change and what it caused, without the outbox.
+    fn transition_own(
+        &mut self,
+        entity: EntityRef,
+        to: &str,
+        shape: PayloadShape,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError> {
+        self.check_transition(entity, to)?;
+        let fired = self.apply(entity, to, shape, now, TriggeredBy::UserAction)?;
         if self.ops.is_some() {
             let op = WorldOp::Transition {
                 kind: entity.kind.as_str().to_owned(),
@@ -283,9 +443,61 @@ impl Simulation {
             };
             self.log(|| op);
         }
-        change.triggered_by = TriggeredBy::UserAction;
-        self.schedule_next(entity, now);
-        Ok(self.announce(entity, object, &change, shape, now))
+        Ok(fired)
+    }
+
+    /// Applies a change and what follows from it; the entity's own announcement comes first.
+    fn apply(
+        &mut self,
+        entity: EntityRef,
+        to: &str,
+        shape: PayloadShape,
+        at: DateTime<Utc>,
+        triggered_by: TriggeredBy,
+    ) -> Result<Vec<Fired>, ActionError> {
+        let before = self.world.entity(entity);
+        let (mut object, mut change) = self.world.transition(entity, to, shape)?;
+        change.triggered_by = triggered_by;
+        if entity.kind == EntityKind::Mailbox {
+            self.world.set_held(entity, false);
+        }
+        self.schedule_next(entity, at);
+        let mut follows = Vec::new();
+        if entity.kind == EntityKind::Domain {
+            follows = self.follow_domain(entity, shape, at);
+            object = self.world.entity(entity);
+            change.changed_fields = changed_fields(&before, &object);
+        }
+        let mut fired = vec![self.announce(entity, object, &change, shape, at)];
+        fired.append(&mut follows);
+        Ok(fired)
+    }
+
+    /// Moves the domain's mailboxes as the domain's state requires (see
+    /// [`causality::follow`]) and announces each change.
+    fn follow_domain(
+        &mut self,
+        domain: EntityRef,
+        shape: PayloadShape,
+        at: DateTime<Utc>,
+    ) -> Vec<Fired> {
+        let mut fired = Vec::new();
+        for mailbox in self.world.mailboxes_on(domain) {
+            let Some(follow) = causality::follow(&self.world, domain, mailbox) else {
+                continue;
+            };
+            let Ok((object, mut change)) = self.world.transition(mailbox, follow.to, shape) else {
+                continue;
+            };
+            change.reason = follow.reason.to_owned();
+            change.triggered_by = TriggeredBy::System;
+            change.failure = None;
+            self.world
+                .set_held(mailbox, follow == Follow::HOLD_INACTIVE);
+            self.schedule_next(mailbox, at);
+            fired.push(self.announce(mailbox, object, &change, shape, at));
+        }
+        fired
     }
 
     /// Fails with the allowed statuses unless the entity may move to `to` now.
@@ -303,6 +515,14 @@ impl Simulation {
             ),
         };
         if allowed.iter().any(|a| a == to) {
+            if entity.kind == EntityKind::Mailbox && to == MailboxStatus::Active.as_str() {
+                let domain = self.world.domain_of(entity);
+                if !self.world.domain_active(domain) {
+                    return Err(ActionError::World(WorldError::DomainNotActive(
+                        self.world.label(domain).into_owned(),
+                    )));
+                }
+            }
             return Ok(());
         }
         Err(ActionError::Illegal(IllegalTransition {
@@ -365,8 +585,10 @@ impl Simulation {
 
     /// Fires up to `max` steps due at or before `now`, in (due time, scheduling) order; each
     /// announcement is stamped with its due time, so results do not depend on how time advanced.
+    /// Announcements waiting in the outbox come first; a step may announce more than one change
+    /// (a domain and then its mailboxes), so a batch can exceed `max` by those.
     pub fn fire_due(&mut self, now: DateTime<Utc>, shape: PayloadShape, max: usize) -> Vec<Fired> {
-        let mut fired = Vec::new();
+        let mut fired = self.take_outbox();
         let mut popped = false;
         while fired.len() < max {
             let Some(due) = self.scheduler.pop_due(now) else {
@@ -380,76 +602,207 @@ impl Simulation {
             if self.world.epoch(pending.entity) != pending.epoch {
                 continue;
             }
-            let to = status_name(pending.entity.kind, pending.to);
-            let Ok((object, change)) = self.world.transition(pending.entity, to, shape) else {
-                continue;
-            };
-            self.fired += 1;
-            self.schedule_next(pending.entity, due.at);
-            fired.push(self.announce(pending.entity, object, &change, shape, due.at));
+            let mut batch = self.work(pending, shape, due.at);
+            if !batch.is_empty() {
+                self.fired += 1;
+            }
+            fired.append(&mut batch);
         }
         fired
+    }
+
+    /// Does one due piece of work; returns the announcements it caused.
+    fn work(&mut self, pending: Pending, shape: PayloadShape, at: DateTime<Utc>) -> Vec<Fired> {
+        let entity = pending.entity;
+        match pending.work {
+            Work::Status(index) => {
+                let planned = status_name(entity.kind, index);
+                let to = match causality::resolve(&self.world, entity, planned) {
+                    causality::Resolution::Go(to) => to,
+                    causality::Resolution::Hold => {
+                        self.world.set_held(entity, true);
+                        return Vec::new();
+                    }
+                };
+                self.apply(entity, to, shape, at, TriggeredBy::System)
+                    .unwrap_or_default()
+            }
+            Work::DnsComplete => {
+                self.world.complete_dns(entity);
+                let fired = self.follow_domain(entity, shape, at);
+                self.schedule_next(entity, at);
+                fired
+            }
+            Work::RenewalDue => {
+                self.world.set_renewal(entity, &RenewalStatus::Pending);
+                let settle = renewal_step(entity.kind).map_or(TimeDelta::hours(1), |(_, after)| {
+                    TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX)
+                });
+                self.schedule_work(entity, at + settle, Work::RenewalSettle);
+                Vec::new()
+            }
+            Work::RenewalSettle => {
+                let failed = renewal_step(entity.kind).and_then(|(code, _)| {
+                    let rate = self.failures.rate(code);
+                    (rate > 0.0 && self.world.draw() < rate).then_some(())
+                });
+                let target = match entity.kind {
+                    EntityKind::Domain => DomainStatus::PaymentFailed.as_str(),
+                    _ => MailboxStatus::RenewalFailed.as_str(),
+                };
+                if failed.is_some() {
+                    self.apply(entity, target, shape, at, TriggeredBy::System)
+                        .unwrap_or_default()
+                } else {
+                    self.world.set_renewal(entity, &RenewalStatus::Completed);
+                    self.schedule_next(entity, at);
+                    Vec::new()
+                }
+            }
+        }
     }
 
     fn announce(
         &self,
         entity: EntityRef,
-        object: Entity,
+        mut object: Entity,
         change: &Change,
         shape: PayloadShape,
         at: DateTime<Utc>,
     ) -> Fired {
         let workspace = self.world.workspace_of(entity);
         let account = self.world.account(workspace);
+        for_shape(&mut object, shape);
         Fired {
             workspace,
             envelope: Envelope::status_changed(shape, account, object, change, at),
         }
     }
 
+    fn schedule_work(&mut self, entity: EntityRef, due: DateTime<Utc>, work: Work) {
+        let epoch = self.world.epoch(entity);
+        self.scheduler.schedule(
+            due,
+            Pending {
+                entity,
+                epoch,
+                work,
+            },
+        );
+    }
+
     /// Draws the entity's next step from `at` and schedules it, if it moves on by itself.
     fn schedule_next(&mut self, entity: EntityRef, at: DateTime<Utc>) {
         let status = self.world.status(entity);
-        let next = match entity.kind {
-            EntityKind::Domain => {
-                self.draw_step(&DOMAIN, &DomainStatus::parse(status), DomainStatus::KNOWN)
+        let period_end = || self.world.renewal_at(entity).unwrap_or(at).max(at);
+        let next = match (entity.kind, status) {
+            (EntityKind::Domain, "active") if !self.world.dns_complete(entity) => {
+                Some((at + VARIANT_DNS_DELAY, Work::DnsComplete))
             }
-            EntityKind::Mailbox => self.draw_step(
+            (EntityKind::Domain, "active") => Some((period_end(), Work::RenewalDue)),
+            (EntityKind::Mailbox, "scheduled_for_cancellation") => Some((
+                period_end(),
+                Work::Status(index_of(MailboxStatus::KNOWN, &MailboxStatus::Cancelled)),
+            )),
+            (EntityKind::Mailbox, "active") => {
+                let due = period_end();
+                Some(
+                    self.draw_failure(&MAILBOX, &MailboxStatus::Active, MailboxStatus::KNOWN, at)
+                        .unwrap_or((due, Work::RenewalDue)),
+                )
+            }
+            (EntityKind::Domain, _) => self.draw_step(
+                &DOMAIN,
+                &DomainStatus::parse(status),
+                DomainStatus::KNOWN,
+                at,
+            ),
+            (EntityKind::Mailbox, _) => self.draw_step(
                 &MAILBOX,
                 &MailboxStatus::parse(status),
                 MailboxStatus::KNOWN,
+                at,
             ),
-            EntityKind::ConsentRequest | EntityKind::ClientIdRequest => self.draw_step(
+            (EntityKind::ConsentRequest | EntityKind::ClientIdRequest, _) => self.draw_step(
                 &REQUEST,
                 &RequestStatus::parse(status),
                 RequestStatus::KNOWN,
+                at,
             ),
         };
-        if let Some((to, after)) = next {
-            let due = at + TimeDelta::from_std(after).unwrap_or(TimeDelta::MAX);
-            let epoch = self.world.epoch(entity);
-            self.scheduler.schedule(due, Pending { entity, epoch, to });
+        if let Some((due, work)) = next {
+            self.schedule_work(entity, due, work);
         }
     }
 
-    /// Each failure branch is taken with its probability (checked in table order); otherwise the
-    /// typical step, if there is one.
+    /// Each failure branch is taken with its probability (checked in table order).
+    fn draw_failure<S: PartialEq + Clone>(
+        &mut self,
+        table: &Lifecycle<S>,
+        from: &S,
+        known: &[S],
+        at: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, Work)> {
+        for step in table.failures_from(from) {
+            let rate = step.failure.map_or(0.0, |f| self.failures.rate(f.code));
+            if rate > 0.0 && self.world.draw() < rate {
+                return Some((
+                    after(at, step.after),
+                    Work::Status(index_of(known, &step.to)),
+                ));
+            }
+        }
+        None
+    }
+
+    /// A failure branch by its probability, else an observed variant by its probability, else
+    /// the typical step, if there is one.
     fn draw_step<S: PartialEq + Clone>(
         &mut self,
         table: &Lifecycle<S>,
         from: &S,
         known: &[S],
-    ) -> Option<(u8, std::time::Duration)> {
-        for step in table.failures_from(from) {
-            let rate = step.failure.map_or(0.0, |f| self.failures.rate(f.code));
+        at: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, Work)> {
+        if let Some(failure) = self.draw_failure(table, from, known, at) {
+            return Some(failure);
+        }
+        for step in table.variants_from(from) {
+            let rate = step
+                .failure
+                .map_or(0.0, |f| self.failures.variant_rate(f.code));
             if rate > 0.0 && self.world.draw() < rate {
-                return Some((index_of(known, &step.to), step.after));
+                return Some((
+                    after(at, step.after),
+                    Work::Status(index_of(known, &step.to)),
+                ));
             }
         }
-        table
-            .typical_from(from)
-            .map(|step| (index_of(known, &step.to), step.after))
+        table.typical_from(from).map(|step| {
+            (
+                after(at, step.after),
+                Work::Status(index_of(known, &step.to)),
+            )
+        })
     }
+}
+
+fn after(at: DateTime<Utc>, delay: std::time::Duration) -> DateTime<Utc> {
+    at + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX)
+}
+
+/// The renewal failure branch of a kind: its code and how long the payment takes to settle.
+fn renewal_step(kind: EntityKind) -> Option<(&'static str, std::time::Duration)> {
+    let step = match kind {
+        EntityKind::Domain => DOMAIN
+            .step_of_kind(&DomainStatus::Active, StepKind::Renewal)
+            .map(|s| (s.failure, s.after)),
+        EntityKind::Mailbox => MAILBOX
+            .step_of_kind(&MailboxStatus::Active, StepKind::Renewal)
+            .map(|s| (s.failure, s.after)),
+        EntityKind::ConsentRequest | EntityKind::ClientIdRequest => None,
+    }?;
+    Some((step.0?.code, step.1))
 }
 
 fn allowed<S: PartialEq + Clone + std::fmt::Display>(
@@ -508,7 +861,6 @@ mod tests {
         sim.register_domain(0, "a.io", 1, t0()).unwrap();
         sim.buy_mailbox(0, &order("x", "a.io"), t0()).unwrap();
         let fired = sim.fire_due(t0() + TimeDelta::hours(1), PayloadShape::Seed, usize::MAX);
-        assert_eq!(fired.len(), 10);
         let times: Vec<&str> = fired
             .iter()
             .map(|f| f.envelope.timestamp.as_str())
@@ -518,9 +870,30 @@ mod tests {
             fired[0].envelope.timestamp, "2024-01-10T15:31:15.123Z",
             "first mailbox step after 30 s"
         );
-        assert_eq!(sim.fired_total(), 10);
+        // The mailbox waits for its domain's DNS (15 min after registration + 2 min), then goes on.
+        assert_eq!(
+            statuses(&fired),
+            [
+                "pending",
+                "processing",
+                "waiting_for_dns_propagation",
+                "waiting_for_dns_propagation",
+                "active",
+                "configuring_workspace",
+                "configuring_dns",
+                "configuring_dkim",
+                "configuring_auth",
+                "finalizing_setup",
+                "active"
+            ]
+        );
+        assert_eq!(
+            fired[4].envelope.timestamp, fired[5].envelope.timestamp,
+            "the mailbox goes on at the instant its domain is ready"
+        );
+        assert_eq!(sim.fired_total(), 10, "one step announced two changes");
         assert!(
-            sim.fire_due(t0() + TimeDelta::days(300), PayloadShape::Seed, usize::MAX)
+            sim.fire_due(t0() + TimeDelta::days(20), PayloadShape::Seed, usize::MAX)
                 .is_empty()
         );
     }
@@ -537,11 +910,13 @@ mod tests {
             sim.fire_due(t0() + TimeDelta::days(1), PayloadShape::Seed, usize::MAX)
                 .is_empty()
         );
-        let error = sim.check_transition(domain, "active").unwrap_err();
+        let error = sim
+            .check_transition(domain, "waiting_for_dns_propagation")
+            .unwrap_err();
         assert!(
             error
                 .to_string()
-                .contains("registration_in_progress, deleted"),
+                .contains("registration_in_progress, active, cancelled, deleted"),
             "{error}"
         );
     }

@@ -1,9 +1,12 @@
 //! Applying a lifecycle step to an entity: new status, derived fields, and the change report.
 
-use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, Step};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, Step, StepKind};
 use crate::contract::{
     Change, ClientIdRequest, ConsentRequest, DnsPropagationStatus, Domain, DomainStatus, Entity,
-    Failure, Mailbox, MailboxStatus, PayloadShape, RequestStatus,
+    Failure, Mailbox, MailboxStatus, PayloadShape, RenewalStatus, RequestStatus,
 };
 use crate::model::fake::status_text;
 
@@ -47,18 +50,96 @@ fn change<S>(step: &Step<S>) -> Change {
             .map(|f| (*f).to_owned())
             .collect(),
         triggered_by: step.triggered_by(),
-        failure: step.failure.map(|f| Failure {
-            error_code: f.code.to_owned(),
-            action_required: f.action_required,
-            retry_available: f.retry_available,
-        }),
+        // A variant's code names the option that chose it; it is not a failure.
+        failure: step
+            .failure
+            .filter(|_| step.kind != StepKind::Variant)
+            .map(|f| Failure {
+                error_code: f.code.to_owned(),
+                action_required: f.action_required,
+                retry_available: f.retry_available,
+            }),
+    }
+}
+
+/// The fields whose values differ between `before` and `after`, `status` first, then in field
+/// order; `previous_status` is left out (it changes with every status and the seed example does
+/// not list it). Credentials appearing count as changes of their fields.
+pub fn changed_fields<T: Serialize>(before: &T, after: &T) -> Vec<String> {
+    let (Ok(before), Ok(after)) = (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return vec!["status".to_owned()];
+    };
+    let (Value::Object(before), Value::Object(after)) =
+        (unwrap_entity(before), unwrap_entity(after))
+    else {
+        return vec!["status".to_owned()];
+    };
+    let mut fields = vec!["status".to_owned()];
+    for (key, value) in &after {
+        if key != "status" && key != "previous_status" && before.get(key) != Some(value) {
+            fields.push(key.clone());
+        }
+    }
+    fields
+}
+
+/// The object inside an [`Entity`]'s serialization (`{"domain": {...}}` -> `{...}`).
+fn unwrap_entity(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.values().all(Value::is_object) => map
+            .into_iter()
+            .next()
+            .map_or(Value::Null, |(_, inner)| inner),
+        other => other,
+    }
+}
+
+/// The entity as a subscriber of `shape` sees it: the seed page spells propagated DNS
+/// `completed` and a renewal not yet due `not_due`; the newer docs say `propagated` and `na`.
+pub fn for_shape(entity: &mut Entity, shape: PayloadShape) {
+    let (dns, renewal) = match entity {
+        Entity::Domain(d) => (&mut d.dns_propagation_status, &mut d.renewal_status),
+        Entity::Mailbox(m) => (&mut m.dns_propagation_status, &mut m.renewal_status),
+        Entity::ConsentRequest(_) | Entity::ClientIdRequest(_) => return,
+    };
+    match shape {
+        PayloadShape::Seed => {
+            if *dns == DnsPropagationStatus::Propagated {
+                *dns = DnsPropagationStatus::Completed;
+            }
+            if *renewal == RenewalStatus::Na {
+                *renewal = RenewalStatus::NotDue;
+            }
+        }
+        PayloadShape::Current => {
+            if *dns == DnsPropagationStatus::Completed {
+                *dns = DnsPropagationStatus::Propagated;
+            }
+            if *renewal == RenewalStatus::NotDue {
+                *renewal = RenewalStatus::Na;
+            }
+        }
+    }
+}
+
+/// The renewal status a step leaves behind, if it sets one.
+fn renewal_after<S>(step: &Step<S>, renewed: bool) -> Option<RenewalStatus> {
+    if step.kind == StepKind::Renewal {
+        Some(RenewalStatus::Failed)
+    } else if renewed {
+        Some(RenewalStatus::Completed)
+    } else {
+        None
     }
 }
 
 /// The DNS propagation value a status implies, if it implies one.
 fn dns_for_domain(status: &DomainStatus, shape: PayloadShape) -> Option<DnsPropagationStatus> {
     match status {
-        DomainStatus::WaitingForDnsPropagation => Some(DnsPropagationStatus::Waiting),
+        DomainStatus::WaitingForDnsPropagation | DomainStatus::Pending => {
+            Some(DnsPropagationStatus::Waiting)
+        }
         // The seed example reports `completed`; the newer docs list `propagated`.
         DomainStatus::Active => Some(match shape {
             PayloadShape::Seed => DnsPropagationStatus::Completed,
@@ -75,22 +156,26 @@ pub fn advance_domain(
     shape: PayloadShape,
 ) -> Result<Change, IllegalTransition> {
     let step = find(&DOMAIN, &domain.status, to)?;
+    let before = domain.clone();
     let mut report = change(step);
     if step
         .failure
         .is_some_and(|f| f.code == "dns_propagation_failed")
     {
         domain.dns_propagation_status = DnsPropagationStatus::Failed;
+    } else if step.kind == StepKind::Variant {
+        // Observed live: announced `active` while DNS is still pending.
     } else if let Some(dns) = dns_for_domain(to, shape) {
         domain.dns_propagation_status = dns;
     }
-    if domain.dns_propagation_status == DnsPropagationStatus::Completed
-        && shape == PayloadShape::Current
-    {
-        domain.dns_propagation_status = DnsPropagationStatus::Propagated;
+    let renewed = domain.status == DomainStatus::PaymentFailed
+        && *to == DomainStatus::Active
+        && domain.renewal_status == RenewalStatus::Failed;
+    if let Some(renewal) = renewal_after(step, renewed) {
+        domain.renewal_status = renewal;
     }
     domain.previous_status = Some(std::mem::replace(&mut domain.status, to.clone()));
-    report.changed_fields.dedup();
+    report.changed_fields = changed_fields(&before, domain);
     Ok(report)
 }
 
@@ -101,8 +186,11 @@ pub fn advance_mailbox(
     shape: PayloadShape,
 ) -> Result<Change, IllegalTransition> {
     let step = find(&MAILBOX, &mailbox.status, to)?;
+    let before = mailbox.clone();
     match to {
-        MailboxStatus::ConfiguringWorkspace | MailboxStatus::ConfiguringDns => {
+        MailboxStatus::ConfiguringWorkspace
+        | MailboxStatus::ConfiguringDns
+        | MailboxStatus::WaitingForDnsPropagation => {
             mailbox.dns_propagation_status = DnsPropagationStatus::Waiting;
         }
         MailboxStatus::Active => {
@@ -110,6 +198,9 @@ pub fn advance_mailbox(
                 PayloadShape::Seed => DnsPropagationStatus::Completed,
                 PayloadShape::Current => DnsPropagationStatus::Propagated,
             };
+            if mailbox.status == MailboxStatus::ScheduledForCancellation {
+                mailbox.mailbox_cancellation_status = None;
+            }
         }
         MailboxStatus::ScheduledForCancellation => {
             mailbox.mailbox_cancellation_status = Some("pending".to_owned());
@@ -119,8 +210,14 @@ pub fn advance_mailbox(
         }
         _ => {}
     }
+    let renewed = mailbox.status == MailboxStatus::RenewalFailed && *to == MailboxStatus::Active;
+    if let Some(renewal) = renewal_after(step, renewed) {
+        mailbox.renewal_status = renewal;
+    }
     mailbox.previous_status = Some(std::mem::replace(&mut mailbox.status, to.clone()));
-    Ok(change(step))
+    let mut report = change(step);
+    report.changed_fields = changed_fields(&before, mailbox);
+    Ok(report)
 }
 
 /// Moves a consent or client-ID request's status to `to` if the table allows it.
@@ -243,7 +340,7 @@ mod tests {
             Faker::seeded(1).mailbox("x.com", crate::contract::Platform::Google, now());
         let error =
             advance_mailbox(&mut mailbox, &MailboxStatus::Active, PayloadShape::Seed).unwrap_err();
-        assert_eq!(error.allowed, ["pending", "cancelled"]);
+        assert_eq!(error.allowed, ["pending", "cancelled", "deleted"]);
         assert!(
             error.to_string().contains("from `scheduled` to `active`"),
             "{error}"

@@ -243,16 +243,18 @@ impl MockInboxKit {
         let state = self.state();
         let now = state.clock().now();
         let shape = state.shape();
-        let fired = {
+        let id = {
             let mut sim = state.sim();
             let entity = sim
                 .world()
                 .find(uid)
                 .ok_or_else(|| TestkitError::UnknownEntity(uid.to_owned()))?;
             sim.check_transition(entity, to)?;
-            sim.transition(entity, to, shape, now)?
+            // The outbox first, then this change, then what it caused, as `serve` does.
+            let own = sim.outbox_len();
+            let fired = sim.transition_all(entity, to, shape, now)?;
+            state.dispatch(fired).swap_remove(own)
         };
-        let id = state.dispatch(vec![fired]).remove(0);
         state.wake_driver();
         Ok(id)
     }

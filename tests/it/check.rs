@@ -104,13 +104,28 @@ async fn check_passes_the_correct_consumer() {
         "payload.malformed_json",
         "duplicate.exact",
         "duplicate.new_status_same_uid",
+        "duplicate.same_status_later_change",
         "tolerance.unknown_platform",
+        "tolerance.unknown_status",
         "tolerance.unknown_event",
         "load.burst",
         "deadline.every_answer",
     ] {
         assert!(report.result(name).is_some(), "{name} missing");
     }
+    let later = report.result("duplicate.same_status_later_change").unwrap();
+    assert!(
+        later.observed.contains("(+3, expected +3)"),
+        "{}",
+        later.observed
+    );
+    assert!(
+        report
+            .untested
+            .iter()
+            .any(|u| u.name == "signature.constant_time"),
+        "the report names what it cannot test"
+    );
     let exact = report.result("duplicate.exact").unwrap();
     assert!(
         exact.observed.contains("(+1, expected +1)"),
@@ -131,6 +146,7 @@ async fn check_fails_the_buggy_consumer_naming_exactly_its_three_bugs() {
         [
             "signature.raw_bytes",
             "duplicate.new_status_same_uid",
+            "duplicate.same_status_later_change",
             "tolerance.unknown_event"
         ],
         "{}",
@@ -178,7 +194,11 @@ async fn under_the_current_profile_the_api_key_scheme_is_checked() {
     .unwrap();
     assert_eq!(
         report.failed(),
-        ["duplicate.new_status_same_uid", "tolerance.unknown_event"]
+        [
+            "duplicate.new_status_same_uid",
+            "duplicate.same_status_later_change",
+            "tolerance.unknown_event"
+        ]
     );
     consumer.stop().await;
 }
@@ -190,7 +210,11 @@ async fn without_a_processed_endpoint_the_duplicate_checks_say_they_need_coopera
         .await
         .unwrap();
     assert!(!report.has_failures(), "{}", explain(&report));
-    for name in ["duplicate.exact", "duplicate.new_status_same_uid"] {
+    for name in [
+        "duplicate.exact",
+        "duplicate.new_status_same_uid",
+        "duplicate.same_status_later_change",
+    ] {
         let result = report.result(name).unwrap();
         assert_eq!(result.verdict, Verdict::NeedsCooperation, "{name}");
         assert!(
@@ -299,6 +323,7 @@ async fn a_broken_processed_endpoint_fails_the_checks_that_use_it() {
         [
             "duplicate.exact",
             "duplicate.new_status_same_uid",
+            "duplicate.same_status_later_change",
             "load.burst"
         ],
         "{}",
@@ -337,11 +362,11 @@ async fn the_cli_prints_a_table_json_and_junit_and_exits_by_the_result() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.starts_with("CHECK"), "{stdout}");
     assert!(
-        stdout.contains("15 checks against") && stdout.contains("15 passed, 0 failed"),
+        stdout.contains("17 checks against") && stdout.contains("17 passed, 0 failed"),
         "{stdout}"
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"15\" failures=\"0\""), "{xml}");
+    assert!(xml.contains("tests=\"17\" failures=\"0\""), "{xml}");
     std::fs::remove_file(&junit).unwrap();
     consumer.stop().await;
 
@@ -370,6 +395,7 @@ async fn the_cli_prints_a_table_json_and_junit_and_exits_by_the_result() {
         [
             "signature.raw_bytes",
             "duplicate.new_status_same_uid",
+            "duplicate.same_status_later_change",
             "tolerance.unknown_event"
         ]
     );

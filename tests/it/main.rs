@@ -21,3 +21,4 @@ mod ship;
 mod testkit;
 mod tls;
 mod ui;
+mod world;

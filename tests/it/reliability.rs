@@ -12,7 +12,7 @@ use inboxkit_mock::delivery::{
     AttemptOutcome, Decision, DeliveryRecord, OutgoingEvent, RetryPolicy, Sender, SenderOptions,
     TerminalState,
 };
-use inboxkit_mock::receiver::{FaultProgram, ReceiverConfig, RunningReceiver};
+use inboxkit_mock::receiver::{ChangeKey, FaultProgram, ReceiverConfig, RunningReceiver};
 use inboxkit_mock::simulation::Clock;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -443,9 +443,33 @@ async fn a_hundred_thousand_events_through_faults_each_end_exactly_once() {
     assert_eq!(counters.in_progress(), 0);
     // Every event the sender calls delivered was processed by the receiver (nothing lost).
     let store = receiver.store();
+    // Each event keeps its template's previous status and timestamp (only the uid differs).
+    let template_of = |uid: &str| {
+        templates.iter().map(|(_, body)| body).find(|body| {
+            let data = &body["data"];
+            let key = ["domain", "mailbox", "consent_request", "client_id_request"]
+                .into_iter()
+                .find(|k| data.get(*k).is_some())
+                .unwrap();
+            let template_uid = data[key]["uid"].as_str().unwrap();
+            template_uid.rsplit_once('-').map(|(p, _)| p) == uid.rsplit_once('-').map(|(p, _)| p)
+        })
+    };
     let lost = delivered_uids
         .iter()
-        .filter(|(uid, status)| store.first_sighting(uid, status))
+        .filter(|(uid, status)| {
+            let body = template_of(uid).expect("every uid comes from a template");
+            let entity = body["data"]
+                .as_object()
+                .and_then(|d| d.values().find(|v| v.get("uid").is_some()))
+                .unwrap();
+            store.first_sighting(&ChangeKey {
+                uid,
+                status,
+                previous_status: entity["previous_status"].as_str(),
+                timestamp: body["timestamp"].as_str(),
+            })
+        })
         .count();
     assert_eq!(lost, 0, "delivered but never processed");
     // Every kind of fault was injected and seen.

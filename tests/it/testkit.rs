@@ -173,7 +173,11 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
     assert_eq!(mock.status_of(&mailbox).as_deref(), Some("scheduled"));
 
     let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
-    assert_eq!(fired, 2 + 8, "two domain steps and eight mailbox steps");
+    assert_eq!(
+        fired,
+        2 + 9,
+        "two domain steps, eight mailbox steps and the mailbox's wait for its domain"
+    );
     mock.wait_for_deliveries(fired).await;
     assert_eq!(mock.status_of(&domain).as_deref(), Some("active"));
     assert_eq!(mock.status_of(&mailbox).as_deref(), Some("active"));
@@ -186,7 +190,7 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
     );
 
     let received = receiver.store().all();
-    assert_eq!(received.len(), 10);
+    assert_eq!(received.len(), 11);
     assert!(
         received
             .iter()
@@ -200,7 +204,7 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
         .collect();
     assert_eq!(mailbox_statuses.first(), Some(&"pending"));
     assert_eq!(mailbox_statuses.last(), Some(&"active"));
-    assert_eq!(mailbox_statuses.len(), 8);
+    assert_eq!(mailbox_statuses.len(), 9);
     receiver.stop().await;
 }
 
@@ -209,11 +213,11 @@ async fn a_forced_transition_is_sent_and_an_illegal_one_names_the_allowed_status
     let app = subscriber(&[]).await;
     let mock = MockInboxKit::start(hook(&app)).await;
     let domain = mock.register_domain("force.io").unwrap();
-    let illegal = mock.transition(&domain, "active").unwrap_err();
+    let illegal = mock.transition(&domain, "cancelled").unwrap_err();
     assert!(
         illegal
             .to_string()
-            .contains("waiting_for_dns_propagation, payment_failed"),
+            .contains("waiting_for_dns_propagation, active, payment_failed"),
         "{illegal}"
     );
     let id = mock.transition(&domain, "payment_failed").unwrap();

@@ -15,10 +15,11 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::compact::{NONE, decode_uid, encode_uid, index_of, mix, value_at};
-use super::fake::{Faker, MAILBOXES_PER_DOMAIN};
+use super::fake::{Faker, MAILBOXES_PER_DOMAIN, add_months};
 use super::ids::IdKind;
 use crate::contract::{
-    Account, DnsPropagationStatus, DomainStatus, MailboxStatus, Platform, RequestStatus, Secret,
+    Account, ConnectionType, DnsPropagationStatus, DomainStatus, MailboxStatus, Platform,
+    RenewalStatus, RequestStatus, Secret,
 };
 
 /// The four kinds of entity that announce status changes.
@@ -143,6 +144,9 @@ pub enum WorldError {
     /// A name that cannot be a domain or an address.
     #[error("`{0}` is not a valid {1}")]
     Invalid(String, &'static str),
+    /// The mailbox's domain is not active, so the mailbox cannot be.
+    #[error("the domain `{0}` is not active, so its mailboxes cannot be active")]
+    DomainNotActive(String),
 }
 
 #[derive(Debug)]
@@ -158,6 +162,12 @@ struct DomainRecord {
     status: u8,
     previous: u8,
     dns: u8,
+    /// Index in [`ConnectionType::KNOWN`].
+    connection: u8,
+    /// Index in [`RenewalStatus::KNOWN`].
+    renewal: u8,
+    /// Renewals completed so far (each moves the renewal date a period on).
+    renewals: u16,
 }
 
 #[derive(Debug)]
@@ -176,6 +186,15 @@ struct MailboxRecord {
     dns: u8,
     /// 0: none, 1: pending, 2: completed.
     cancellation: u8,
+    /// Index in [`RenewalStatus::KNOWN`].
+    renewal: u8,
+    /// Renewals completed so far.
+    renewals: u16,
+    /// Reached `active` once: its credentials exist.
+    provisioned: bool,
+    /// Waiting for its domain to be active again (held at `finalizing_setup`, or made
+    /// `inactive` because the domain stopped being active).
+    held: bool,
 }
 
 #[derive(Debug)]
@@ -205,6 +224,8 @@ pub struct World {
     uids: [HashMap<u64, u32>; 4],
     domain_names: HashMap<Arc<str>, u32>,
     emails: HashMap<Box<str>, u32>,
+    /// Mailbox indexes per domain index, in creation order.
+    domain_mailboxes: Vec<Vec<u32>>,
 }
 
 impl World {
@@ -250,6 +271,7 @@ impl World {
             uids: Default::default(),
             domain_names: HashMap::new(),
             emails: HashMap::new(),
+            domain_mailboxes: Vec::new(),
         }
     }
 
@@ -347,6 +369,42 @@ impl World {
         years: u16,
         now: DateTime<Utc>,
     ) -> Result<EntityRef, WorldError> {
+        self.insert_domain(
+            workspace,
+            name,
+            years,
+            now,
+            DomainStatus::RegistrationInProgress,
+            ConnectionType::Purchased,
+        )
+    }
+
+    /// Adds a domain the customer owns elsewhere, to connect through DNS: it starts in `cart`.
+    pub fn add_connected_domain(
+        &mut self,
+        workspace: u16,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<EntityRef, WorldError> {
+        self.insert_domain(
+            workspace,
+            name,
+            1,
+            now,
+            DomainStatus::Cart,
+            ConnectionType::Dns,
+        )
+    }
+
+    fn insert_domain(
+        &mut self,
+        workspace: u16,
+        name: &str,
+        years: u16,
+        now: DateTime<Utc>,
+        status: DomainStatus,
+        connection: ConnectionType,
+    ) -> Result<EntityRef, WorldError> {
         self.check_domain(name)?;
         let uid = self.new_uid(EntityKind::Domain);
         let seed = self.next_seed();
@@ -362,10 +420,14 @@ impl World {
             epoch: 0,
             workspace,
             years: years.max(1),
-            status: index_of(DomainStatus::KNOWN, &DomainStatus::RegistrationInProgress),
+            status: index_of(DomainStatus::KNOWN, &status),
             previous: NONE,
             dns: index_of(DnsPropagationStatus::KNOWN, &DnsPropagationStatus::Pending),
+            connection: index_of(ConnectionType::KNOWN, &connection),
+            renewal: index_of(RenewalStatus::KNOWN, &RenewalStatus::NotDue),
+            renewals: 0,
         });
+        self.domain_mailboxes.push(Vec::new());
         Ok(self.insert_uid(EntityKind::Domain, uid, self.domains.len() - 1))
     }
 
@@ -426,6 +488,7 @@ impl World {
         let uid = self.new_uid(EntityKind::Mailbox);
         let seed = self.next_seed();
         self.domains[domain as usize].assigned += 1;
+        self.domain_mailboxes[domain as usize].push(self.mailboxes.len() as u32);
         self.emails
             .insert(email.into_boxed_str(), self.mailboxes.len() as u32);
         self.mailboxes.push(MailboxRecord {
@@ -446,6 +509,10 @@ impl World {
             previous: NONE,
             dns: index_of(DnsPropagationStatus::KNOWN, &DnsPropagationStatus::Pending),
             cancellation: 0,
+            renewal: index_of(RenewalStatus::KNOWN, &RenewalStatus::NotDue),
+            renewals: 0,
+            provisioned: false,
+            held: false,
         });
         Ok(self.insert_uid(EntityKind::Mailbox, uid, self.mailboxes.len() - 1))
     }
@@ -542,6 +609,129 @@ impl World {
         (0..self.count(kind) as u32)
             .map(move |index| EntityRef { kind, index })
             .filter(move |entity| self.workspace_of(*entity) == workspace)
+    }
+
+    /// The domain a mailbox lives on.
+    pub fn domain_of(&self, mailbox: EntityRef) -> EntityRef {
+        EntityRef {
+            kind: EntityKind::Domain,
+            index: self.mailboxes[mailbox.index as usize].domain,
+        }
+    }
+
+    /// The mailboxes on a domain, in creation order.
+    pub fn mailboxes_on(&self, domain: EntityRef) -> Vec<EntityRef> {
+        self.domain_mailboxes
+            .get(domain.index as usize)
+            .map(|list| {
+                list.iter()
+                    .map(|index| EntityRef {
+                        kind: EntityKind::Mailbox,
+                        index: *index,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the domain's DNS has propagated (`completed` or `propagated`).
+    pub fn dns_complete(&self, domain: EntityRef) -> bool {
+        matches!(
+            value_at(
+                DnsPropagationStatus::KNOWN,
+                self.domains[domain.index as usize].dns
+            ),
+            Some(DnsPropagationStatus::Completed | DnsPropagationStatus::Propagated)
+        )
+    }
+
+    /// Whether the domain is `active`.
+    pub fn domain_active(&self, domain: EntityRef) -> bool {
+        self.domain_status(domain.index) == DomainStatus::Active
+    }
+
+    /// Whether mailboxes on the domain can be provisioned: `active` with DNS propagated.
+    pub fn domain_ready(&self, domain: EntityRef) -> bool {
+        self.domain_active(domain) && self.dns_complete(domain)
+    }
+
+    /// Records that the domain's DNS propagated, without a status change (no webhook).
+    pub fn complete_dns(&mut self, domain: EntityRef) {
+        self.domains[domain.index as usize].dns = index_of(
+            DnsPropagationStatus::KNOWN,
+            &DnsPropagationStatus::Completed,
+        );
+    }
+
+    /// A mailbox's platform.
+    pub fn platform(&self, mailbox: EntityRef) -> Platform {
+        value_at(
+            Platform::KNOWN,
+            self.mailboxes[mailbox.index as usize].platform,
+        )
+        .unwrap_or(Platform::Google)
+    }
+
+    /// Whether a mailbox waits for its domain to be active again.
+    pub fn held(&self, mailbox: EntityRef) -> bool {
+        self.mailboxes[mailbox.index as usize].held
+    }
+
+    /// Marks a mailbox as waiting (or no longer waiting) for its domain.
+    pub fn set_held(&mut self, mailbox: EntityRef, held: bool) {
+        self.mailboxes[mailbox.index as usize].held = held;
+    }
+
+    /// When the entity's paid period ends (domains and mailboxes): its creation date plus the
+    /// years bought (domains) or one month (mailboxes) per period, by the calendar.
+    pub fn renewal_at(&self, entity: EntityRef) -> Option<DateTime<Utc>> {
+        match entity.kind {
+            EntityKind::Domain => {
+                let record = &self.domains[entity.index as usize];
+                let months = 12 * (u32::from(record.years) + u32::from(record.renewals));
+                Some(add_months(record.created_at, months))
+            }
+            EntityKind::Mailbox => {
+                let record = &self.mailboxes[entity.index as usize];
+                Some(add_months(
+                    record.created_at,
+                    1 + u32::from(record.renewals),
+                ))
+            }
+            EntityKind::ConsentRequest | EntityKind::ClientIdRequest => None,
+        }
+    }
+
+    /// The entity's `renewal_status`.
+    pub fn renewal_status(&self, entity: EntityRef) -> RenewalStatus {
+        let index = match entity.kind {
+            EntityKind::Domain => self.domains[entity.index as usize].renewal,
+            EntityKind::Mailbox => self.mailboxes[entity.index as usize].renewal,
+            EntityKind::ConsentRequest | EntityKind::ClientIdRequest => NONE,
+        };
+        value_at(RenewalStatus::KNOWN, index).unwrap_or(RenewalStatus::Na)
+    }
+
+    /// Sets the entity's `renewal_status` without a status change (no webhook); a `completed`
+    /// renewal also moves the renewal date a period on.
+    pub fn set_renewal(&mut self, entity: EntityRef, status: &RenewalStatus) {
+        let index = index_of(RenewalStatus::KNOWN, status);
+        let completed = *status == RenewalStatus::Completed;
+        let (renewal, renewals) = match entity.kind {
+            EntityKind::Domain => {
+                let r = &mut self.domains[entity.index as usize];
+                (&mut r.renewal, &mut r.renewals)
+            }
+            EntityKind::Mailbox => {
+                let r = &mut self.mailboxes[entity.index as usize];
+                (&mut r.renewal, &mut r.renewals)
+            }
+            EntityKind::ConsentRequest | EntityKind::ClientIdRequest => return,
+        };
+        *renewal = index;
+        if completed {
+            *renewals = renewals.saturating_add(1);
+        }
     }
 
     /// The domain's name or the mailbox's address (for keyword searches); "" for requests.

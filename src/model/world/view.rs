@@ -2,14 +2,24 @@
 
 use super::{EntityKind, EntityRef, World};
 use crate::contract::{
-    Change, ClientIdRequest, ConsentRequest, DnsPropagationStatus, Domain, DomainStatus, Entity,
-    Mailbox, MailboxStatus, PayloadShape, Platform, RequestStatus,
+    Change, ClientIdRequest, ConnectionType, ConsentRequest, DnsPropagationStatus, Domain,
+    DomainStatus, Entity, Mailbox, MailboxStatus, PayloadShape, Platform, RenewalStatus,
+    RequestStatus, format_timestamp,
 };
 use crate::model::compact::{NONE, encode_uid, index_of, value_at};
 use crate::model::fake::{Faker, MAILBOXES_PER_DOMAIN, status_text};
 use crate::model::ids::IdKind;
 use crate::simulation::IllegalTransition;
 use crate::simulation::transition::advance_entity;
+
+/// Whether a mailbox in `status` takes one of its domain's places (`assigned_mailboxes`):
+/// every status but `cancelled`, `archived` and `deleted`.
+fn counts(status: Option<&MailboxStatus>) -> bool {
+    !matches!(
+        status,
+        None | Some(MailboxStatus::Cancelled | MailboxStatus::Archived | MailboxStatus::Deleted)
+    )
+}
 
 /// `mailbox_cancellation_status` by its stored code.
 const CANCELLATION: [Option<&str>; 3] = [None, Some("pending"), Some("completed")];
@@ -63,6 +73,20 @@ impl World {
             .unwrap_or(DnsPropagationStatus::Pending);
         domain.assigned_mailboxes = record.assigned;
         domain.available_mailboxes = MAILBOXES_PER_DOMAIN.saturating_sub(record.assigned);
+        domain.connection_type =
+            value_at(ConnectionType::KNOWN, record.connection).unwrap_or(ConnectionType::Purchased);
+        if domain.connection_type == ConnectionType::Dns && domain.status == DomainStatus::Cart {
+            // Nameservers are issued when the customer asks for them (`domains/nameservers`).
+            domain.nameservers.clear();
+        }
+        domain.renewal_status =
+            value_at(RenewalStatus::KNOWN, record.renewal).unwrap_or(RenewalStatus::NotDue);
+        domain.renewal_date = self
+            .renewal_at(super::EntityRef {
+                kind: EntityKind::Domain,
+                index,
+            })
+            .map(format_timestamp);
         domain
     }
 
@@ -92,6 +116,20 @@ impl World {
             .unwrap_or(DnsPropagationStatus::Pending);
         mailbox.mailbox_cancellation_status =
             CANCELLATION[usize::from(record.cancellation.min(2))].map(str::to_owned);
+        mailbox.renewal_status =
+            value_at(RenewalStatus::KNOWN, record.renewal).unwrap_or(RenewalStatus::NotDue);
+        mailbox.renewal_date = self
+            .renewal_at(super::EntityRef {
+                kind: EntityKind::Mailbox,
+                index,
+            })
+            .map(format_timestamp);
+        if !record.provisioned {
+            // Credentials exist once the mailbox is provisioned (first `active`).
+            mailbox.password = None;
+            mailbox.app_password = None;
+            mailbox.secret = None;
+        }
         mailbox
     }
 
@@ -102,10 +140,11 @@ impl World {
         to: &str,
         shape: PayloadShape,
     ) -> Result<(Entity, Change), IllegalTransition> {
-        let mut object = self.entity(entity);
-        let change = advance_entity(&mut object, to, shape)?;
+        let before = self.entity(entity);
+        let mut object = before.clone();
+        let mut change = advance_entity(&mut object, to, shape)?;
         let index = entity.index as usize;
-        match &object {
+        match object.clone() {
             Entity::Domain(d) => {
                 let record = &mut self.domains[index];
                 record.status = index_of(DomainStatus::KNOWN, &d.status);
@@ -114,6 +153,7 @@ impl World {
                     .as_ref()
                     .map_or(NONE, |p| index_of(DomainStatus::KNOWN, p));
                 record.dns = index_of(DnsPropagationStatus::KNOWN, &d.dns_propagation_status);
+                record.renewal = index_of(RenewalStatus::KNOWN, &d.renewal_status);
                 record.epoch = record.epoch.wrapping_add(1);
             }
             Entity::Mailbox(m) => {
@@ -128,7 +168,24 @@ impl World {
                     .iter()
                     .position(|c| *c == m.mailbox_cancellation_status.as_deref())
                     .unwrap_or(0) as u8;
+                record.renewal = index_of(RenewalStatus::KNOWN, &m.renewal_status);
                 record.epoch = record.epoch.wrapping_add(1);
+                let released = counts(m.previous_status.as_ref()) && !counts(Some(&m.status));
+                if m.status == MailboxStatus::Active && !record.provisioned {
+                    record.provisioned = true;
+                    // Credentials appear with this change.
+                    let after = self.mailbox(entity.index);
+                    if let Entity::Mailbox(prior) = &before {
+                        change.changed_fields =
+                            crate::simulation::transition::changed_fields(prior, &after);
+                    }
+                    object = Entity::Mailbox(after);
+                }
+                if released {
+                    let domain = self.mailboxes[index].domain as usize;
+                    let record = &mut self.domains[domain];
+                    record.assigned = record.assigned.saturating_sub(1);
+                }
             }
             Entity::ConsentRequest(ConsentRequest {
                 status,
@@ -142,7 +199,7 @@ impl World {
             }) => {
                 let slot = usize::from(entity.kind == EntityKind::ClientIdRequest);
                 let record = &mut self.requests[slot][index];
-                record.status = index_of(RequestStatus::KNOWN, status);
+                record.status = index_of(RequestStatus::KNOWN, &status);
                 record.reason = status_reason.as_deref().map(Into::into);
                 record.epoch = record.epoch.wrapping_add(1);
             }

@@ -38,7 +38,7 @@ async fn an_illegal_forced_transition_gets_409_naming_the_allowed_ones() {
         .control(
             "POST",
             &format!("/domains/{uid}/transition"),
-            Some(json!({"to": "active"})),
+            Some(json!({"to": "cancelled"})),
         )
         .await;
     assert_eq!(illegal.status, 409);
@@ -47,7 +47,7 @@ async fn an_illegal_forced_transition_gets_409_naming_the_allowed_ones() {
     assert_eq!(illegal.body["from"], "registration_in_progress");
     assert_eq!(
         illegal.body["allowed"],
-        json!(["waiting_for_dns_propagation", "payment_failed"])
+        json!(["waiting_for_dns_propagation", "active", "payment_failed"])
     );
 
     let forced = mock
@@ -179,7 +179,10 @@ async fn the_journal_filters_pages_and_redelivers() {
             None,
         )
         .await;
-    assert_eq!(events.body["total"], 8);
+    assert_eq!(
+        events.body["total"], 9,
+        "eight steps and the wait for the domain's DNS"
+    );
     let bad = mock.control("GET", "/deliveries?state=lost", None).await;
     bad.assert_problem(400, "bad_request");
 

@@ -71,10 +71,12 @@ async fn a_registered_domain_walks_its_lifecycle_in_order() {
 async fn a_bought_mailbox_walks_its_lifecycle_and_can_be_cancelled() {
     let mock = Mock::start(2).await;
     mock.register("acme-mail.com").await;
+    // Provisioning waits for the domain's DNS: buy once the domain is active.
+    let mut delivered = mock.advance("17m").await;
+    mock.wait_terminal(delivered).await;
     let uid = mock.buy("ada", "acme-mail.com").await;
 
     // Every mailbox step takes a multiple of 30 s: one step per advance keeps arrival order.
-    let mut delivered = 0;
     for _ in 0..16 {
         delivered += mock.advance("30s").await;
         mock.wait_terminal(delivered).await;
@@ -123,8 +125,13 @@ async fn a_bought_mailbox_walks_its_lifecycle_and_can_be_cancelled() {
         "scheduled_for_cancellation"
     );
     mock.wait_terminal(delivered + 1).await;
-    let more = mock.advance("1h").await;
-    assert_eq!(more, 2, "the domain's DNS propagation and the cancellation");
+    assert_eq!(
+        mock.advance("1h").await,
+        0,
+        "cancellation waits for the period's end"
+    );
+    let more = mock.advance("31d").await;
+    assert_eq!(more, 1, "the cancellation, at the end of the paid month");
     mock.wait_terminal(delivered + 1 + more).await;
     let tail: Vec<String> = statuses(&mock.received_about(&uid))
         .into_iter()
@@ -146,7 +153,11 @@ async fn one_big_advance_fires_every_due_step_in_order() {
     mock.register("one.io").await;
     let uid = mock.buy("bo", "one.io").await;
     let fired = mock.advance("1h").await;
-    assert_eq!(fired, 2 + 8, "two domain steps and eight mailbox steps");
+    assert_eq!(
+        fired,
+        2 + 9,
+        "two domain steps, eight mailbox steps and the wait for the domain's DNS"
+    );
     mock.wait_terminal(fired).await;
     let (journal, _) = mock
         .server
@@ -201,7 +212,7 @@ async fn bodies_of_a_scripted_run(seed: u64) -> Vec<String> {
 async fn the_same_seed_and_clock_give_byte_identical_payloads() {
     let first = bodies_of_a_scripted_run(42).await;
     let second = bodies_of_a_scripted_run(42).await;
-    assert_eq!(first.len(), 10);
+    assert_eq!(first.len(), 11);
     assert_eq!(first, second);
     let other = bodies_of_a_scripted_run(43).await;
     assert_ne!(first, other, "another seed gives other ids and credentials");
