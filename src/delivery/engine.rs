@@ -586,7 +586,7 @@ impl Inner {
             trigger,
             started_at,
             url: subscriber.url.as_str().to_owned(),
-            request_headers,
+            request_headers: headers::redacted(request_headers),
             response: exchange.response,
             latency_ms: exchange.latency.as_secs_f64() * 1e3,
             outcome: exchange.outcome,

@@ -46,6 +46,9 @@ async fn health() -> HttpResponse {
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.phase() {
+        Phase::Ready if state.storage().is_err() => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "state_unsaved"}))
+        }
         Phase::Ready => HttpResponse::Ok().json(json!({"status": "ready"})),
         Phase::Starting => HttpResponse::ServiceUnavailable().json(json!({"status": "starting"})),
         Phase::Draining => {
@@ -94,7 +97,7 @@ async fn advance(
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     let fired = state.advance(body.by).await;
-    state.saved().await;
+    state.saved().await?;
     let mut answer = clock_json(&state);
     answer["fired"] = json!(fired);
     Ok(HttpResponse::Ok().json(answer))
@@ -210,7 +213,7 @@ async fn trigger(
         OutgoingEvent::from_json(bytes.into()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let id = state.sender().submit(state.subscriber(workspace), outgoing);
     // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
-    state.saved().await;
+    state.saved().await?;
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
 }
 
@@ -245,7 +248,7 @@ async fn put_subscriber(
 async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     state.reset().await;
-    state.saved().await;
+    state.saved().await?;
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
@@ -289,7 +292,7 @@ async fn open_consent(
         EntityKind::ConsentRequest,
         body.map(web::Json::into_inner).unwrap_or_default(),
     );
-    state.saved().await;
+    state.saved().await?;
     answer
 }
 
@@ -298,7 +301,7 @@ async fn open_client_id(
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let answer = open_request(&state, EntityKind::ClientIdRequest, body.into_inner());
-    state.saved().await;
+    state.saved().await?;
     answer
 }
 
@@ -388,6 +391,6 @@ async fn force_transition(
         )
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids.first()})))
 }

@@ -62,6 +62,26 @@ pub enum ApiError {
     /// The server is shutting down and takes no new work.
     #[error("the mock is shutting down and accepts no new work")]
     ShuttingDown,
+    /// Saved state (`--state sqlite:PATH`) cannot be written (a full disk): changes are kept
+    /// and retried, but nothing new is confirmed until a commit succeeds again.
+    #[error("the state database cannot be written ({0}); retry once it has space again")]
+    StateUnsaved(String),
+    /// The path exists, but not with this method; `Allow` names the ones it has.
+    #[error("{method} is not allowed on {path}; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The methods the path answers.
+        allowed: Vec<&'static str>,
+    },
+    /// The body did not arrive in time.
+    #[error("the request body was not received within {seconds} s")]
+    RequestTimeout {
+        /// The limit in seconds.
+        seconds: u64,
+    },
     /// A failure inside the mock.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +101,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::NotFound { .. } => "not_found",
             ApiError::ShuttingDown => "shutting_down",
+            ApiError::StateUnsaved(_) => "state_unsaved",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -98,6 +121,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "Payload too large",
             ApiError::NotFound { .. } => "Not found",
             ApiError::ShuttingDown => "Shutting down",
+            ApiError::StateUnsaved(_) => "State not saved",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::RequestTimeout { .. } => "Request timeout",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -113,7 +139,9 @@ impl ApiError {
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::IllegalTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ShuttingDown | ApiError::StateUnsaved(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -143,6 +171,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 body.insert("limit_bytes".into(), json!(limit));
             }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                body.insert("allowed".into(), json!(allowed));
+            }
             _ => {}
         }
         Value::Object(body)
@@ -155,9 +186,26 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status())
+        let mut builder = HttpResponse::build(self.status());
+        self.extra_headers(&mut builder);
+        builder
             .content_type("application/problem+json")
             .body(self.problem().to_string())
+    }
+}
+
+impl ApiError {
+    /// `Allow` on a 405, `Retry-After` on a 503.
+    fn extra_headers(&self, builder: &mut actix_web::HttpResponseBuilder) {
+        match self {
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                builder.insert_header((actix_web::http::header::ALLOW, allowed.join(", ")));
+            }
+            ApiError::StateUnsaved(_) | ApiError::ShuttingDown => {
+                builder.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -207,7 +255,9 @@ impl ResponseError for RestError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.0.status())
+        let mut builder = HttpResponse::build(self.0.status());
+        self.0.extra_headers(&mut builder);
+        builder
             .insert_header(ContentType::json())
             .json(json!({"error": true, "message": self.0.to_string()}))
     }

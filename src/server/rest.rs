@@ -144,7 +144,7 @@ async fn set_webhook(
         workspace_json(sim.world(), usize::from(index))
     };
     state.rebuild_subscribers();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Webhook URL updated successfully",
         json!({"workspace": view}),
@@ -213,7 +213,7 @@ async fn register_domains(
         uids
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Domain registration started",
         json!({"domain_uids": uids}),
@@ -395,7 +395,7 @@ async fn remove_domains(
             .collect::<Vec<_>>()
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Domains removed successfully",
         json!({"domain_uids": uids}),
@@ -460,7 +460,7 @@ async fn buy_mailboxes(
         created
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Mailboxes purchased successfully",
         json!({"mailboxes": mailboxes}),
@@ -535,7 +535,7 @@ async fn cancel_mailboxes(
         statuses
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Mailbox cancellation requested",
         json!({"mailboxes": statuses}),

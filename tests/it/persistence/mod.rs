@@ -16,6 +16,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::JsonAnswer;
 
+mod full_disk;
 mod graceful;
 mod world;
 
