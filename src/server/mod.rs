@@ -11,6 +11,7 @@
 pub mod auth;
 mod control;
 mod deliveries;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -124,7 +125,9 @@ pub enum ServerError {
 }
 
 /// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), the web page at `/`
-/// (`ui.rs`), 404 problems elsewhere.
+/// (`ui.rs`), 404 problems elsewhere (405 with `Allow` for a known path and another method).
+/// `HEAD` is answered wherever `GET` is; every body must arrive within
+/// [`limits::BODY_TIMEOUT`].
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -148,6 +151,10 @@ pub fn build_app(
     let control_query =
         web::QueryConfig::default().error_handler(|error, _| problem::query_error(error).into());
     App::new()
+        .wrap(actix_web::middleware::from_fn(|request, next| {
+            limits::with_deadline(request, next, limits::BODY_TIMEOUT)
+        }))
+        .wrap(actix_web::middleware::from_fn(head_as_get))
         .app_data(state)
         .app_data(web::PayloadConfig::new(limit))
         .service(
@@ -173,10 +180,19 @@ pub fn build_app(
 async fn rest_not_found(
     request: actix_web::HttpRequest,
 ) -> Result<actix_web::HttpResponse, RestError> {
-    Err(RestError(ApiError::NotFound {
-        method: request.method().to_string(),
-        path: request.path().to_owned(),
-    }))
+    Err(RestError(problem::unrouted(&request)))
+}
+
+/// `HEAD` runs the `GET` route: actix remembers the request was `HEAD` and sends the head of
+/// the answer (with its `Content-Length`) without the body.
+async fn head_as_get(
+    mut request: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if request.method() == actix_web::http::Method::HEAD {
+        request.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(request).await
 }
 
 /// A server running in the background.
@@ -200,6 +216,7 @@ impl RunningServer {
             let verifier = Some(config.subscriber.signer(None));
             Some(RunningReceiver::start_local(ReceiverConfig {
                 verifier,
+                admin_token: config.admin_token.clone(),
                 ..ReceiverConfig::default()
             })?)
         } else {
@@ -261,6 +278,9 @@ impl RunningServer {
             }
         })
         .workers(config.workers.max(1))
+        .client_request_timeout(limits::HEAD_TIMEOUT)
+        .client_disconnect_timeout(limits::DISCONNECT_TIMEOUT)
+        .max_connections(limits::connections_per_worker(config.workers))
         .disable_signals()
         .shutdown_timeout(5)
         .listen(listener)?

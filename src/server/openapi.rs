@@ -102,6 +102,22 @@ pub const OPERATIONS: &[Operation] = &[
     op("POST", "/_mock/deliveries/{id}/redeliver", "Redeliver one delivery.", Body::None, OK),
 ];
 
+/// The methods documented for a concrete `path` (`{name}` segments match any segment).
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    OPERATIONS
+        .iter()
+        .filter(|operation| {
+            let template: Vec<&str> = operation.path.split('/').collect();
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                })
+        })
+        .map(|operation| operation.method)
+        .collect()
+}
+
 /// The path parameters of `path`, in order (`/a/{kind}/{uid}` gives `kind`, `uid`).
 fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')

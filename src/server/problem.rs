@@ -76,6 +76,13 @@ pub enum ApiError {
         /// The methods the path answers.
         allowed: Vec<&'static str>,
     },
+    /// Without an admin token, a request that looks like a browser attack (foreign `Host` or
+    /// `Origin`); the message names what was refused.
+    #[error("{0}")]
+    ForeignRequest(String),
+    /// A state-changing control call whose body is not JSON.
+    #[error("the body must be JSON, sent with `Content-Type: application/json` (got `{0}`)")]
+    UnsupportedMediaType(String),
     /// The body did not arrive in time.
     #[error("the request body was not received within {seconds} s")]
     RequestTimeout {
@@ -104,6 +111,8 @@ impl ApiError {
             ApiError::StateUnsaved(_) => "state_unsaved",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::ForeignRequest(_) => "foreign_request",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -124,6 +133,8 @@ impl ApiError {
             ApiError::StateUnsaved(_) => "State not saved",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::RequestTimeout { .. } => "Request timeout",
+            ApiError::ForeignRequest(_) => "Forbidden",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -142,6 +153,8 @@ impl ApiError {
             ApiError::ShuttingDown | ApiError::StateUnsaved(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::ForeignRequest(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -273,6 +286,11 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, limit: usize) -> Ap
         JsonPayloadError::ContentType => ApiError::BadRequest(
             "the body must be JSON, sent with `Content-Type: application/json`".into(),
         ),
+        JsonPayloadError::Payload(payload) if super::limits::timed_out(&payload) => {
+            ApiError::RequestTimeout {
+                seconds: super::limits::BODY_TIMEOUT.as_secs(),
+            }
+        }
         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
     }
 }
@@ -282,10 +300,30 @@ pub fn query_error(error: actix_web::error::QueryPayloadError) -> ApiError {
     ApiError::BadRequest(format!("invalid query string: {error}"))
 }
 
-/// The fallback for unknown routes: 404 `not_found` in the control API's format.
+/// The fallback for unknown routes: 404 `not_found` in the control API's format, or 405
+/// `method_not_allowed` when the path is known under other methods.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound {
+    Err(unrouted(&request))
+}
+
+/// Why no route took `request`: 405 (with the allowed methods) when a documented operation has
+/// this path, 404 otherwise.
+pub fn unrouted(request: &HttpRequest) -> ApiError {
+    let mut allowed = super::openapi::methods_of(request.path());
+    if allowed.is_empty() {
+        return ApiError::NotFound {
+            method: request.method().to_string(),
+            path: request.path().to_owned(),
+        };
+    }
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    ApiError::MethodNotAllowed {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-    })
+        allowed,
+    }
 }
