@@ -226,7 +226,11 @@ fn blame_environment(
     };
     let shown = context(ContextKind::InvalidArg)?;
     let value = context(ContextKind::InvalidValue)?;
-    let long = shown.split_whitespace().next()?.strip_prefix("--")?.to_owned();
+    let long = shown
+        .split_whitespace()
+        .next()?
+        .strip_prefix("--")?
+        .to_owned();
     let words: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())

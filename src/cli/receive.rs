@@ -65,7 +65,11 @@ pub struct Args {
     keep_credentials: bool,
     /// Token `/received` and `/faults` require as `Authorization: Bearer <token>` [default:
     /// none, they are open]; webhooks, `/processed` and `/health` stay open.
-    #[arg(long, env = "INBOXKIT_MOCK_RECEIVER_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "INBOXKIT_MOCK_RECEIVER_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     admin_token: Option<String>,
 }
 

@@ -80,16 +80,23 @@ pub fn is_credential(name: &str) -> bool {
     matches!(
         name.as_str(),
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || ["token", "secret", "password", "api-key", "apikey", "api_key"]
-        .iter()
-        .any(|word| name.contains(word))
+    ) || [
+        "token", "secret", "password", "api-key", "apikey", "api_key",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 /// `value` with its credential hidden: `Bearer abc` becomes `Bearer [redacted]`, anything else
 /// [`REDACTED`].
 fn redact_value(value: &str) -> String {
     match value.trim().split_once(' ') {
-        Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
             format!("{scheme} {REDACTED}")
         }
         _ => REDACTED.to_owned(),
@@ -138,15 +145,32 @@ mod tests {
         assert_eq!(shown[4], headers[4], "the signature is kept");
         assert_eq!(shown[..5], headers[..5]);
         assert_eq!(shown[6..8], headers[6..8]);
-        assert_eq!(redacted(shown.clone()), shown, "redacting twice changes nothing");
+        assert_eq!(
+            redacted(shown.clone()),
+            shown,
+            "redacting twice changes nothing"
+        );
     }
 
     #[test]
     fn credential_names_are_recognized() {
-        for name in ["Authorization", "proxy-authorization", "X-Auth-Token", "Cookie", "X-Client-Secret"] {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "X-Auth-Token",
+            "Cookie",
+            "X-Client-Secret",
+        ] {
             assert!(is_credential(name), "{name}");
         }
-        for name in [CONTENT_TYPE, USER_AGENT, EVENT, TIMESTAMP, SIGNATURE, MOCK_DELIVERY] {
+        for name in [
+            CONTENT_TYPE,
+            USER_AGENT,
+            EVENT,
+            TIMESTAMP,
+            SIGNATURE,
+            MOCK_DELIVERY,
+        ] {
             assert!(!is_credential(name), "{name}");
         }
     }

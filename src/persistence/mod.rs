@@ -298,8 +298,9 @@ impl StateStore {
             record.attempts = attempts.remove(&id).unwrap_or_default();
             // Files written before credentials were redacted still hold them: never shown again.
             for attempt in &mut record.attempts {
-                attempt.request_headers =
-                    crate::contract::headers::redacted(std::mem::take(&mut attempt.request_headers));
+                attempt.request_headers = crate::contract::headers::redacted(std::mem::take(
+                    &mut attempt.request_headers,
+                ));
             }
             deliveries.push(SavedDelivery {
                 record,

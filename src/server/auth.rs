@@ -135,7 +135,11 @@ pub fn is_json(content_type: &str) -> bool {
 /// docs), or `None` when it may pass.
 pub fn browser_refusal(request: &ServiceRequest) -> Option<ApiError> {
     let headers = request.headers();
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     if !ANY_HOST_PATHS.contains(&request.path()) {
         let host = text(header::HOST)
             .map(str::to_owned)

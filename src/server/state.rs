@@ -243,9 +243,9 @@ impl AppState {
     /// With saved state, an error while the state writer cannot commit (a full disk).
     pub fn storage(&self) -> Result<(), ApiError> {
         match self.sender.journal().store() {
-            Some(store) if !store.healthy() => Err(ApiError::StateUnsaved(
-                store.failure().unwrap_or_default(),
-            )),
+            Some(store) if !store.healthy() => {
+                Err(ApiError::StateUnsaved(store.failure().unwrap_or_default()))
+            }
             _ => Ok(()),
         }
     }

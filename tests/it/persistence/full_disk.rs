@@ -139,7 +139,10 @@ async fn on_a_full_disk_no_accepted_event_is_lost() {
         refused.len()
     );
     assert!(lost.is_empty(), "accepted but lost: {lost:?}");
-    assert!(!accepted.is_empty(), "some events fit before the disk filled");
+    assert!(
+        !accepted.is_empty(),
+        "some events fit before the disk filled"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -153,8 +156,7 @@ async fn when_space_returns_the_server_recovers_by_itself() {
     config.builtin_receiver = false;
     config.subscriber.url = Some("http://127.0.0.1:9/webhook".parse().unwrap());
     config.state = StateSpec::Sqlite(db.clone());
-    let server =
-        RunningServer::start(TcpListener::bind("127.0.0.1:0").unwrap(), config).unwrap();
+    let server = RunningServer::start(TcpListener::bind("127.0.0.1:0").unwrap(), config).unwrap();
     let base = server.base_url();
     let http = reqwest::Client::new();
     let (status, _) = post_event(&http, &base).await;
@@ -191,10 +193,9 @@ async fn when_space_returns_the_server_recovers_by_itself() {
     server.shutdown(Duration::ZERO).await;
 
     let kept = saved_ids(&db);
-    for id in accepted
-        .iter()
-        .chain(std::iter::once(&after["delivery_id"].as_str().unwrap().to_owned()))
-    {
+    for id in accepted.iter().chain(std::iter::once(
+        &after["delivery_id"].as_str().unwrap().to_owned(),
+    )) {
         assert!(kept.contains(id), "{id} was accepted but not saved");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -155,7 +155,7 @@ async fn get_json(http: &reqwest::Client, url: String) -> Value {
     http.get(url).json_answer().await
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "inboxkit-mock-persist-{}",
         uuid::Uuid::new_v4().simple()
