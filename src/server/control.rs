@@ -285,13 +285,10 @@ struct OpenRequest {
 
 async fn open_consent(
     state: web::Data<AppState>,
-    body: Option<web::Json<OpenRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = open_request(
-        &state,
-        EntityKind::ConsentRequest,
-        body.map(web::Json::into_inner).unwrap_or_default(),
-    );
+    let body = super::problem::optional_json::<OpenRequest>(&body)?;
+    let answer = open_request(&state, EntityKind::ConsentRequest, body);
     state.saved().await?;
     answer
 }

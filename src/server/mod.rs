@@ -13,6 +13,7 @@ mod control;
 mod deliveries;
 pub mod limits;
 pub mod metrics;
+pub mod numbers;
 pub mod openapi;
 pub mod problem;
 pub mod rest;
@@ -151,6 +152,8 @@ pub fn build_app(
     let control_query =
         web::QueryConfig::default().error_handler(|error, _| problem::query_error(error).into());
     App::new()
+        .wrap(actix_web::middleware::from_fn(numbers::whole_numbers))
+        .wrap(actix_web::middleware::from_fn(method_allowed))
         .wrap(actix_web::middleware::from_fn(|request, next| {
             limits::with_deadline(request, next, limits::BODY_TIMEOUT)
         }))
@@ -181,6 +184,27 @@ async fn rest_not_found(
     request: actix_web::HttpRequest,
 ) -> Result<actix_web::HttpResponse, RestError> {
     Err(RestError(problem::unrouted(&request)))
+}
+
+/// 405 before routing when a documented path does not take this method (so `GET
+/// /_mock/clock/pause` is not taken by `GET /_mock/{kind}/{uid}`); in InboxKit's envelope on
+/// `/v1/api`, as a problem elsewhere.
+async fn method_allowed(
+    request: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let allowed = openapi::methods_of(request.path());
+    if allowed.is_empty() || allowed.contains(&request.method().as_str()) {
+        return Ok(next.call(request).await?.map_into_left_body());
+    }
+    let (request, _) = request.into_parts();
+    let refusal = problem::unrouted(&request);
+    let response = if request.path().starts_with("/v1/api/") {
+        actix_web::ResponseError::error_response(&RestError(refusal))
+    } else {
+        actix_web::ResponseError::error_response(&refusal)
+    };
+    Ok(ServiceResponse::new(request, response).map_into_right_body())
 }
 
 /// `HEAD` runs the `GET` route: actix remembers the request was `HEAD` and sends the head of

@@ -238,9 +238,12 @@ impl From<WorldError> for ApiError {
             WorldError::DuplicateDomain(_)
             | WorldError::DuplicateEmail(_)
             | WorldError::DomainFull(_) => ApiError::Conflict(error.to_string()),
-            WorldError::UnknownDomain(_) | WorldError::Invalid(..) => {
-                ApiError::BadRequest(error.to_string())
-            }
+            // A mailbox on a domain that does not exist: the referenced resource is missing.
+            WorldError::UnknownDomain(name) => ApiError::UnknownEntity {
+                kind: "domain",
+                uid: name,
+            },
+            WorldError::Invalid(..) => ApiError::BadRequest(error.to_string()),
         }
     }
 }
@@ -292,6 +295,21 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, limit: usize) -> Ap
             }
         }
         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+    }
+}
+
+/// An optional JSON body: empty means `T::default()`, anything else must parse as `T` (400
+/// otherwise; `Option<web::Json<T>>` would silently take invalid JSON as no body).
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("invalid JSON body: {e}"));
+    match serde_json::from_slice::<Value>(body).map_err(bad)? {
+        object @ Value::Object(_) => serde_json::from_value(object).map_err(bad),
+        _ => Err(ApiError::BadRequest(
+            "invalid JSON body: expected an object".into(),
+        )),
     }
 }
 
