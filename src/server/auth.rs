@@ -93,6 +93,9 @@ const ANY_HOST_PATHS: [&str; 4] = [
 /// `localhost`, `*.localhost`, `127.0.0.0/8` or `::1`.
 pub fn loopback_name(host: &str) -> bool {
     let host = host.trim();
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
     } else {
