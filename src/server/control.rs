@@ -113,6 +113,12 @@ async fn scale(
     state: web::Data<AppState>,
     body: web::Json<Scale>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.scale > super::openapi::MAX_SCALE {
+        let limit = super::openapi::MAX_SCALE;
+        return Err(ApiError::BadRequest(format!(
+            "`scale` must be at most {limit}"
+        )));
+    }
     state
         .clock()
         .set_scale(body.scale)

@@ -166,8 +166,7 @@ const OUTCOMES: [&str; 13] = [
     "request_error",
     "interrupted",
 ];
-/// Largest clock scale documented (the clock refuses larger ones once time arithmetic is
-/// checked, issue 15 item 1; keep the two equal).
+/// Largest clock scale `POST /_mock/clock/scale` takes (documented and enforced).
 pub const MAX_SCALE: f64 = 1e6;
 /// Entity kinds of `/_mock/{kind}/{uid}`.
 const KINDS: [&str; 4] = [
