@@ -8,7 +8,9 @@ use inboxkit_mock::delivery::{AttemptOutcome, DeliveryRecord, DeliveryState};
 use inboxkit_mock::receiver::{FaultProgram, ReceiverConfig, RunningReceiver, Verdict};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{FAST, SECRET, domain_event, event_of, run_cli, sender, subscriber};
+use crate::support::{
+    FAST, SECRET, domain_event, event_of, patient_subscriber, run_cli, sender, subscriber,
+};
 
 /// 10 simulated seconds per real second: the 10 s deadline is 1 s, for tests that must not time out.
 const RELAXED: f64 = 10.0;
@@ -368,7 +370,10 @@ async fn receive_applies_fault_flags_and_prints_one_line_per_delivery() {
         next_line(&mut lines).await,
         "fault: status=500,200:event=domain.status_changed"
     );
-    let record = sender(FAST).deliver(subscriber(&url), domain_event()).await;
+    // A patient deadline: a loaded machine must not turn the first answer into a timeout.
+    let record = sender(FAST)
+        .deliver(patient_subscriber(&url), domain_event())
+        .await;
     assert_eq!(statuses(&record), [500, 200]);
     let first = next_line(&mut lines).await;
     let second = next_line(&mut lines).await;
