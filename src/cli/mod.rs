@@ -137,9 +137,12 @@ pub fn main() -> ExitCode {
         };
     }
     let cli = match command
-        .try_get_matches_from(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches))
-    {
+        .clone()
+        .try_get_matches_from(&args)
+        .and_then(|matches| {
+            empty_admin_token(&matches)?;
+            Cli::from_arg_matches(&matches)
+        }) {
         Ok(cli) => cli,
         Err(error) => {
             let code = if error.use_stderr() {
@@ -147,10 +150,16 @@ pub fn main() -> ExitCode {
             } else {
                 exit::OK
             };
-            let _ = error.print();
+            match blame_environment(&command, &args, &error) {
+                Some(message) => eprint!("{message}"),
+                None => {
+                    let _ = error.print();
+                }
+            }
             return ExitCode::from(code);
         }
     };
+    quiet_broken_pipes();
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -173,6 +182,106 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::RUNTIME)
         }
     }
+}
+
+/// `--admin-token ""` (or an empty `INBOXKIT_MOCK_ADMIN_TOKEN`) would silently leave the control
+/// API open: refused as a usage error.
+fn empty_admin_token(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+    let Some((_, sub)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let empty = sub
+        .try_get_raw("admin_token")
+        .ok()
+        .flatten()
+        .is_some_and(|mut values| values.any(|v| v.to_string_lossy().trim().is_empty()));
+    if empty {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            "--admin-token (or INBOXKIT_MOCK_ADMIN_TOKEN) is empty: pass a token, or leave the \
+             option out to keep the control API open on loopback\n",
+        ));
+    }
+    Ok(())
+}
+
+/// When a bad value came from an `INBOXKIT_MOCK_*` variable rather than the command line, clap
+/// blames the flag (`'--port <PORT>'`); this names the variable instead. `None` when the value
+/// was not from the environment.
+fn blame_environment(
+    command: &clap::Command,
+    args: &[std::ffi::OsString],
+    error: &clap::Error,
+) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let shown = context(ContextKind::InvalidArg)?;
+    let value = context(ContextKind::InvalidValue)?;
+    let long = shown
+        .split_whitespace()
+        .next()?
+        .strip_prefix("--")?
+        .to_owned();
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if words
+        .iter()
+        .any(|w| w == &format!("--{long}") || w.starts_with(&format!("--{long}=")))
+    {
+        return None;
+    }
+    let sub = words
+        .iter()
+        .find_map(|w| command.find_subcommand(w.as_str()));
+    let scopes = sub.into_iter().chain(std::iter::once(command));
+    let variable = scopes
+        .flat_map(clap::Command::get_arguments)
+        .find(|arg| arg.get_long() == Some(long.as_str()))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    if std::env::var_os(&variable)?.to_string_lossy() != value {
+        return None;
+    }
+    let rendered = error.render().to_string();
+    Some(rendered.replacen(
+        &format!("for '{shown}'"),
+        &format!("in the environment variable {variable} (read for --{long})"),
+        1,
+    ))
+}
+
+/// Writing to a closed pipe (`inboxkit-mock demo | head`) ends the process quietly with exit 0
+/// instead of a panic: Rust ignores SIGPIPE, so `println!` fails with a broken pipe and panics.
+/// Restoring SIGPIPE's default would be the classic fix, but vectored socket writes carry no
+/// `MSG_NOSIGNAL`, so a client hanging up could then kill `serve`; the panic hook is narrower.
+fn quiet_broken_pipes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let printing = message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr");
+        if printing && message.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
 }
 
 async fn run(command: Command) -> Result<u8, CliError> {

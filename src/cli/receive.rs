@@ -63,6 +63,14 @@ pub struct Args {
     /// Keep mailbox credentials (password, app_password, secret) in the recording.
     #[arg(long, requires = "record")]
     keep_credentials: bool,
+    /// Token `/received` and `/faults` require as `Authorization: Bearer <token>` [default:
+    /// none, they are open]; webhooks, `/processed` and `/health` stay open.
+    #[arg(
+        long,
+        env = "INBOXKIT_MOCK_RECEIVER_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
 }
 
 fn parse_fault(text: &str) -> Result<FaultProgram, String> {
@@ -121,6 +129,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             faults: faults.clone(),
             fault_seed: args.fault_seed,
             recording,
+            admin_token: args.admin_token.clone().map(Secret::new),
             ..ReceiverConfig::default()
         },
     )

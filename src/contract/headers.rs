@@ -69,9 +69,111 @@ pub fn build(inputs: &HeaderInputs<'_>) -> SentHeaders {
     headers
 }
 
+/// What a redacted credential header's value becomes (an `Authorization` scheme is kept).
+pub const REDACTED: &str = "[redacted]";
+
+/// Whether a header carries a credential and is never stored or shown as is: `Authorization`,
+/// `Proxy-Authorization`, cookies, and any name containing `token`, `secret`, `password`,
+/// `api-key` or `apikey` (case-insensitive).
+pub fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || [
+        "token", "secret", "password", "api-key", "apikey", "api_key",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+/// `value` with its credential hidden: `Bearer abc` becomes `Bearer [redacted]`, anything else
+/// [`REDACTED`].
+fn redact_value(value: &str) -> String {
+    match value.trim().split_once(' ') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            format!("{scheme} {REDACTED}")
+        }
+        _ => REDACTED.to_owned(),
+    }
+}
+
+/// The header set as it may be stored and shown: every credential header's value redacted
+/// (see [`is_credential`]), names and order kept. The journal, its API, the web page and the
+/// state file only ever see this view.
+pub fn redacted(headers: SentHeaders) -> SentHeaders {
+    headers
+        .into_iter()
+        .map(|(name, value)| {
+            if is_credential(&name) && value != REDACTED && !value.ends_with(REDACTED) {
+                let hidden = redact_value(&value).into();
+                (name, hidden)
+            } else {
+                (name, value)
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_redacted_and_the_rest_kept() {
+        let headers = build(&HeaderInputs {
+            event: "domain.status_changed",
+            timestamp: "2024-01-10T15:30:45.123Z",
+            signature: "sha256=00",
+            bearer: Some("ik_live_secret_key"),
+            mock: Some(("d1", 2)),
+        });
+        let mut sent = headers.clone();
+        sent.push(("X-Api-Key".into(), "k123".into()));
+        sent.push(("cookie".into(), "session=abc".into()));
+        let shown = redacted(sent);
+        let text = format!("{shown:?}");
+        for secret in ["ik_live_secret_key", "k123", "session=abc"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert_eq!(shown[5], (AUTHORIZATION.into(), "Bearer [redacted]".into()));
+        assert_eq!(shown[4], headers[4], "the signature is kept");
+        assert_eq!(shown[..5], headers[..5]);
+        assert_eq!(shown[6..8], headers[6..8]);
+        assert_eq!(
+            redacted(shown.clone()),
+            shown,
+            "redacting twice changes nothing"
+        );
+    }
+
+    #[test]
+    fn credential_names_are_recognized() {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "X-Auth-Token",
+            "Cookie",
+            "X-Client-Secret",
+        ] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in [
+            CONTENT_TYPE,
+            USER_AGENT,
+            EVENT,
+            TIMESTAMP,
+            SIGNATURE,
+            MOCK_DELIVERY,
+        ] {
+            assert!(!is_credential(name), "{name}");
+        }
+    }
 
     #[test]
     fn header_set_is_complete_and_ordered() {

@@ -802,7 +802,7 @@ impl Inner {
             trigger,
             started_at: started_at.into(),
             url: self.targets.get(subscriber.url.as_str()),
-            request_headers,
+            request_headers: headers::redacted(request_headers),
             response: exchange.response,
             latency_ms: exchange.latency.as_secs_f64() * 1e3,
             outcome: exchange.outcome,

@@ -130,6 +130,23 @@ pub enum StateError {
     /// The writer thread could not start.
     #[error("could not start the state writer: {0}")]
     Thread(std::io::Error),
+    /// The file (or its folder, where SQLite keeps its write-ahead log) cannot be written.
+    #[error(
+        "the state database {path} is read-only: serve must write it and create files next to it \
+         (give the file and its folder write permission, or pick another path)"
+    )]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file could not be created with owner-only permissions.
+    #[error("could not create the state database {path}: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
 }
 
 /// A delivery as saved: the record with its attempts, and what resuming it needs.
@@ -173,8 +190,16 @@ pub struct StateStore {
 }
 
 impl StateStore {
-    /// Opens (or creates) the database at `path` and brings its schema up to date.
+    /// Opens (or creates) the database at `path` and brings its schema up to date. A new file
+    /// is created readable by its owner only (0600): it holds mailbox app passwords. A file or
+    /// folder serve cannot write is refused with [`StateError::ReadOnly`].
     pub fn open(path: &Path) -> Result<Self, StateError> {
+        create_private(path)?;
+        if read_only(path) {
+            return Err(StateError::ReadOnly {
+                path: path.to_owned(),
+            });
+        }
         let opened = |source| StateError::Open {
             path: path.to_owned(),
             source,
@@ -195,6 +220,11 @@ impl StateStore {
             }
             _ => opened(source),
         };
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StateError::ReadOnly {
+                path: path.to_owned(),
+            });
+        }
         conn.busy_timeout(LOCK_WAIT).map_err(opened)?;
         // One server per file: the first write takes a lock held until the connection closes
         // (the OS drops it when the process dies, so a restart after a crash is not blocked).
@@ -266,6 +296,12 @@ impl StateStore {
             let mut record: DeliveryRecord = serde_json::from_str(&row.get::<_, String>(2)?)?;
             record.state = state;
             record.attempts = attempts.remove(&id).unwrap_or_default();
+            // Files written before credentials were redacted still hold them: never shown again.
+            for attempt in &mut record.attempts {
+                attempt.request_headers = crate::contract::headers::redacted(std::mem::take(
+                    &mut attempt.request_headers,
+                ));
+            }
             deliveries.push(SavedDelivery {
                 record,
                 signature: row.get(3)?,
@@ -284,6 +320,50 @@ impl StateStore {
     pub fn into_writer(self, clock: Clock) -> Result<StateWriter, StateError> {
         StateWriter::spawn(self.conn, clock)
     }
+}
+
+/// Creates `path` with owner-only permissions (0600) when it does not exist; SQLite gives its
+/// write-ahead log and shared-memory files the same permissions.
+fn create_private(path: &Path) -> Result<(), StateError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // Reported by SQLite with its own words (a missing folder, say) or as read-only below.
+        Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StateError::Create {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Whether the file exists but cannot be opened for writing, or its folder takes no new files
+/// (SQLite's write-ahead log lives next to the file).
+fn read_only(path: &Path) -> bool {
+    let denied = |result: std::io::Result<std::fs::File>| {
+        matches!(result, Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied
+            || e.raw_os_error() == Some(30))
+    };
+    if path.exists() && denied(std::fs::OpenOptions::new().write(true).open(path)) {
+        return true;
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let probe = folder.join(format!(".inboxkit-mock-probe-{}", std::process::id()));
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe);
+    let refused = denied(result);
+    let _ = std::fs::remove_file(&probe);
+    refused
 }
 
 /// A state's stored name (`pending`, `delivered`, ...).

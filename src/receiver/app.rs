@@ -4,9 +4,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::ResponseError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::RETRY_AFTER;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use bytes::Bytes;
 use chrono::Utc;
@@ -17,6 +20,8 @@ use super::ReceiverConfig;
 use super::faults::{FaultAnswer, FaultPlan, FaultProgram, Faults};
 use super::store::{ChangeKey, ReceivedRecord, ReceivedStore, Verdict};
 use crate::contract::{EventType, Signer, format_timestamp, headers};
+use crate::server::auth::{AdminToken, AdminUnauthorized};
+use crate::server::limits;
 
 /// Largest body the receiver reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -30,6 +35,38 @@ struct State {
     faults: Arc<Faults>,
     verifier: Option<Signer>,
     recording: Option<super::Recording>,
+    admin: Option<AdminToken>,
+}
+
+/// Paths of the receiver's own control routes, guarded by the admin token when one is set.
+const CONTROL_PATHS: [&str; 2] = ["/received", "/faults"];
+
+/// Middleware: with an admin token, the control routes need it (401 problem otherwise).
+async fn require_admin(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let admin = request
+        .app_data::<web::Data<State>>()
+        .and_then(|state| state.admin.clone());
+    let guarded = CONTROL_PATHS.contains(&request.path())
+        && !(request.method() == actix_web::http::Method::POST);
+    if let (true, Some(admin)) = (guarded, admin) {
+        let presented = request
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|p| admin.matches(p)) {
+            let (request, _) = request.into_parts();
+            return Ok(ServiceResponse::new(
+                request,
+                AdminUnauthorized.error_response(),
+            ));
+        }
+    }
+    Ok(next.call(request).await?.map_into_boxed_body())
 }
 
 pub(super) fn server(
@@ -43,9 +80,15 @@ pub(super) fn server(
         faults,
         verifier: config.verifier,
         recording: config.recording,
+        admin: config.admin_token.map(AdminToken::new),
     });
+    let workers = config.workers.unwrap_or(2);
     Ok(HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(require_admin))
+            .wrap(from_fn(|request, next| {
+                limits::with_deadline(request, next, limits::BODY_TIMEOUT)
+            }))
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .route("/received", web::get().to(list_received))
@@ -57,7 +100,10 @@ pub(super) fn server(
             .route("/health", web::get().to(health))
             .default_service(web::post().to(receive))
     })
-    .workers(config.workers.unwrap_or(2))
+    .workers(workers)
+    .client_request_timeout(limits::HEAD_TIMEOUT)
+    .client_disconnect_timeout(limits::DISCONNECT_TIMEOUT)
+    .max_connections(limits::connections_per_worker(workers))
     .disable_signals()
     .shutdown_timeout(1)
     .listen(listener)?

@@ -6,7 +6,8 @@
 //! [`RunningReceiver::set_faults`], or over HTTP with `PUT /faults`.
 //!
 //! Routes: `POST <any path>` (webhooks), `GET`/`DELETE /received` (the record),
-//! `GET`/`PUT`/`DELETE /faults` (fault programs), `GET /processed` (`{"processed": N}`, the
+//! `GET`/`PUT`/`DELETE /faults` (fault programs; with an admin token, these and `/received` need
+//! `Authorization: Bearer <token>`), `GET /processed` (`{"processed": N}`, the
 //! processed-endpoint protocol of `check`), `GET /health`.
 
 mod app;
@@ -37,6 +38,9 @@ pub struct ReceiverConfig {
     pub fault_seed: Option<u64>,
     /// Append every request, exactly as received, to a JSON Lines file (`receive --record`).
     pub recording: Option<Recording>,
+    /// When set, `/received` and `/faults` need `Authorization: Bearer <token>` (the webhook
+    /// endpoint, `/processed` and `/health` stay open).
+    pub admin_token: Option<crate::contract::Secret>,
 }
 
 /// Where and how the receiver records what it receives.

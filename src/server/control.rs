@@ -44,6 +44,9 @@ async fn health() -> HttpResponse {
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.phase() {
+        Phase::Ready if state.storage().is_err() => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "state_unsaved"}))
+        }
         Phase::Ready => HttpResponse::Ok().json(json!({"status": "ready"})),
         Phase::Starting => HttpResponse::ServiceUnavailable().json(json!({"status": "starting"})),
         Phase::Draining => {
@@ -96,7 +99,7 @@ async fn advance(
         .advance(by)
         .await
         .map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
-    state.saved().await;
+    state.saved().await?;
     let mut answer = clock_json(&state);
     answer["fired"] = json!(advanced.steps_fired);
     answer["advanced"] = serde_json::to_value(&advanced).unwrap_or(Value::Null);
@@ -113,6 +116,12 @@ async fn scale(
     state: web::Data<AppState>,
     body: web::Json<Scale>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.scale > super::openapi::MAX_SCALE {
+        let limit = super::openapi::MAX_SCALE;
+        return Err(ApiError::BadRequest(format!(
+            "`scale` must be at most {limit}"
+        )));
+    }
     state
         .clock()
         .set_scale(body.scale)
@@ -215,7 +224,7 @@ async fn trigger(
         .sender()
         .try_submit(state.subscriber(workspace), outgoing)?;
     // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
-    state.saved().await;
+    state.saved().await?;
     Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
 }
 
@@ -250,7 +259,7 @@ async fn put_subscriber(
 async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     state.reset().await;
-    state.saved().await;
+    state.saved().await?;
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
@@ -287,14 +296,11 @@ struct OpenRequest {
 
 async fn open_consent(
     state: web::Data<AppState>,
-    body: Option<web::Json<OpenRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = open_request(
-        &state,
-        EntityKind::ConsentRequest,
-        body.map(web::Json::into_inner).unwrap_or_default(),
-    );
-    state.saved().await;
+    let body = super::problem::optional_json::<OpenRequest>(&body)?;
+    let answer = open_request(&state, EntityKind::ConsentRequest, body);
+    state.saved().await?;
     answer
 }
 
@@ -303,7 +309,7 @@ async fn open_client_id(
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let answer = open_request(&state, EntityKind::ClientIdRequest, body.into_inner());
-    state.saved().await;
+    state.saved().await?;
     answer
 }
 
@@ -397,6 +403,6 @@ async fn force_transition(
         (changed, ids.get(own).cloned())
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids})))
 }

@@ -11,7 +11,9 @@
 pub mod auth;
 mod control;
 mod deliveries;
+pub mod limits;
 pub mod metrics;
+pub mod numbers;
 pub mod openapi;
 pub mod problem;
 pub mod rest;
@@ -124,7 +126,9 @@ pub enum ServerError {
 }
 
 /// The whole route table: `/v1/api/...` (REST), `/_mock/...` (control), the web page at `/`
-/// (`ui.rs`), 404 problems elsewhere.
+/// (`ui.rs`), 404 problems elsewhere (405 with `Allow` for a known path and another method).
+/// `HEAD` is answered wherever `GET` is; every body must arrive within
+/// [`limits::BODY_TIMEOUT`].
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -148,6 +152,12 @@ pub fn build_app(
     let control_query =
         web::QueryConfig::default().error_handler(|error, _| problem::query_error(error).into());
     App::new()
+        .wrap(actix_web::middleware::from_fn(numbers::whole_numbers))
+        .wrap(actix_web::middleware::from_fn(method_allowed))
+        .wrap(actix_web::middleware::from_fn(|request, next| {
+            limits::with_deadline(request, next, limits::BODY_TIMEOUT)
+        }))
+        .wrap(actix_web::middleware::from_fn(head_as_get))
         .app_data(state)
         .app_data(web::PayloadConfig::new(limit))
         .service(
@@ -173,10 +183,40 @@ pub fn build_app(
 async fn rest_not_found(
     request: actix_web::HttpRequest,
 ) -> Result<actix_web::HttpResponse, RestError> {
-    Err(RestError(ApiError::NotFound {
-        method: request.method().to_string(),
-        path: request.path().to_owned(),
-    }))
+    Err(RestError(problem::unrouted(&request)))
+}
+
+/// 405 before routing when a documented path does not take this method (so `GET
+/// /_mock/clock/pause` is not taken by `GET /_mock/{kind}/{uid}`); in InboxKit's envelope on
+/// `/v1/api`, as a problem elsewhere.
+async fn method_allowed(
+    request: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let allowed = openapi::methods_of(request.path());
+    if allowed.is_empty() || allowed.contains(&request.method().as_str()) {
+        return Ok(next.call(request).await?.map_into_left_body());
+    }
+    let (request, _) = request.into_parts();
+    let refusal = problem::unrouted(&request);
+    let response = if request.path().starts_with("/v1/api/") {
+        actix_web::ResponseError::error_response(&RestError(refusal))
+    } else {
+        actix_web::ResponseError::error_response(&refusal)
+    };
+    Ok(ServiceResponse::new(request, response).map_into_right_body())
+}
+
+/// `HEAD` runs the `GET` route: actix remembers the request was `HEAD` and sends the head of
+/// the answer (with its `Content-Length`) without the body.
+async fn head_as_get(
+    mut request: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if request.method() == actix_web::http::Method::HEAD {
+        request.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(request).await
 }
 
 /// A server running in the background.
@@ -200,6 +240,7 @@ impl RunningServer {
             let verifier = Some(config.subscriber.signer(None));
             Some(RunningReceiver::start_local(ReceiverConfig {
                 verifier,
+                admin_token: config.admin_token.clone(),
                 ..ReceiverConfig::default()
             })?)
         } else {
@@ -261,6 +302,9 @@ impl RunningServer {
             }
         })
         .workers(config.workers.max(1))
+        .client_request_timeout(limits::HEAD_TIMEOUT)
+        .client_disconnect_timeout(limits::DISCONNECT_TIMEOUT)
+        .max_connections(limits::connections_per_worker(config.workers))
         .disable_signals()
         .shutdown_timeout(5)
         .listen(listener)?

@@ -5,9 +5,19 @@
 //! the route table [`super::build_app`] really registers and fails when a route is missing from
 //! the list or the list names a route the app does not serve, so the two cannot drift. The web
 //! page (`super::ui::ROUTES`) is not an API and is left out on purpose.
+//!
+//! Request bodies and query parameters are described in [`request_schema`] and
+//! [`query_parameters`] (required fields, enums, ranges, and `additionalProperties: false`
+//! where the server refuses unknown fields); enums come from the vocabularies' own lists where
+//! they have one, and a test deserializes every other documented value into the real type.
+//! Errors are documented per API: RFC 7807 `application/problem+json` on `/_mock`, InboxKit's
+//! `{"error": true, "message": ...}` as `application/json` on `/v1/api`. Schemathesis runs
+//! against a live server in CI (`.ci/schemathesis`).
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
+
+use crate::contract::{EventType, Platform};
 
 /// Path of the document, under the control API.
 pub const OPENAPI_PATH: &str = "/_mock/openapi.json";
@@ -71,13 +81,13 @@ pub const OPERATIONS: &[Operation] = &[
     op("POST", "/v1/api/workspaces/webhook", "Set a workspace's webhook URL.", Body::Required, OK),
     op("GET", "/v1/api/workspaces/list", "List the team's workspaces.", Body::None, OK),
     op("POST", "/v1/api/domains/register", "Register domains; their lifecycles start.", Body::Required, OK),
-    op("POST", "/v1/api/domains/list", "List domains, filtered and paged.", Body::Optional, OK),
+    op("POST", "/v1/api/domains/list", "List domains, filtered and paged.", Body::Required, OK),
     op("POST", "/v1/api/domains/remove", "Remove domains.", Body::Required, OK),
     op("POST", "/v1/api/domains/connect", "Add domains to connect through DNS (in `cart`).", Body::Required, OK),
     op("POST", "/v1/api/domains/nameservers", "Nameservers for connecting a domain.", Body::Required, OK),
     op("POST", "/v1/api/domains/check-nameservers", "Check a connected domain's nameservers.", Body::Required, OK),
     op("POST", "/v1/api/mailboxes/buy", "Buy mailboxes; their lifecycles start.", Body::Required, OK),
-    op("POST", "/v1/api/mailboxes/list", "List mailboxes, filtered and paged.", Body::Optional, OK),
+    op("POST", "/v1/api/mailboxes/list", "List mailboxes, filtered and paged.", Body::Required, OK),
     op("POST", "/v1/api/mailboxes/status", "Statuses of the given mailboxes.", Body::Required, OK),
     op("POST", "/v1/api/mailboxes/cancel", "Cancel mailboxes.", Body::Required, OK),
     op("POST", "/v1/api/mailboxes/uncancel", "Withdraw mailbox cancellations.", Body::Required, OK),
@@ -101,10 +111,307 @@ pub const OPERATIONS: &[Operation] = &[
     op("GET", "/_mock/{kind}/{uid}", "An entity and the transitions its lifecycle allows.", Body::None, OK),
     op("POST", "/_mock/{kind}/{uid}/transition", "Move an entity to `to` now.", Body::Required, OK),
     op("GET", "/_mock/deliveries", "The delivery journal, filtered and paged.", Body::None, OK),
-    op("POST", "/_mock/deliveries/redeliver", "Redeliver the deliveries a filter selects.", Body::Optional, OK),
+    op("POST", "/_mock/deliveries/redeliver", "Redeliver the deliveries a filter selects.", Body::Required, OK),
     op("GET", "/_mock/deliveries/{id}", "One delivery with every attempt.", Body::None, OK),
     op("POST", "/_mock/deliveries/{id}/redeliver", "Redeliver one delivery.", Body::None, OK),
 ];
+
+/// The methods documented for a concrete `path` (`{name}` segments match any segment).
+/// Only the most specific templates count: `/_mock/clock/pause` is `POST` only, even though
+/// `GET /_mock/{kind}/{uid}` would also match it.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches: Vec<(usize, &'static str)> = OPERATIONS
+        .iter()
+        .filter_map(|operation| {
+            let template: Vec<&str> = operation.path.split('/').collect();
+            let fits = template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                });
+            let literal = template.iter().filter(|t| !t.starts_with('{')).count();
+            fits.then_some((literal, operation.method))
+        })
+        .collect();
+    let best = matches.iter().map(|(literal, _)| *literal).max();
+    matches
+        .into_iter()
+        .filter(|(literal, _)| Some(*literal) == best)
+        .map(|(_, method)| method)
+        .collect()
+}
+
+/// A duration as the API takes it: a whole number and a unit (`10s`, `5m`, `2h`, `1d`).
+const DURATION: &str = "^[1-9][0-9]{0,2}(ms|s|m|h|d)$";
+/// A domain name the mock registers (the real rule is wider: labels of letters, digits and
+/// inner hyphens).
+const DOMAIN: &str = "^[a-z][a-z0-9-]{0,30}[a-z0-9]\\.(com|net|org|io|dev)$";
+/// An http(s) URL with a host.
+const URL: &str = "^https?://[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,20}){0,3}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9_-]{0,20}){0,3}$";
+/// Profiles (`Profile`), body layouts (`PayloadShape`), signature schemes
+/// (`SignatureScheme`), delivery states (`DeliveryState`) and attempt outcomes
+/// (`AttemptOutcome`) as the API spells them; a test deserializes each into its type.
+const PROFILES: [&str; 2] = ["seed", "current"];
+const SHAPES: [&str; 2] = ["seed", "current"];
+const SCHEMES: [&str; 2] = ["hmac-body", "api-key-sha256"];
+const STATES: [&str; 5] = ["pending", "retrying", "delivered", "rejected", "exhausted"];
+const OUTCOMES: [&str; 13] = [
+    "delivered",
+    "http_4xx",
+    "http_5xx",
+    "redirect_not_followed",
+    "unexpected_status",
+    "timeout",
+    "connect_error",
+    "dns_error",
+    "tls_error",
+    "connection_closed",
+    "invalid_response",
+    "request_error",
+    "interrupted",
+];
+/// Largest clock scale `POST /_mock/clock/scale` takes (documented and enforced).
+pub const MAX_SCALE: f64 = 1e6;
+/// Entity kinds of `/_mock/{kind}/{uid}`.
+const KINDS: [&str; 4] = [
+    "domains",
+    "mailboxes",
+    "consent_requests",
+    "client_id_requests",
+];
+
+fn event_names() -> Vec<&'static str> {
+    EventType::KNOWN.iter().map(EventType::as_str).collect()
+}
+
+fn platforms() -> Vec<&'static str> {
+    Platform::KNOWN.iter().map(Platform::as_str).collect()
+}
+
+/// `schema` that also takes `null` (an optional field: `null` means left out).
+fn opt(mut schema: Value) -> Value {
+    if let Some(kind) = schema.get("type").and_then(Value::as_str) {
+        schema["type"] = json!([kind, "null"]);
+    }
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        values.push(Value::Null);
+    }
+    if let Some(options) = schema.get_mut("oneOf").and_then(Value::as_array_mut)
+        && !options.iter().any(|o| o["type"] == "null")
+    {
+        options.push(json!({"type": "null"}));
+    }
+    schema
+}
+
+/// Every property not in `required` made nullable (serde's `Option` takes `null`), except
+/// those with a `default` (a plain field with a serde default refuses `null`).
+fn optional_nullable(properties: Value, required: &[&str]) -> Value {
+    match properties {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(name, schema)| {
+                    let schema =
+                        if required.contains(&name.as_str()) || schema.get("default").is_some() {
+                            schema
+                        } else {
+                            opt(schema)
+                        };
+                    (name, schema)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// `{"type": "object", "properties": ..., "required": ...}`, closed when the server refuses
+/// unknown fields; fields not required also take `null`.
+fn object(properties: Value, required: &[&str], closed: bool) -> Value {
+    let properties = optional_nullable(properties, required);
+    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    if closed {
+        schema["additionalProperties"] = json!(false);
+    }
+    schema
+}
+
+fn uid_list() -> Value {
+    object(
+        json!({"uids": {"type": "array", "minItems": 1, "maxItems": super::rest::MAX_BATCH,
+            "items": {"type": "string", "minLength": 1}}}),
+        &["uids"],
+        false,
+    )
+}
+
+fn list_body() -> Value {
+    object(
+        json!({
+            "page": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1, "maximum": super::rest::MAX_PAGE_SIZE},
+            "keyword": {"type": "string"},
+            "domain_name": {"type": "string", "description": "Mailbox lists only."},
+        }),
+        &[],
+        false,
+    )
+}
+
+fn journal_filter() -> Value {
+    json!({
+        "event": {"type": "string"},
+        "uid": {"type": "string"},
+        "state": {"type": "string", "enum": STATES},
+        "outcome": {"type": "string", "enum": OUTCOMES},
+        "since": {"type": "string", "format": "date-time"},
+        "until": {"type": "string", "format": "date-time"},
+        "offset": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+        "limit": {"type": "integer", "minimum": 1, "maximum": super::deliveries::MAX_LIMIT},
+    })
+}
+
+/// The JSON Schema of an operation's request body; a bare object for one not described yet.
+pub fn request_schema(method: &str, path: &str) -> Value {
+    match (method, path) {
+        ("POST", "/v1/api/workspaces/webhook") => object(
+            json!({
+                "uid": {"type": "string", "minLength": 1, "description": "The workspace id."},
+                "webhook_url": {"type": "string", "pattern": URL},
+                "secret": {"type": "string", "minLength": 1,
+                    "description": "Mock extension: the workspace's own webhook secret."},
+            }),
+            &["uid", "webhook_url"],
+            false,
+        ),
+        ("POST", "/v1/api/domains/register") => object(
+            json!({"domains": {"type": "array", "minItems": 1, "maxItems": super::rest::MAX_BATCH,
+                "items": object(json!({
+                    "name": {"type": "string", "pattern": DOMAIN},
+                    "registration_years": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
+                }), &["name"], false)}}),
+            &["domains"],
+            false,
+        ),
+        ("POST", "/v1/api/domains/list" | "/v1/api/mailboxes/list") => list_body(),
+        (
+            "POST",
+            "/v1/api/domains/remove" | "/v1/api/mailboxes/status" | "/v1/api/mailboxes/cancel",
+        ) => uid_list(),
+        ("POST", "/v1/api/mailboxes/buy") => object(
+            json!({"mailboxes": {"type": "array", "minItems": 1, "maxItems": super::rest::MAX_BATCH,
+                "items": object(json!({
+                    "first_name": {"type": "string"},
+                    "last_name": {"type": "string"},
+                    "username": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._+-]{0,63}$"},
+                    "platform": {"type": "string", "enum": platforms()},
+                    "domain_name": {"type": "string", "pattern": DOMAIN,
+                        "description": "A domain registered in the workspace (404 otherwise)."},
+                }), &["first_name", "last_name", "username", "platform", "domain_name"], false)}}),
+            &["mailboxes"],
+            false,
+        ),
+        ("POST", "/_mock/clock/advance") => object(
+            json!({"by": {"type": "string", "pattern": DURATION, "examples": ["10m"]}}),
+            &["by"],
+            true,
+        ),
+        ("POST", "/_mock/clock/scale") => object(
+            json!({"scale": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SCALE,
+                "description": "Simulated seconds per real second."}}),
+            &["scale"],
+            true,
+        ),
+        ("POST", "/_mock/events") => object(
+            json!({
+                "event": {"type": "string", "enum": event_names()},
+                "uid": {"type": "string", "description": "An existing entity of the event's kind (404 otherwise)."},
+                "set": {"description": "Field overrides applied before signing: `{\"team_name\": \"X\"}` or `[\"team_name=X\"]`; dotted paths (`data.domain.status`) also work where the parent exists in the event's body (400 otherwise).",
+                    "oneOf": [
+                        {"type": "object", "propertyNames": {"pattern": "^[^.]+$"}},
+                        {"type": "array", "items": {"type": "string", "pattern": "^[^.=]+=.*$"}},
+                    ]},
+                "workspace_id": {"type": "string", "description": "The workspace (404 if unknown)."},
+            }),
+            &["event"],
+            true,
+        ),
+        ("PUT", "/_mock/subscriber") => object(
+            json!({
+                "url": {"oneOf": [{"type": "string", "pattern": URL}, {"type": "null"}],
+                    "description": "The default subscriber; null goes back to the built-in receiver."},
+                "profile": {"type": "string", "enum": PROFILES},
+                "payload_shape": {"type": "string", "enum": SHAPES},
+                "signature_scheme": {"type": "string", "enum": SCHEMES},
+                "secret": {"type": "string", "minLength": 1},
+                "api_key": {"type": "string", "minLength": 1},
+                "timeout": {"type": "string", "pattern": DURATION},
+                "retry_delays": {"description": "Delays before retries 1, 2, 3 (empty parts are skipped).",
+                    "oneOf": [
+                        {"type": "string", "pattern": "^ *([1-9][0-9]{0,2}(s|m))? *(, *([1-9][0-9]{0,2}(s|m))? *)*$"},
+                        {"type": "array",
+                            "items": {"type": "string", "pattern": "^ *([1-9][0-9]{0,2}(s|m))? *$"}},
+                    ]},
+                "send_authorization": {"type": "boolean"},
+                "auth_token": {"type": "string", "minLength": 1},
+                "mock_headers": {"type": "boolean"},
+            }),
+            &[],
+            true,
+        ),
+        ("POST", "/_mock/consent_requests") => object(
+            json!({"workspace_id": {"type": "string"}, "domain_name": {"type": "string"}}),
+            &[],
+            true,
+        ),
+        ("POST", "/_mock/client_id_requests") => object(
+            json!({"workspace_id": {"type": "string"},
+                "domain_name": {"type": "string", "pattern": "\\S"}}),
+            &["domain_name"],
+            true,
+        ),
+        ("POST", "/_mock/{kind}/{uid}/transition") => object(
+            json!({"to": {"type": "string", "minLength": 1, "description": "The status to move to."}}),
+            &["to"],
+            true,
+        ),
+        ("POST", "/_mock/deliveries/redeliver") => {
+            let mut filter = object(journal_filter(), &[], true);
+            filter["description"] = json!("The same filter as GET /_mock/deliveries.");
+            filter
+        }
+        _ => json!({"type": "object"}),
+    }
+}
+
+/// The query parameters of an operation.
+pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
+    let parameter = |name: &str, required: bool, schema: &Value| json!({"name": name, "in": "query", "required": required, "schema": schema});
+    match (method, path) {
+        ("GET", "/v1/api/mailboxes/show-credentials") => {
+            vec![parameter(
+                "uid",
+                true,
+                &json!({"type": "string", "minLength": 1}),
+            )]
+        }
+        ("GET", "/_mock/deliveries") => journal_filter()
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, schema)| parameter(name, false, schema))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The schema of a path parameter.
+fn path_schema(path: &str, name: &str) -> Value {
+    match name {
+        "kind" if path.starts_with("/_mock/") => json!({"type": "string", "enum": KINDS}),
+        _ => json!({"type": "string", "minLength": 1}),
+    }
+}
 
 /// The path parameters of `path`, in order (`/a/{kind}/{uid}` gives `kind`, `uid`).
 fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
@@ -136,9 +443,11 @@ fn operation_json(operation: &Operation) -> Value {
     );
     let mut parameters: Vec<Value> = path_parameters(operation.path)
         .map(|name| {
-            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+            json!({"name": name, "in": "path", "required": true,
+                "schema": path_schema(operation.path, name)})
         })
         .collect();
+    parameters.extend(query_parameters(operation.method, operation.path));
     if rest {
         parameters.push(json!({"$ref": "#/components/parameters/WorkspaceId"}));
     }
@@ -150,7 +459,8 @@ fn operation_json(operation: &Operation) -> Value {
             "requestBody".into(),
             json!({
                 "required": operation.body == Body::Required,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {"application/json": {
+                    "schema": request_schema(operation.method, operation.path)}},
             }),
         );
     }
@@ -169,7 +479,11 @@ fn operation_json(operation: &Operation) -> Value {
     responses.insert(status.to_string(), success);
     responses.insert(
         "default".into(),
-        json!({"$ref": "#/components/responses/Problem"}),
+        if rest {
+            json!({"$ref": "#/components/responses/RestError"})
+        } else {
+            json!({"$ref": "#/components/responses/Problem"})
+        },
     );
     object.insert("responses".into(), Value::Object(responses));
     object.insert(
@@ -221,6 +535,8 @@ pub fn document() -> Value {
             "responses": {
                 "Problem": {"description": "An RFC 7807 problem with a stable `code`.",
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+                "RestError": {"description": "InboxKit's error envelope.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RestError"}}}},
             },
             "schemas": {
                 "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
@@ -229,6 +545,8 @@ pub fn document() -> Value {
                         "status": {"type": "integer"}, "detail": {"type": "string"},
                         "code": {"type": "string"},
                     }},
+                "RestError": {"type": "object", "required": ["error", "message"],
+                    "properties": {"error": {"const": true}, "message": {"type": "string"}}},
             },
         },
     })
@@ -357,8 +675,10 @@ mod tests {
                 let status = response.status();
                 let body = test::read_body(response).await;
                 // Unrouted requests fall through to the 404 `no route for METHOD PATH` problem.
-                let unrouted =
-                    status == 404 && String::from_utf8_lossy(&body).contains("no route for");
+                // So do wrong methods on documented paths: 405 before routing.
+                let unrouted = (status == 404
+                    && String::from_utf8_lossy(&body).contains("no route for"))
+                    || status == 405;
                 if !unrouted && matched.as_deref() == Some(pattern.as_str()) {
                     served.insert((method.to_owned(), pattern.clone()));
                 }
@@ -389,6 +709,37 @@ mod tests {
             unserved.is_empty(),
             "OPERATIONS lists routes the app does not serve: {unserved:?}"
         );
+    }
+
+    #[actix_web::test]
+    async fn documented_enum_values_are_the_types_own() {
+        use crate::contract::{PayloadShape, Profile, SignatureScheme};
+        use crate::delivery::{AttemptOutcome, DeliveryState};
+        fn parses<T: serde::de::DeserializeOwned>(values: &[&str]) {
+            for value in values {
+                serde_json::from_value::<T>(json!(value)).unwrap_or_else(|e| {
+                    panic!("`{value}` is not a {}: {e}", std::any::type_name::<T>())
+                });
+            }
+        }
+        parses::<Profile>(&PROFILES);
+        parses::<PayloadShape>(&SHAPES);
+        parses::<SignatureScheme>(&SCHEMES);
+        parses::<DeliveryState>(&STATES);
+        parses::<AttemptOutcome>(&OUTCOMES);
+        // Every outcome is listed: each known one serializes to a documented name.
+        for outcome in [AttemptOutcome::Delivered, AttemptOutcome::Interrupted] {
+            let name = serde_json::to_value(outcome).unwrap();
+            assert!(OUTCOMES.contains(&name.as_str().unwrap()), "{name}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_most_specific_path_decides_the_allowed_methods() {
+        assert_eq!(methods_of("/_mock/clock/pause"), ["POST"]);
+        assert_eq!(methods_of("/_mock/domains/domain-1"), ["GET"]);
+        assert_eq!(methods_of("/_mock/clock"), ["GET"]);
+        assert!(methods_of("/nothing").is_empty());
     }
 
     #[actix_web::test]

@@ -70,6 +70,33 @@ pub enum ApiError {
     /// `Retry-After`.
     #[error(transparent)]
     Overloaded(#[from] Overloaded),
+    /// Saved state (`--state sqlite:PATH`) cannot be written (a full disk): changes are kept
+    /// and retried, but nothing new is confirmed until a commit succeeds again.
+    #[error("the state database cannot be written ({0}); retry once it has space again")]
+    StateUnsaved(String),
+    /// The path exists, but not with this method; `Allow` names the ones it has.
+    #[error("{method} is not allowed on {path}; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The methods the path answers.
+        allowed: Vec<&'static str>,
+    },
+    /// Without an admin token, a request that looks like a browser attack (foreign `Host` or
+    /// `Origin`); the message names what was refused.
+    #[error("{0}")]
+    ForeignRequest(String),
+    /// A state-changing control call whose body is not JSON.
+    #[error("the body must be JSON, sent with `Content-Type: application/json` (got `{0}`)")]
+    UnsupportedMediaType(String),
+    /// The body did not arrive in time.
+    #[error("the request body was not received within {seconds} s")]
+    RequestTimeout {
+        /// The limit in seconds.
+        seconds: u64,
+    },
     /// A failure inside the mock.
     #[error("internal error: {0}")]
     Internal(String),
@@ -90,6 +117,11 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ShuttingDown => "shutting_down",
             ApiError::Overloaded(_) => "overloaded",
+            ApiError::StateUnsaved(_) => "state_unsaved",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::ForeignRequest(_) => "foreign_request",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -108,6 +140,11 @@ impl ApiError {
             ApiError::NotFound { .. } => "Not found",
             ApiError::ShuttingDown => "Shutting down",
             ApiError::Overloaded(_) => "Overloaded",
+            ApiError::StateUnsaved(_) => "State not saved",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::RequestTimeout { .. } => "Request timeout",
+            ApiError::ForeignRequest(_) => "Forbidden",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -123,19 +160,13 @@ impl ApiError {
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::IllegalTransition(_) | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ShuttingDown | ApiError::StateUnsaved(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::ForeignRequest(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Adds `Retry-After` to the answers that ask the caller to come back later.
-    fn retry_after(&self, answer: &mut actix_web::HttpResponseBuilder) {
-        if let ApiError::Overloaded(_) = self {
-            answer.insert_header((
-                actix_web::http::header::RETRY_AFTER,
-                OVERLOADED_RETRY_AFTER_SECS,
-            ));
         }
     }
 
@@ -172,6 +203,9 @@ impl ApiError {
                     json!(OVERLOADED_RETRY_AFTER_SECS),
                 );
             }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                body.insert("allowed".into(), json!(allowed));
+            }
             _ => {}
         }
         Value::Object(body)
@@ -184,11 +218,32 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut answer = HttpResponse::build(self.status());
-        self.retry_after(&mut answer);
-        answer
+        let mut builder = HttpResponse::build(self.status());
+        self.extra_headers(&mut builder);
+        builder
             .content_type("application/problem+json")
             .body(self.problem().to_string())
+    }
+}
+
+impl ApiError {
+    /// `Allow` on a 405, `Retry-After` on a 503 and a 429.
+    fn extra_headers(&self, builder: &mut actix_web::HttpResponseBuilder) {
+        match self {
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                builder.insert_header((actix_web::http::header::ALLOW, allowed.join(", ")));
+            }
+            ApiError::StateUnsaved(_) | ApiError::ShuttingDown => {
+                builder.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            }
+            ApiError::Overloaded(_) => {
+                builder.insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    OVERLOADED_RETRY_AFTER_SECS,
+                ));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -209,9 +264,12 @@ impl From<WorldError> for ApiError {
             | WorldError::DuplicateEmail(_)
             | WorldError::DomainFull(_)
             | WorldError::DomainNotActive(_) => ApiError::Conflict(error.to_string()),
-            WorldError::UnknownDomain(_) | WorldError::Invalid(..) => {
-                ApiError::BadRequest(error.to_string())
-            }
+            // A mailbox on a domain that does not exist: the referenced resource is missing.
+            WorldError::UnknownDomain(name) => ApiError::UnknownEntity {
+                kind: "domain",
+                uid: name,
+            },
+            WorldError::Invalid(..) => ApiError::BadRequest(error.to_string()),
         }
     }
 }
@@ -239,9 +297,9 @@ impl ResponseError for RestError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut answer = HttpResponse::build(self.0.status());
-        self.0.retry_after(&mut answer);
-        answer
+        let mut builder = HttpResponse::build(self.0.status());
+        self.0.extra_headers(&mut builder);
+        builder
             .insert_header(ContentType::json())
             .json(json!({"error": true, "message": self.0.to_string()}))
     }
@@ -257,7 +315,27 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, limit: usize) -> Ap
         JsonPayloadError::ContentType => ApiError::BadRequest(
             "the body must be JSON, sent with `Content-Type: application/json`".into(),
         ),
+        JsonPayloadError::Payload(payload) if super::limits::timed_out(&payload) => {
+            ApiError::RequestTimeout {
+                seconds: super::limits::BODY_TIMEOUT.as_secs(),
+            }
+        }
         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+    }
+}
+
+/// An optional JSON body: empty means `T::default()`, anything else must parse as `T` (400
+/// otherwise; `Option<web::Json<T>>` would silently take invalid JSON as no body).
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("invalid JSON body: {e}"));
+    match serde_json::from_slice::<Value>(body).map_err(bad)? {
+        object @ Value::Object(_) => serde_json::from_value(object).map_err(bad),
+        _ => Err(ApiError::BadRequest(
+            "invalid JSON body: expected an object".into(),
+        )),
     }
 }
 
@@ -266,10 +344,30 @@ pub fn query_error(error: actix_web::error::QueryPayloadError) -> ApiError {
     ApiError::BadRequest(format!("invalid query string: {error}"))
 }
 
-/// The fallback for unknown routes: 404 `not_found` in the control API's format.
+/// The fallback for unknown routes: 404 `not_found` in the control API's format, or 405
+/// `method_not_allowed` when the path is known under other methods.
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound {
+    Err(unrouted(&request))
+}
+
+/// Why no route took `request`: 405 (with the allowed methods) when a documented operation has
+/// this path, 404 otherwise.
+pub fn unrouted(request: &HttpRequest) -> ApiError {
+    let mut allowed = super::openapi::methods_of(request.path());
+    if allowed.is_empty() {
+        return ApiError::NotFound {
+            method: request.method().to_string(),
+            path: request.path().to_owned(),
+        };
+    }
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    ApiError::MethodNotAllowed {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-    })
+        allowed,
+    }
 }

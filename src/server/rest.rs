@@ -200,7 +200,7 @@ async fn set_webhook(
         workspace_json(sim.world(), usize::from(index))
     };
     state.rebuild_subscribers();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Webhook URL updated successfully",
         json!({"workspace": view}),
@@ -276,7 +276,7 @@ async fn register_domains(
         uids
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     let years: u32 = domains
         .iter()
         .map(|d| u32::from(d.registration_years))
@@ -334,7 +334,7 @@ async fn connect_domains(
         created
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     let uids: Vec<Value> = created.iter().map(|d| d["uid"].clone()).collect();
     Ok(ok(
         "Domains added; get their nameservers to connect them",
@@ -371,7 +371,7 @@ async fn domain_nameservers(
         entity_json(sim.world().entity(domain), false, shape)
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Nameservers retrieved successfully",
         json!({"nameservers": INBOXKIT_NAMESERVERS, "domain": domain}),
@@ -397,7 +397,7 @@ async fn check_nameservers(
         entity_json(sim.world().entity(domain), false, shape)
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     let propagated = matches!(
         domain["dns_propagation_status"].as_str(),
         Some("completed" | "propagated")
@@ -615,7 +615,7 @@ async fn remove_domains(
         (uids, deleted)
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(if shape == PayloadShape::Current {
         ok(
             "Domains scheduled for deletion",
@@ -685,7 +685,7 @@ async fn buy_mailboxes(
         created
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Mailboxes purchased successfully",
         json!({"mailboxes": mailboxes}),
@@ -763,7 +763,7 @@ async fn cancel_mailboxes(
         statuses
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Mailbox cancellation requested",
         json!({"mailboxes": statuses}),
@@ -813,7 +813,7 @@ async fn uncancel_mailboxes(
         statuses
     };
     state.wake_driver();
-    state.saved().await;
+    state.saved().await?;
     Ok(ok(
         "Mailbox cancellation withdrawn",
         json!({"mailboxes": statuses}),

@@ -236,11 +236,21 @@ impl AppState {
         self.phase.store(phase as u8, Ordering::Release);
     }
 
-    /// Refuses new work once shutdown began.
+    /// Refuses new work once shutdown began, or while saved state cannot be written.
     pub fn intake(&self) -> Result<(), ApiError> {
         match self.phase() {
             Phase::Draining => Err(ApiError::ShuttingDown),
-            Phase::Starting | Phase::Ready => Ok(()),
+            Phase::Starting | Phase::Ready => self.storage(),
+        }
+    }
+
+    /// With saved state, an error while the state writer cannot commit (a full disk).
+    pub fn storage(&self) -> Result<(), ApiError> {
+        match self.sender.journal().store() {
+            Some(store) if !store.healthy() => {
+                Err(ApiError::StateUnsaved(store.failure().unwrap_or_default()))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -252,12 +262,16 @@ impl AppState {
     }
 
     /// With saved state, waits until every change made so far (world and journal) is committed,
-    /// so an answer sent after it survives a crash; returns at once otherwise.
-    pub async fn saved(&self) {
+    /// so an answer sent after it survives a crash; returns at once otherwise. An error when
+    /// the commit failed (the changes are kept and retried, but the answer must not be 2xx).
+    pub async fn saved(&self) -> Result<(), ApiError> {
         if let Some(store) = self.sender.journal().store() {
             self.save_world();
-            store.flush().await;
+            if !store.flush().await {
+                return Err(ApiError::StateUnsaved(store.failure().unwrap_or_default()));
+            }
         }
+        Ok(())
     }
 
     /// Sends the world's changes made so far to the state writer, when state is persisted.

@@ -7,6 +7,7 @@ mod cli;
 mod delivery;
 mod drift;
 mod faults;
+mod hardening;
 mod hostile;
 mod persistence;
 mod policy_model;

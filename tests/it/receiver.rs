@@ -9,7 +9,8 @@ use inboxkit_mock::receiver::{FaultProgram, ReceiverConfig, RunningReceiver, Ver
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{
-    FAST, SECRET, domain_event, event_of, impatient_subscriber, run_cli, sender, subscriber,
+    FAST, SECRET, domain_event, event_of, impatient_subscriber, patient_subscriber, run_cli,
+    sender, subscriber,
 };
 
 type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
@@ -377,7 +378,10 @@ async fn receive_applies_fault_flags_and_prints_one_line_per_delivery() {
         next_line(&mut lines).await,
         "fault: status=500,200:event=domain.status_changed"
     );
-    let record = sender(FAST).deliver(subscriber(&url), domain_event()).await;
+    // A patient deadline: a loaded machine must not turn the first answer into a timeout.
+    let record = sender(FAST)
+        .deliver(patient_subscriber(&url), domain_event())
+        .await;
     assert_eq!(statuses(&record), [500, 200]);
     let first = next_line(&mut lines).await;
     let second = next_line(&mut lines).await;

@@ -16,6 +16,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::JsonAnswer;
 
+mod full_disk;
 mod graceful;
 mod world;
 
@@ -154,7 +155,7 @@ async fn get_json(http: &reqwest::Client, url: String) -> Value {
     http.get(url).json_answer().await
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "inboxkit-mock-persist-{}",
         uuid::Uuid::new_v4().simple()

@@ -104,7 +104,8 @@ async fn duplicates_and_bad_orders_are_refused_and_change_nothing() {
             Some(order("bob", "elsewhere.io", "GOOGLE")),
         )
         .await;
-    assert_eq!(unknown_domain.status, 400);
+    // The domain a mailbox is bought on does not exist: 404, as for any unknown resource.
+    assert_eq!(unknown_domain.status, 404);
     let bad_platform = mock
         .rest(
             "POST",
