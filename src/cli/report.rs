@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use inboxkit_mock::load::Report;
 
-use super::run::{THRESHOLD_BREACHED, write_outputs};
+use super::run::{REPORT_BEGIN, REPORT_END, THRESHOLD_BREACHED, write_outputs};
 use super::{CliError, exit};
 
 /// Options of `report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Reports written by `run --out`.
+    /// Reports written by `run --out`, or logs holding reports printed by `run --print-report`
+    /// (e.g. `kubectl logs --prefix` of every shard); `-` reads standard input.
     #[arg(required = true)]
     reports: Vec<PathBuf>,
     /// Write the merged report as JSON.
@@ -29,15 +30,20 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut reports = Vec::new();
     for path in &args.reports {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let report: Report = serde_json::from_str(&text).map_err(|e| {
-            CliError::usage(format!(
-                "{}: not a report written by `run --out`: {e}",
-                path.display()
-            ))
-        })?;
-        reports.push(report);
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+        } else {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        };
+        reports.extend(
+            parse_reports(&text)
+                .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?,
+        );
+    }
+    if reports.is_empty() {
+        return Err(CliError::usage(
+            "no report found in the given files (written by `run --out` or `run --print-report`)",
+        ));
     }
     if let Some(other) = reports.iter().find(|r| r.scenario != reports[0].scenario) {
         return Err(CliError::usage(format!(
@@ -58,4 +64,49 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         THRESHOLD_BREACHED
     })
+}
+
+/// The reports in `text`: one JSON report (`run --out`), or every report between the marker
+/// lines of `run --print-report` in a log, whatever each line's prefix (`kubectl logs --prefix`
+/// puts the pod's name before every line).
+fn parse_reports(text: &str) -> Result<Vec<Report>, String> {
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text)
+            .map(|report| vec![report])
+            .map_err(|e| format!("not a report written by `run --out`: {e}"));
+    }
+    let mut reports = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((_, line)) = lines.next() {
+        let Some(at) = line.find(REPORT_BEGIN) else {
+            continue;
+        };
+        let prefix = &line[..at];
+        let mut json = String::new();
+        let mut closed = false;
+        for (number, line) in lines.by_ref() {
+            let line = line.strip_prefix(prefix).unwrap_or(line);
+            if line.trim_end() == REPORT_END {
+                closed = true;
+                let report = serde_json::from_str(&json).map_err(|e| {
+                    format!("the report ending on line {} is not valid: {e}", number + 1)
+                })?;
+                reports.push(report);
+                break;
+            }
+            json.push_str(line);
+            json.push('\n');
+        }
+        if !closed {
+            return Err(format!(
+                "a report starting after `{prefix}` has no end line"
+            ));
+        }
+    }
+    if reports.is_empty() {
+        return Err(
+            "neither a JSON report nor a log with reports printed by `run --print-report`".into(),
+        );
+    }
+    Ok(reports)
 }

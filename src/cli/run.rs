@@ -52,11 +52,17 @@ pub struct Args {
     /// Accept an https target's invalid certificate (self-signed test servers).
     #[arg(long, env = "INBOXKIT_MOCK_INSECURE")]
     insecure: bool,
-    /// Run slice i of n (e.g. 2/4): a 1/n share of every rate, its own seed.
+    /// Run slice i of n (e.g. 2/4): a 1/n share of every rate, its own seed. `env:VAR/n` takes
+    /// the 0-based index from variable VAR, e.g. `env:JOB_COMPLETION_INDEX/4` in a Kubernetes
+    /// Indexed Job.
     #[arg(long, default_value = "1/1")]
-    shard: Shard,
+    shard: String,
+    /// Print the JSON report on standard output after the summary, between marker lines, so
+    /// `report` can merge it from logs (`kubectl logs ... > shards.log`).
+    #[arg(long)]
+    print_report: bool,
     /// Multiply every load duration, e.g. 0.05 for a short CI run.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, env = "INBOXKIT_MOCK_DURATION_FACTOR", default_value_t = 1.0)]
     duration_factor: f64,
     /// Write the full report (with HDR histograms, mergeable) as JSON.
     #[arg(long)]
@@ -78,6 +84,8 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             return Ok(INVALID_SCENARIO);
         }
     };
+    let shard = resolve_shard(&args.shard, |name| std::env::var(name).ok())
+        .map_err(|e| CliError::usage(format!("--shard: {e}")))?;
     if !(args.duration_factor.is_finite() && args.duration_factor > 0.0) {
         return Err(CliError::usage(
             "--duration-factor must be a positive number",
@@ -218,20 +226,12 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         mis_signed,
         shape: settings.payload_shape,
     };
-    let stats = runner::run(
-        target,
-        &phases,
-        &scenario.faults,
-        seed,
-        args.shard,
-        progress,
-    )
-    .await;
+    let stats = runner::run(target, &phases, &scenario.faults, seed, shard, progress).await;
     ticker.abort();
 
     let mut report = Report {
         scenario: scenario.name.clone(),
-        shards: vec![args.shard.to_string()],
+        shards: vec![shard.to_string()],
         target: if receiver.is_some() {
             "the built-in receiver".to_owned()
         } else {
@@ -244,7 +244,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
             .map(|t| t.get_ref().clone())
             .collect(),
         steps,
-        memory: BTreeMap::from([(args.shard.to_string(), stats.rss_mib.clone())]),
+        memory: BTreeMap::from([(shard.to_string(), stats.rss_mib.clone())]),
         stats,
         verdicts: Vec::new(),
     };
@@ -259,11 +259,42 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         args.html.as_ref(),
     )?;
     println!("{}", report.text());
+    if args.print_report {
+        println!("{REPORT_BEGIN}");
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("reports serialize")
+        );
+        println!("{REPORT_END}");
+    }
     Ok(if report.passed() {
         exit::OK
     } else {
         THRESHOLD_BREACHED
     })
+}
+
+/// The line before a report printed by `run --print-report`.
+pub const REPORT_BEGIN: &str = "----- inboxkit-mock report (JSON) -----";
+/// The line after it.
+pub const REPORT_END: &str = "----- end of inboxkit-mock report -----";
+
+/// `i/n`, or `env:VAR/n` with the 0-based index in variable VAR (`lookup` reads variables).
+fn resolve_shard(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+    let Some(rest) = text.strip_prefix("env:") else {
+        return text.parse();
+    };
+    let (name, count) = rest.split_once('/').ok_or_else(|| {
+        format!("`{text}` is not env:VARIABLE/COUNT (e.g. env:JOB_COMPLETION_INDEX/4)")
+    })?;
+    let value = lookup(name)
+        .ok_or_else(|| format!("the environment variable {name} (named by `{text}`) is not set"))?;
+    let index: u32 = value.trim().parse().map_err(|_| {
+        format!("the environment variable {name} is `{value}`, not a 0-based shard index")
+    })?;
+    format!("{}/{count}", u64::from(index) + 1)
+        .parse()
+        .map_err(|e: String| format!("{name}={value} with `{text}`: {e}"))
 }
 
 /// Runs the world set-up and the functional steps against an in-process mock server (the same
@@ -368,5 +399,52 @@ async fn show_progress(progress: Arc<Progress>) {
                 progress.finished.load(Ordering::Relaxed)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn a_shard_comes_from_the_command_line_or_a_0_based_variable() {
+        let none = env(&[]);
+        assert_eq!(resolve_shard("2/4", &none).unwrap().to_string(), "2/4");
+        let job = env(&[("JOB_COMPLETION_INDEX", "0")]);
+        assert_eq!(
+            resolve_shard("env:JOB_COMPLETION_INDEX/4", &job)
+                .unwrap()
+                .to_string(),
+            "1/4"
+        );
+        let last = env(&[("JOB_COMPLETION_INDEX", "3")]);
+        assert_eq!(
+            resolve_shard("env:JOB_COMPLETION_INDEX/4", &last)
+                .unwrap()
+                .to_string(),
+            "4/4"
+        );
+        let past = env(&[("JOB_COMPLETION_INDEX", "4")]);
+        assert!(resolve_shard("env:JOB_COMPLETION_INDEX/4", &past).is_err());
+        let error = resolve_shard("env:JOB_COMPLETION_INDEX/4", &none).unwrap_err();
+        assert!(
+            error.contains("JOB_COMPLETION_INDEX") && error.contains("not set"),
+            "{error}"
+        );
+        let error = resolve_shard("env:X/4", &env(&[("X", "two")])).unwrap_err();
+        assert!(error.contains("`two`"), "{error}");
     }
 }

@@ -9,6 +9,7 @@ mod drift;
 mod faults;
 mod hardening;
 mod hostile;
+mod k8s;
 mod persistence;
 mod policy_model;
 mod receiver;
