@@ -3,6 +3,7 @@
 mod support;
 
 mod check;
+mod consumer_examples;
 mod cli;
 mod delivery;
 mod drift;
