@@ -3,13 +3,18 @@
  *
  * ```js
  * import { useInboxKitMock } from "inboxkit-mock/node-test";
- * const mock = useInboxKitMock(() => ({ webhookUrl: `${app.url}/webhooks/inboxkit`, secret: "whsec_test" }));
+ * const app = await startMyApp();               // top-level await: the app listens first
+ * const mock = useInboxKitMock({ webhookUrl: `${app.url}/webhooks/inboxkit`, secret: "whsec_test" });
  * test("domain webhooks", async () => {
  *   const uid = await mock.registerDomain("acme-mail.com");
  *   await mock.advance("20m");
  *   await mock.waitFor({ uid, status: "active" });
  * });
  * ```
+ *
+ * Options may also be an (async) function, called in the `before` hook. Node 20 does not wait
+ * for one top-level `before` hook before starting the next, so a function that needs your app's
+ * URL should await the app's own readiness promise rather than rely on an earlier hook.
  */
 
 import { after, before } from "node:test";
