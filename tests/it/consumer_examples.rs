@@ -29,7 +29,11 @@ const SECRET: &str = "whsec_example_secret";
 
 /// The delivered request of one triggered event: its headers (the delivery id masked, it is
 /// random) and its body exactly as sent.
-async fn delivered(client: &reqwest::Client, base: &str, event: &str) -> (Vec<(String, String)>, String) {
+async fn delivered(
+    client: &reqwest::Client,
+    base: &str,
+    event: &str,
+) -> (Vec<(String, String)>, String) {
     let answer = client
         .post(format!("{base}/_mock/events"))
         .json(&json!({ "event": event }))
@@ -93,8 +97,14 @@ async fn render() -> String {
          [consumer.md](consumer.md) for what each part means and how to verify it.\n",
     );
     for (profile, title) in [
-        ("seed", "`seed` profile (default): HMAC-SHA256 of the body, keyed with the webhook secret"),
-        ("current", "`current` profile: SHA-256 of the team API key, the same on every request"),
+        (
+            "seed",
+            "`seed` profile (default): HMAC-SHA256 of the body, keyed with the webhook secret",
+        ),
+        (
+            "current",
+            "`current` profile: SHA-256 of the team API key, the same on every request",
+        ),
     ] {
         let _ = client
             .put(format!("{base}/_mock/subscriber"))
@@ -105,12 +115,26 @@ async fn render() -> String {
         for event in EVENTS {
             let (headers, body) = delivered(&client, &base, event).await;
             let pretty: Value = serde_json::from_str(&body).expect("the body is JSON");
-            write!(out, "\n### `{event}` ({profile})\n\n```http\nPOST /webhooks/inboxkit HTTP/1.1\n").unwrap();
+            write!(
+                out,
+                "\n### `{event}` ({profile})\n\n```http\nPOST /webhooks/inboxkit HTTP/1.1\n"
+            )
+            .unwrap();
             for (name, value) in &headers {
                 writeln!(out, "{name}: {value}").unwrap();
             }
-            writeln!(out, "\n{}\n```\n", serde_json::to_string_pretty(&pretty).unwrap()).unwrap();
-            writeln!(out, "Signed bytes ({} bytes):\n\n```json\n{body}\n```", body.len()).unwrap();
+            writeln!(
+                out,
+                "\n{}\n```\n",
+                serde_json::to_string_pretty(&pretty).unwrap()
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "Signed bytes ({} bytes):\n\n```json\n{body}\n```",
+                body.len()
+            )
+            .unwrap();
         }
     }
     server.shutdown(Duration::from_secs(1)).await;
@@ -122,7 +146,11 @@ async fn the_example_webhooks_in_the_docs_are_what_the_emitter_sends() {
     let path = format!("{}/{FILE}", env!("CARGO_MANIFEST_DIR"));
     let rendered = render().await;
     // Two runs with the same seed and clock give the same bytes: the file can be checked at all.
-    assert_eq!(rendered, render().await, "the examples are not deterministic");
+    assert_eq!(
+        rendered,
+        render().await,
+        "the examples are not deterministic"
+    );
     if std::env::var_os("INBOXKIT_UPDATE_EXAMPLES").is_some() {
         std::fs::write(&path, &rendered).unwrap();
         return;
@@ -133,7 +161,10 @@ async fn the_example_webhooks_in_the_docs_are_what_the_emitter_sends() {
             .lines()
             .zip(rendered.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| committed.lines().count().min(rendered.lines().count()), |i| i);
+            .map_or_else(
+                || committed.lines().count().min(rendered.lines().count()),
+                |i| i,
+            );
         panic!(
             "{FILE} is out of date (first difference at line {}); if the change is intended run \
              INBOXKIT_UPDATE_EXAMPLES=1 cargo test --test it consumer_examples\n--- committed\n{}\n--- emitted\n{}",

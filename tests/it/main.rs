@@ -3,8 +3,8 @@
 mod support;
 
 mod check;
-mod consumer_examples;
 mod cli;
+mod consumer_examples;
 mod delivery;
 mod drift;
 mod faults;

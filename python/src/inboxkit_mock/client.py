@@ -351,7 +351,7 @@ class InboxKitMock:
         found: List[Delivery] = []
         offset = 0
         while True:
-            query = {"event": event, "uid": uid, "state": state, "outcome": outcome}
+            query: Dict[str, Any] = {"event": event, "uid": uid, "state": state, "outcome": outcome}
             query.update(offset=offset, limit=1000)
             page = self.request("GET", "/_mock/deliveries", query=query)
             items = page.get("deliveries") or []

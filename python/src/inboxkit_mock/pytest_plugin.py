@@ -12,7 +12,7 @@ Command-line options: `--inboxkit-mock-bin PATH` uses another binary.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Generator, Iterator
 
 import pytest
 
@@ -53,7 +53,7 @@ def inboxkit_mock(
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
     """Adds the mock's journal to the report of a failed test that used the fixture."""
     outcome = yield
     report = outcome.get_result()
