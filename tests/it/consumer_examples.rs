@@ -161,10 +161,7 @@ async fn the_example_webhooks_in_the_docs_are_what_the_emitter_sends() {
             .lines()
             .zip(rendered.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(rendered.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(rendered.lines().count()));
         panic!(
             "{FILE} is out of date (first difference at line {}); if the change is intended run \
              INBOXKIT_UPDATE_EXAMPLES=1 cargo test --test it consumer_examples\n--- committed\n{}\n--- emitted\n{}",
