@@ -187,6 +187,20 @@ export class InboxKitMock {
     this.adminToken = options.adminToken;
   }
 
+  /**
+   * A client for the mock named by the environment, as the GitHub Action and the CI recipes set
+   * it: `INBOXKIT_MOCK_URL` (default `http://127.0.0.1:8025`), `INBOXKIT_MOCK_API_KEY`,
+   * `INBOXKIT_MOCK_SECRET`, `INBOXKIT_MOCK_ADMIN_TOKEN`.
+   */
+  static fromEnv(env: Record<string, string | undefined> = process.env): InboxKitMock {
+    return new InboxKitMock({
+      baseUrl: env.INBOXKIT_MOCK_URL ?? "http://127.0.0.1:8025",
+      apiKey: env.INBOXKIT_MOCK_API_KEY ?? "",
+      secret: env.INBOXKIT_MOCK_SECRET,
+      adminToken: env.INBOXKIT_MOCK_ADMIN_TOKEN,
+    });
+  }
+
   /** Sends one JSON request; returns the decoded answer, throws `MockError` on 4xx/5xx. */
   async request<T = unknown>(
     method: string,

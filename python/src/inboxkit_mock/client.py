@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -178,6 +179,19 @@ class InboxKitMock:
         self.secret = secret
         self.admin_token = admin_token
         self.timeout = timeout
+
+    @classmethod
+    def from_env(cls) -> "InboxKitMock":
+        """A client for the mock named by the environment, as the GitHub Action and the CI
+        recipes set it: `INBOXKIT_MOCK_URL` (default `http://127.0.0.1:8025`),
+        `INBOXKIT_MOCK_API_KEY`, `INBOXKIT_MOCK_SECRET`, `INBOXKIT_MOCK_ADMIN_TOKEN`."""
+        env = os.environ
+        return cls(
+            env.get("INBOXKIT_MOCK_URL", "http://127.0.0.1:8025"),
+            env.get("INBOXKIT_MOCK_API_KEY", ""),
+            secret=env.get("INBOXKIT_MOCK_SECRET"),
+            admin_token=env.get("INBOXKIT_MOCK_ADMIN_TOKEN"),
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
