@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GitHub Action's work (action.yml): install the release binary, start `serve` in the
 # background, wait until ready, export its URL. Also runs outside Actions (.ci/ship tests it):
-# INBOXKIT_MOCK_BIN skips the download; GITHUB_OUTPUT, GITHUB_ENV and RUNNER_TEMP default to
-# files in a temporary directory.
+# INPUT_DOWNLOAD_BASE downloads from a mirror, INBOXKIT_MOCK_BIN skips the download; GITHUB_OUTPUT,
+# GITHUB_ENV, GITHUB_PATH and RUNNER_TEMP default to files in a temporary directory.
 set -euo pipefail
 
 version="${INPUT_VERSION:-latest}"
@@ -30,7 +30,9 @@ install_binary() {
     esac
     target="$arch-$os"
     asset="inboxkit-mock-$target.tar.gz"
-    if [ "$version" = latest ]; then
+    if [ -n "${INPUT_DOWNLOAD_BASE:-}" ]; then
+        base="${INPUT_DOWNLOAD_BASE%/}"
+    elif [ "$version" = latest ]; then
         base="https://github.com/$repo/releases/latest/download"
     else
         base="https://github.com/$repo/releases/download/v${version#v}"
@@ -39,7 +41,11 @@ install_binary() {
     mkdir -p "$dir"
     curl -fsSL --retry 3 -o "$dir/$asset" "$base/$asset" || fail "cannot download $base/$asset"
     curl -fsSL --retry 3 -o "$dir/$asset.sha256" "$base/$asset.sha256" || fail "cannot download $base/$asset.sha256"
-    (cd "$dir" && sha256sum -c "$asset.sha256" >&2) || fail "checksum mismatch for $asset"
+    if command -v sha256sum > /dev/null; then
+        (cd "$dir" && sha256sum -c "$asset.sha256" >&2) || fail "checksum mismatch for $asset"
+    else
+        (cd "$dir" && shasum -a 256 -c "$asset.sha256" >&2) || fail "checksum mismatch for $asset"
+    fi
     tar -xzf "$dir/$asset" -C "$dir"
     echo "$dir" >> "$github_path"
     printf '%s\n' "$dir/inboxkit-mock"
