@@ -444,7 +444,7 @@ mod tests {
             error.contains("JOB_COMPLETION_INDEX") && error.contains("not set"),
             "{error}"
         );
-        let error = resolve_shard("env:X/4", &env(&[("X", "two")])).unwrap_err();
+        let error = resolve_shard("env:X/4", env(&[("X", "two")])).unwrap_err();
         assert!(error.contains("`two`"), "{error}");
     }
 }

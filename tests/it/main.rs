@@ -4,6 +4,7 @@ mod support;
 
 mod check;
 mod cli;
+mod consumer_examples;
 mod delivery;
 mod drift;
 mod faults;

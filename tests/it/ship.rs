@@ -107,7 +107,7 @@ fn exec_arrays(text: &str) -> Vec<Vec<String>> {
 async fn the_container_files_run_commands_the_cli_accepts() {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut commands = Vec::new();
-    for file in ["Dockerfile", "docker-compose.yml"] {
+    for file in ["Dockerfile", "Dockerfile.release", "docker-compose.yml"] {
         let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
         for array in exec_arrays(&text) {
             let args: Vec<String> = match array.first().map(String::as_str) {
