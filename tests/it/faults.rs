@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use inboxkit_mock::delivery::{AttemptOutcome, DeliveryState};
+use inboxkit_mock::delivery::{AttemptOutcome, DeliveryState, Sender, SenderOptions};
+use inboxkit_mock::simulation::Clock;
 use tokio::io::AsyncWriteExt;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -69,22 +70,25 @@ async fn a_2xx_whose_body_is_cut_short_counts_and_the_journal_says_so() {
 
 #[tokio::test]
 async fn a_subscriber_that_comes_back_gets_the_retry() {
-    // Down at the first attempt: nothing listens on the port.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Down at the first attempt: nothing listens on the port. The port is on 127.0.0.77, an
+    // address no other test binds, so nobody takes it while it is free; the clock is paused,
+    // so the retry waits until the subscriber is back up, however slow the machine.
+    let listener = std::net::TcpListener::bind("127.0.0.77:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let url = format!("http://{addr}/webhook");
-    let sender = sender(FAST);
+    let clock = Clock::scaled(1.0).unwrap();
+    clock.pause();
+    let sender = Sender::new(clock.clone(), SenderOptions::default()).unwrap();
     let id = sender.submit(patient_subscriber(&url), domain_event());
     let first_failed = Instant::now();
     loop {
         if sender.journal().get(&id).unwrap().attempts.len() == 1 {
             break;
         }
-        assert!(first_failed.elapsed() < Duration::from_secs(10));
+        assert!(first_failed.elapsed() < Duration::from_secs(30));
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Back up on the same port before the retry 10 simulated seconds (100 ms) later.
     let server = MockServer::builder()
         .listener(std::net::TcpListener::bind(addr).unwrap())
         .start()
@@ -93,6 +97,8 @@ async fn a_subscriber_that_comes_back_gets_the_retry() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
+    // The retry is due 10 simulated seconds after the first attempt.
+    clock.advance(Duration::from_secs(10)).unwrap();
     let record = sender.journal().wait_terminal(&id).await.unwrap();
     assert_eq!(
         outcomes(&record),
