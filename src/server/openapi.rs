@@ -296,8 +296,25 @@ pub fn request_schema(method: &str, path: &str) -> Value {
         ("POST", "/v1/api/domains/list" | "/v1/api/mailboxes/list") => list_body(),
         (
             "POST",
-            "/v1/api/domains/remove" | "/v1/api/mailboxes/status" | "/v1/api/mailboxes/cancel",
+            "/v1/api/domains/remove"
+            | "/v1/api/mailboxes/status"
+            | "/v1/api/mailboxes/cancel"
+            | "/v1/api/mailboxes/uncancel",
         ) => uid_list(),
+        ("POST", "/v1/api/domains/connect") => object(
+            json!({"domains": {"type": "array", "minItems": 1, "maxItems": super::rest::MAX_BATCH,
+                "items": object(json!({
+                    "name": {"type": "string", "pattern": DOMAIN},
+                }), &["name"], false)}}),
+            &["domains"],
+            false,
+        ),
+        ("POST", "/v1/api/domains/nameservers" | "/v1/api/domains/check-nameservers") => object(
+            json!({"uid": {"type": "string", "minLength": 1,
+                "description": "A connected domain of the workspace (404 otherwise)."}}),
+            &["uid"],
+            false,
+        ),
         ("POST", "/v1/api/mailboxes/buy") => object(
             json!({"mailboxes": {"type": "array", "minItems": 1, "maxItems": super::rest::MAX_BATCH,
                 "items": object(json!({
