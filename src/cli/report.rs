@@ -76,11 +76,16 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     }
     println!("{}\n", merged.text());
     println!("{}", comparison.text(&baseline, &merged));
-    Ok(if merged.passed() && !comparison.regressed() {
-        exit::OK
-    } else {
-        THRESHOLD_BREACHED
-    })
+    let pass = merged.passed() && !comparison.regressed();
+    println!(
+        "result: {}",
+        match (comparison.regressed(), merged.passed()) {
+            (true, _) => "FAIL (regression)",
+            (false, false) => "FAIL (the current run's thresholds)",
+            (false, true) => "PASS",
+        }
+    );
+    Ok(if pass { exit::OK } else { THRESHOLD_BREACHED })
 }
 
 /// The reports in `paths` (files, logs or `-`), merged into one.

@@ -20,8 +20,9 @@ const BOTTOM: f64 = 52.0;
 const COLORS: [&str; 4] = ["#3867d6", "#eb3b5a", "#20bf6b", "#8854d0"];
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em auto;max-width:60em;padding:0 1em;color:#222}\
-table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;overflow-wrap:anywhere}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
+table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}td{overflow-wrap:anywhere}\
+@media (max-width:600px){body{margin:1em auto;padding:0 .5em;font-size:12px}td,th{padding:.2em .3em}}\
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}.wide{overflow-x:auto;max-width:100%}\
 .pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .banner{padding:.8em 1em;border-radius:4px;margin:1em 0}.banner.pass{background:#e6f4ea}.banner.fail{background:#fde7ea}\
 svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd}\
@@ -123,7 +124,7 @@ pub fn render(report: &Report) -> String {
                 escape(&value)
             );
         }
-        page.push_str("</table>\n<table><tr><th>time (ms)</th>");
+        page.push_str("</table>\n<div class=\"wide\"><table><tr><th>time (ms)</th>");
         for (name, _) in PERCENTILES {
             let _ = write!(page, "<th>{name}</th>");
         }
@@ -143,7 +144,7 @@ pub fn render(report: &Report) -> String {
             }
             page.push_str("</tr>\n");
         }
-        page.push_str("</table>\n");
+        page.push_str("</table></div>\n");
     }
     if !s.response_us.0.is_empty() {
         page.push_str("<h2>Response time over the run</h2>\n");
@@ -210,19 +211,29 @@ pub fn render(report: &Report) -> String {
 /// Renders a run-to-run comparison: the verdict first, then every metric side by side.
 pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &Report) -> String {
     let regressed = comparison.regressed();
+    let failed = regressed || !current.passed();
     let mut page = head(&format!("{} against its baseline", current.scenario));
     let _ = writeln!(
         page,
         "<h1>{} against its baseline <span class=\"{}\">{}</span></h1>",
         escape(&current.scenario),
-        if regressed { "fail" } else { "pass" },
-        if regressed { "REGRESSION" } else { "OK" }
+        if failed { "fail" } else { "pass" },
+        match (regressed, current.passed()) {
+            (true, _) => "REGRESSION",
+            (false, false) => "FAIL",
+            (false, true) => "OK",
+        }
     );
     let _ = writeln!(
         page,
-        "<div class=\"banner {}\">{}</div>",
-        if regressed { "fail" } else { "pass" },
-        escape(&comparison.verdict())
+        "<div class=\"banner {}\">{}{}</div>",
+        if failed { "fail" } else { "pass" },
+        escape(&comparison.verdict()),
+        if current.passed() {
+            ""
+        } else {
+            "; the current run fails its own thresholds"
+        }
     );
     let _ = writeln!(
         page,
@@ -239,7 +250,7 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             "its thresholds FAIL"
         }
     );
-    page.push_str("<table><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>direction</th><th>limit</th><th>verdict</th></tr>\n");
+    page.push_str("<div class=\"wide\"><table><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>direction</th><th>limit</th><th>verdict</th></tr>\n");
     for row in &comparison.rows {
         let value = |v: Option<f64>| v.map_or("-".into(), |v| format_value(row.metric, v));
         let class = match row.direction() {
@@ -256,7 +267,11 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             escape(&row.change().map_or("-".into(), signed_percent)),
             row.direction(),
             escape(&row.limit.map_or("-".into(), percent)),
-            if row.regressed { "fail" } else { "pass" },
+            match (row.limit, row.regressed) {
+                (_, true) => "fail",
+                (Some(_), false) => "pass",
+                (None, _) => "",
+            },
             match (row.limit, row.regressed) {
                 (_, true) => "REGRESSED",
                 (Some(_), false) => "ok",
@@ -264,7 +279,7 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             }
         );
     }
-    page.push_str("</table>\n");
+    page.push_str("</table></div>\n");
     let seconds = baseline
         .stats
         .timeline
@@ -397,9 +412,15 @@ fn line_chart(
             .zip(values)
             .map(|(x, v)| format!("{:.1},{:.1}", x_of(*x), bottom - v / top * (bottom - TOP)))
             .collect();
+        // Later series are dashed so that one lying on another stays visible.
+        let dash = if i > 0 {
+            format!(" stroke-dasharray=\"{} 3\"", 9 - 3 * i.min(2))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             svg,
-            "<polyline class=\"series\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\" points=\"{}\"/>",
+            "<polyline class=\"series\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash} points=\"{}\"/>",
             points.join(" ")
         );
         let lx = LEFT + 8.0 + i as f64 * 110.0;

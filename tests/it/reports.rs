@@ -2,6 +2,8 @@
 //! and `report --baseline` with its exit codes, on real short runs and on edited copies of them.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
 use scraper::{Html, Selector};
 
@@ -260,7 +262,7 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
         "{events}"
     );
     assert!(
-        stdout.ends_with("comparison: no regression past the limits\n"),
+        stdout.ends_with("comparison: no regression past the limits\nresult: PASS\n"),
         "{stdout}"
     );
     let page = Html::parse_document(&std::fs::read_to_string(&diff).unwrap());
@@ -298,7 +300,9 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
         "{line}"
     );
     assert!(
-        stdout.ends_with("comparison: REGRESSION: throughput worse by 50.0 % (limit 5.0 %)\n"),
+        stdout.ends_with(
+            "comparison: REGRESSION: throughput worse by 50.0 % (limit 5.0 %)\nresult: FAIL (regression)\n"
+        ),
         "{stdout}"
     );
     let page = Html::parse_document(&std::fs::read_to_string(&diff).unwrap());
@@ -331,7 +335,35 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
     let (code, stdout, _) = run_cli(&["report", "--baseline", s(&merged), s(&slower)], b"").await;
     assert_eq!(code, 0, "{stdout}");
     assert!(
-        stdout.ends_with("comparison: no limits given (--max-regression): compared only\n"),
+        stdout.ends_with(
+            "comparison: no limits given (--max-regression): compared only\nresult: PASS\n"
+        ),
+        "{stdout}"
+    );
+
+    // No regression, but the current run fails its own thresholds: still 99, and it says why.
+    let mut strict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    strict["thresholds"] = serde_json::json!(["events > 1000"]);
+    let strict_path = temp("strict.json");
+    std::fs::write(&strict_path, serde_json::to_vec(&strict).unwrap()).unwrap();
+    let (code, stdout, _) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&merged),
+            s(&strict_path),
+            "--max-regression",
+            "throughput=5%",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 99, "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "comparison: no regression past the limits\nresult: FAIL (the current run's thresholds)\n"
+        ),
         "{stdout}"
     );
 
@@ -357,4 +389,103 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
         assert_eq!(code, 64, "{spec}: {stdout}{stderr}");
         assert!(stderr.contains(named), "{spec}: {stderr}");
     }
+}
+
+/// Runs `tests/e2e/report.mjs` on `html` in headless Chromium: what it measured, or why the
+/// browser is missing (None: skipped outside CI).
+async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde_json::Value> {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let missing = if !chromium.exists() {
+        Some(format!("no Chromium at {}", chromium.display()))
+    } else if !e2e.join("node_modules/playwright-core").is_dir() {
+        Some("no tests/e2e/node_modules/playwright-core (npm ci --prefix tests/e2e)".into())
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the report browser test cannot run in CI: {missing}"
+        );
+        eprintln!("skipping the report browser test: {missing}");
+        return None;
+    }
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let run = tokio::process::Command::new("node")
+        .arg(e2e.join("report.mjs"))
+        .arg(html)
+        .arg(&prefix)
+        .arg(min_charts.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the browser run finishes within two minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tests/e2e/report.mjs on {} failed; screenshots at {}-*.png\n{stdout}\n{stderr}",
+        html.display(),
+        prefix.display()
+    );
+    for width in [1280, 480] {
+        let png = std::fs::read(format!("{}-{width}.png", prefix.display())).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
+    }
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+#[tokio::test]
+async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
+    let html = temp("browser-failing.html");
+    let json = temp("browser-failing.json");
+    let (code, out) = short_run(
+        "browser",
+        &["latency_p99 > 1h"],
+        &["--html", s(&html), "--out", s(&json)],
+    )
+    .await;
+    assert_eq!(code, 99, "{out}");
+    let diff = temp("browser-diff.html");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&json),
+            s(&json),
+            "--html",
+            s(&diff),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        code, 99,
+        "the current run fails its thresholds: {stdout}{stderr}"
+    );
+    let Some(seen) = in_chromium(&html, "report-failing", 5).await else {
+        return;
+    };
+    // What a reader sees first: the verdict, then the failed threshold with its unit.
+    assert!(
+        seen["1280"]["heading"].as_str().unwrap().ends_with("FAIL"),
+        "{seen}"
+    );
+    let banner = seen["1280"]["banner"].as_str().unwrap();
+    assert!(
+        banner.contains("latency_p99 > 1h: observed") && banner.contains(" ms"),
+        "{banner}"
+    );
+    let seen = in_chromium(&diff, "report-diff", 1).await.unwrap();
+    assert!(
+        seen["480"]["heading"].as_str().unwrap().ends_with("FAIL"),
+        "{seen}"
+    );
 }

@@ -123,11 +123,12 @@ impl Row {
         Some(relative(b, c))
     }
 
-    /// `better`, `worse`, `same` or `-` (no direction or no values).
+    /// `better`, `worse`, `same` (under 0.05 % either way, what the table shows as 0.0 %) or
+    /// `-` (no direction or no values).
     pub fn direction(&self) -> &'static str {
         match self.worse_by {
-            Some(w) if w > 0.0 => "worse",
-            Some(w) if w < 0.0 => "better",
+            Some(w) if w >= 0.0005 => "worse",
+            Some(w) if w <= -0.0005 => "better",
             Some(_) => "same",
             None => "-",
         }
