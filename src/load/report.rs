@@ -88,8 +88,11 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
     }
 }
 
+/// How a column of the time table reads its figure (ms) from a histogram.
+pub type Pick = fn(&Micros) -> Option<f64>;
+
 /// The columns of the time table: name and how to read it from a histogram (ms).
-pub const PERCENTILES: &[(&str, fn(&Micros) -> Option<f64>)] = &[
+pub const PERCENTILES: &[(&str, Pick)] = &[
     ("min", Micros::min_ms),
     ("mean", Micros::mean_ms),
     ("p50", |h| h.percentile_ms(0.5)),
