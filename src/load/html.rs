@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::report::compare::{Comparison, percent, signed_percent};
 use super::report::{PERCENTILES, Report, escape, format_value, summary_rows};
-use super::stats::Micros;
+use super::stats::{Micros, Second};
 use crate::scenario::Threshold;
 
 /// Drawing area of every chart, in SVG units (the SVG scales down to the page width).
@@ -154,13 +154,9 @@ pub fn render(report: &Report) -> String {
             "second of the run (s)",
             "response time (ms)",
             &seconds,
-            &[
-                ("p50", s.timeline.iter().map(|t| t.p50_ms).collect()),
-                ("p99", s.timeline.iter().map(|t| t.p99_ms).collect()),
-                ("max", s.timeline.iter().map(|t| t.max_ms).collect()),
-            ],
+            &percentile_series(&s.timeline),
         ));
-        page.push_str("<p class=\"note\">Per second the report keeps the response time's p50, p99 and maximum; p90 and service time over time are not recorded (see the summary table for the whole run).</p>\n");
+        page.push_str("<p class=\"note\">Per second the report keeps the response time's p50, p90 (reports of earlier versions: none), p99 and maximum; service time over time is not recorded (see the summary table for the whole run).</p>\n");
         page.push_str("<h2>Throughput over the run</h2>\n");
         page.push_str(&line_chart(
             "events attempted per second",
@@ -301,6 +297,21 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
     page
 }
 
+/// The per-second series drawn: p50, p90 when every second has it, p99 and max.
+fn percentile_series(timeline: &[Second]) -> Vec<(&'static str, Vec<f64>)> {
+    let mut series = vec![("p50", timeline.iter().map(|t| t.p50_ms).collect())];
+    if let Some(p90) = timeline
+        .iter()
+        .map(|t| t.p90_ms)
+        .collect::<Option<Vec<f64>>>()
+    {
+        series.push(("p90", p90));
+    }
+    series.push(("p99", timeline.iter().map(|t| t.p99_ms).collect()));
+    series.push(("max", timeline.iter().map(|t| t.max_ms).collect()));
+    series
+}
+
 fn observed(value: Option<f64>, threshold: &str) -> String {
     match (value, threshold.parse::<Threshold>()) {
         (None, _) => "no samples".into(),
@@ -414,7 +425,7 @@ fn line_chart(
             .collect();
         // Later series are dashed so that one lying on another stays visible.
         let dash = if i > 0 {
-            format!(" stroke-dasharray=\"{} 3\"", 9 - 3 * i.min(2))
+            format!(" stroke-dasharray=\"{} 3\"", 12 - 3 * i.min(3))
         } else {
             String::new()
         };

@@ -163,7 +163,7 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
         );
     }
     let legend: Vec<String> = select(&page, "g.legend text").iter().map(text_of).collect();
-    for wanted in ["p50", "p99", "max", "attempted"] {
+    for wanted in ["p50", "p90", "p99", "max", "attempted"] {
         assert!(legend.iter().any(|l| l == wanted), "{wanted}: {legend:?}");
     }
     let buckets: Vec<String> = select(
