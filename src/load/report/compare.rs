@@ -235,8 +235,8 @@ impl Comparison {
         );
         let _ = writeln!(
             out,
-            "  {:<14} {:>18} {:>18} {:>10} {:>7} {:>7}  verdict",
-            "metric", "baseline", "current", "change", "", "limit"
+            "  {:<14} {:>18} {:>18} {:>10} {:>9} {:>7}  verdict",
+            "metric", "baseline", "current", "change", "direction", "limit"
         );
         for row in &self.rows {
             let value = |v: Option<f64>| v.map_or("-".into(), |v| format_value(row.metric, v));
@@ -247,7 +247,7 @@ impl Comparison {
             };
             let _ = writeln!(
                 out,
-                "  {:<14} {:>18} {:>18} {:>10} {:>7} {:>7}  {verdict}",
+                "  {:<14} {:>18} {:>18} {:>10} {:>9} {:>7}  {verdict}",
                 row.metric.name(),
                 value(row.baseline),
                 value(row.current),
