@@ -1,9 +1,12 @@
-//! `report`: merges the JSON reports of several runs (shards) into one.
+//! `report`: merges the JSON reports of several runs (shards) into one, and compares it with a
+//! baseline run (`--baseline`, `--max-regression`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use inboxkit_mock::load::Report;
+use inboxkit_mock::load::html;
+use inboxkit_mock::load::report::compare::{Comparison, Limits};
 
 use super::run::{REPORT_BEGIN, REPORT_END, THRESHOLD_BREACHED, write_outputs};
 use super::{CliError, exit};
@@ -21,15 +24,74 @@ pub struct Args {
     /// Write a JUnit XML report.
     #[arg(long)]
     junit: Option<PathBuf>,
-    /// Write a self-contained HTML report.
+    /// Write a self-contained HTML report (with `--baseline`: the comparison).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// A previous run's report (or a log of its shards) to compare with: every metric side by
+    /// side with the change.
+    #[arg(long, value_name = "PREVIOUS")]
+    baseline: Option<PathBuf>,
+    /// How much worse metrics may get against the baseline before the exit code is 99, e.g.
+    /// `latency_p99=10%,throughput=5%` (times up, success rate and throughput down are worse).
+    #[arg(long, value_name = "METRIC=PERCENT,...", requires = "baseline")]
+    max_regression: Option<String>,
 }
 
-/// Merges, prints, and exits 0 when the merged run passes its thresholds, 99 otherwise.
+/// Merges, prints, and exits 0 when the merged run passes its thresholds (and, with `--baseline`,
+/// no metric regressed past `--max-regression`), 99 otherwise, 64 on a bad limit.
 pub fn run(args: Args) -> Result<u8, CliError> {
+    let limits = match &args.max_regression {
+        Some(spec) => spec
+            .parse::<Limits>()
+            .map_err(|e| CliError::usage(e.to_string()))?,
+        None => Limits::default(),
+    };
+    let baseline = match &args.baseline {
+        Some(path) => Some(merged_from(std::slice::from_ref(path))?),
+        None => None,
+    };
+    let merged = merged_from(&args.reports)?;
+    let Some(baseline) = baseline else {
+        write_outputs(
+            &merged,
+            args.out.as_ref(),
+            args.junit.as_ref(),
+            args.html.as_ref(),
+        )?;
+        println!("{}", merged.text());
+        return Ok(if merged.passed() {
+            exit::OK
+        } else {
+            THRESHOLD_BREACHED
+        });
+    };
+    let comparison = Comparison::new(&baseline, &merged, &limits);
+    write_outputs(&merged, args.out.as_ref(), args.junit.as_ref(), None)?;
+    if let Some(path) = &args.html {
+        std::fs::write(
+            path,
+            html::render_comparison(&comparison, &baseline, &merged),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{}\n", merged.text());
+    println!("{}", comparison.text(&baseline, &merged));
+    let pass = merged.passed() && !comparison.regressed();
+    println!(
+        "result: {}",
+        match (comparison.regressed(), merged.passed()) {
+            (true, _) => "FAIL (regression)",
+            (false, false) => "FAIL (the current run's thresholds)",
+            (false, true) => "PASS",
+        }
+    );
+    Ok(if pass { exit::OK } else { THRESHOLD_BREACHED })
+}
+
+/// The reports in `paths` (files, logs or `-`), merged into one.
+fn merged_from(paths: &[PathBuf]) -> Result<Report, CliError> {
     let mut reports = Vec::new();
-    for path in &args.reports {
+    for path in paths {
         let text = if path.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).context("reading standard input")?
         } else {
@@ -51,21 +113,8 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             reports[0].scenario, other.scenario
         )));
     }
-    let merged = Report::merge(reports).expect("at least one report");
-    write_outputs(
-        &merged,
-        args.out.as_ref(),
-        args.junit.as_ref(),
-        args.html.as_ref(),
-    )?;
-    println!("{}", merged.text());
-    Ok(if merged.passed() {
-        exit::OK
-    } else {
-        THRESHOLD_BREACHED
-    })
+    Ok(Report::merge(reports).expect("at least one report"))
 }
-
 /// The reports in `text`: one JSON report (`run --out`), or every report between the marker
 /// lines of `run --print-report` in a log, whatever each line's prefix (`kubectl logs --prefix`
 /// puts the pod's name before every line).

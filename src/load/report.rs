@@ -5,9 +5,11 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Stats, rss_growth};
+use super::stats::{Micros, Stats, rss_growth};
 use crate::delivery::TerminalState;
 pub use crate::markup::escape;
+
+pub mod compare;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
 
 /// The outcome of one functional step.
@@ -86,6 +88,97 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
     }
 }
 
+/// How a column of the time table reads its figure (ms) from a histogram.
+pub type Pick = fn(&Micros) -> Option<f64>;
+
+/// The columns of the time table: name and how to read it from a histogram (ms).
+pub const PERCENTILES: &[(&str, Pick)] = &[
+    ("min", Micros::min_ms),
+    ("mean", Micros::mean_ms),
+    ("p50", |h| h.percentile_ms(0.5)),
+    ("p90", |h| h.percentile_ms(0.9)),
+    ("p95", |h| h.percentile_ms(0.95)),
+    ("p99", |h| h.percentile_ms(0.99)),
+    ("p99.9", |h| h.percentile_ms(0.999)),
+    ("max", Micros::max_ms),
+];
+
+/// The counting rows of the summary (label, value with its unit), shared by text and HTML.
+pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
+    let per_second = |n: f64, over: f64| n / over.max(f64::MIN_POSITIVE);
+    vec![
+        (
+            "events",
+            format!(
+                "{} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
+                s.events,
+                s.bad_signature_events,
+                s.duplicates_sent,
+                s.reordered,
+                s.stale_timestamps
+            ),
+        ),
+        (
+            "terminal",
+            TerminalState::ALL
+                .iter()
+                .map(|t| format!("{t} {}", s.count(*t)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "attempts",
+            format!(
+                "{} ({})",
+                s.attempts(),
+                s.outcomes
+                    .iter()
+                    .map(|(o, n)| format!("{o} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "per event",
+            s.attempts_per_event
+                .iter()
+                .map(|(k, n)| format!("{k}x {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "throughput",
+            format!(
+                "attempted {:.1} events/s over the {:.1} s of load; delivered {:.1} events/s over the {:.1} s until all were terminal",
+                per_second(s.events as f64, s.load_s),
+                s.load_s,
+                per_second(s.count(TerminalState::Delivered) as f64, s.duration_s),
+                s.duration_s
+            ),
+        ),
+        (
+            "late starts",
+            format!(
+                "{} (sends that waited for an in-flight slot)",
+                s.late_starts
+            ),
+        ),
+    ]
+}
+
+/// A value of `metric` with its unit: durations in ms, counts as integers, rates as numbers.
+pub fn format_value(metric: Metric, value: f64) -> String {
+    match metric {
+        m if m.is_duration() => format!("{value:.3} ms"),
+        Metric::SuccessRate => format!("{value:.4}"),
+        Metric::Throughput => format!("{value:.1} events/s"),
+        Metric::AttemptsMean => format!("{value:.2}"),
+        Metric::RssGrowth => format!("{value:.3} ({:+.1} %)", value * 100.0),
+        _ if value.fract() == 0.0 && value.abs() < 1e15 => format!("{}", value as i64),
+        _ => format!("{value:.3}"),
+    }
+}
+
 impl Report {
     /// Checks `thresholds` against the stats and stores the verdicts; `rss_growth` is judged on
     /// the shard whose memory grew most.
@@ -119,6 +212,14 @@ impl Report {
             .reduce(f64::max)
     }
 
+    /// The value of `metric` for this run; `rss_growth` is the worst shard's.
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::RssGrowth => self.worst_rss_growth(),
+            metric => observe(&self.stats, metric),
+        }
+    }
+
     /// Whether every step and threshold passed.
     pub fn passed(&self) -> bool {
         self.steps.iter().all(|s| s.pass) && self.verdicts.iter().all(|v| v.pass)
@@ -147,10 +248,9 @@ impl Report {
         Some(merged)
     }
 
-    /// The terminal summary.
+    /// The terminal summary: an aligned table, every figure with its unit.
     pub fn text(&self) -> String {
         let s = &self.stats;
-        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} ms"));
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -169,62 +269,31 @@ impl Report {
             );
         }
         if s.events > 0 {
-            let _ = writeln!(
-                out,
-                "  events      {} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
-                s.events,
-                s.bad_signature_events,
-                s.duplicates_sent,
-                s.reordered,
-                s.stale_timestamps
-            );
-            let terminal: Vec<_> = TerminalState::ALL
-                .iter()
-                .map(|t| format!("{t} {}", s.count(*t)))
-                .collect();
-            let _ = writeln!(out, "  terminal    {}", terminal.join(", "));
-            let outcomes: Vec<_> = s.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
-            let _ = writeln!(
-                out,
-                "  attempts    {} ({})",
-                s.attempts(),
-                outcomes.join(", ")
-            );
-            let per: Vec<_> = s
-                .attempts_per_event
-                .iter()
-                .map(|(k, n)| format!("{k}x {n}"))
-                .collect();
-            let _ = writeln!(out, "  per event   {}", per.join(", "));
-            for (label, h) in [("response", &s.response_us), ("service", &s.service_us)] {
-                let _ = writeln!(
-                    out,
-                    "  {label:<11} min {} mean {} p50 {} p90 {} p95 {} p99 {} p99.9 {} max {}",
-                    ms(h.min_ms()),
-                    ms(h.mean_ms()),
-                    ms(h.percentile_ms(0.5)),
-                    ms(h.percentile_ms(0.9)),
-                    ms(h.percentile_ms(0.95)),
-                    ms(h.percentile_ms(0.99)),
-                    ms(h.percentile_ms(0.999)),
-                    ms(h.max_ms())
-                );
+            for (label, value) in summary_rows(s) {
+                let _ = writeln!(out, "  {label:<11} {value}");
             }
             let _ = writeln!(
                 out,
-                "  throughput  attempted {:.1}/s over the {:.1} s of load; delivered {:.1}/s over the {:.1} s until all were terminal",
-                s.events as f64 / s.load_s.max(f64::MIN_POSITIVE),
-                s.load_s,
-                s.count(TerminalState::Delivered) as f64 / s.duration_s.max(f64::MIN_POSITIVE),
-                s.duration_s
+                "  {:<11} {}",
+                "time (ms)",
+                PERCENTILES
+                    .iter()
+                    .map(|(name, _)| format!("{name:>9}"))
+                    .collect::<String>()
             );
-            let _ = writeln!(
-                out,
-                "  send lag    p99 {} max {}; late starts (waited for an in-flight slot) {}",
-                ms(s.lag_us.percentile_ms(0.99)),
-                ms(s.lag_us.max_ms()),
-                s.late_starts
-            );
+            for (label, h) in [
+                ("response", &s.response_us),
+                ("service", &s.service_us),
+                ("send lag", &s.lag_us),
+            ] {
+                let cells: String = PERCENTILES
+                    .iter()
+                    .map(|(_, pick)| {
+                        format!("{:>9}", pick(h).map_or("-".into(), |v| format!("{v:.3}")))
+                    })
+                    .collect();
+                let _ = writeln!(out, "  {label:<11} {cells}");
+            }
         }
         let memory = self.memory_by_shard();
         for (shard, rss_mib) in &memory {
@@ -244,9 +313,12 @@ impl Report {
             );
         }
         for verdict in &self.verdicts {
-            let observed = verdict
-                .observed
-                .map_or("no samples".to_owned(), |v| format!("{v:.3}"));
+            let observed = verdict.observed.map_or("no samples".to_owned(), |v| {
+                match verdict.threshold.parse::<Threshold>() {
+                    Ok(t) => format_value(t.metric, v),
+                    Err(_) => format!("{v:.3}"),
+                }
+            });
             let _ = writeln!(
                 out,
                 "  {} {} (observed {observed}){}",

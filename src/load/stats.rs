@@ -97,6 +97,9 @@ pub struct Second {
     pub events: u64,
     /// Response-time median, ms.
     pub p50_ms: f64,
+    /// Response-time 90th percentile, ms (absent in reports of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90_ms: Option<f64>,
     /// Response-time 99th percentile, ms.
     pub p99_ms: f64,
     /// Response-time maximum, ms.
@@ -129,6 +132,7 @@ impl Second {
             None => {
                 self.histogram = None;
                 self.p50_ms = self.p50_ms.max(other.p50_ms);
+                self.p90_ms = self.p90_ms.zip(other.p90_ms).map(|(a, b)| a.max(b));
                 self.p99_ms = self.p99_ms.max(other.p99_ms);
                 self.max_ms = self.max_ms.max(other.max_ms);
             }
@@ -137,6 +141,7 @@ impl Second {
 
     fn summarize(&mut self, histogram: &Micros) {
         self.p50_ms = histogram.percentile_ms(0.5).unwrap_or(0.0);
+        self.p90_ms = Some(histogram.percentile_ms(0.9).unwrap_or(0.0));
         self.p99_ms = histogram.percentile_ms(0.99).unwrap_or(0.0);
         self.max_ms = histogram.max_ms().unwrap_or(0.0);
         self.histogram = histogram.to_base64().ok();
@@ -345,6 +350,7 @@ mod tests {
             assert_eq!(second.events, 100);
             assert!((0.99..1.02).contains(&second.p50_ms), "{second:?}");
             assert!((0.99..1.02).contains(&second.p99_ms), "{second:?}");
+            assert!(second.p90_ms.is_some_and(|p90| (0.99..1.02).contains(&p90)));
             assert!((990.0..1010.0).contains(&second.max_ms), "{second:?}");
         }
         assert_eq!(ab.timeline[0].p99_ms, ba.timeline[0].p99_ms);

@@ -17,6 +17,7 @@ mod receiver;
 mod recording;
 mod reliability;
 mod replay;
+mod reports;
 mod scenarios;
 mod schema;
 mod server;

@@ -1,0 +1,491 @@
+//! Reports through the binary: units in the text summary, the HTML validated by an HTML5 parser,
+//! and `report --baseline` with its exit codes, on real short runs and on edited copies of them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use scraper::{Html, Selector};
+
+use crate::support::run_cli;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("inboxkit-mock-it-reports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A 1.5 s run at 40 events/s against the built-in receiver, with `thresholds` and extra args;
+/// returns the exit code and everything printed.
+async fn short_run(name: &str, thresholds: &[&str], extra: &[&str]) -> (i32, String) {
+    let path = temp(&format!("{name}.toml"));
+    let list: Vec<String> = thresholds.iter().map(|t| format!("{t:?}")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"reports\"\nthresholds = [{}]\n[world]\nseed = 5\n[[load]]\nrate = 40\nduration = \"1.5s\"\n",
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["run", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run_cli(&args, b"").await;
+    (code, format!("{stdout}{stderr}"))
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn select<'a>(page: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    page.select(&Selector::parse(css).unwrap()).collect()
+}
+
+fn text_of(element: &scraper::ElementRef<'_>) -> String {
+    element.text().collect()
+}
+
+#[tokio::test]
+async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
+    let html = temp("failing.html");
+    let (code, out) = short_run(
+        "failing",
+        &[
+            "latency_p99 > 1h",
+            "attempts_max <= 4",
+            "success_rate >= 0.5",
+        ],
+        &["--html", s(&html)],
+    )
+    .await;
+    assert_eq!(code, 99, "{out}");
+    // Durations in ms, counts as integers, rates as numbers.
+    let failed = out
+        .lines()
+        .find(|l| l.starts_with("  FAIL latency_p99 > 1h (observed "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failed.contains(" ms): "), "{failed}");
+    assert!(
+        out.contains("  pass attempts_max <= 4 (observed 1)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  pass success_rate >= 0.5 (observed 1.0000)\n"),
+        "{out}"
+    );
+    assert!(out.contains("  events      60 ("), "{out}");
+    // The time table: every cell ends where its column's header ends.
+    let header = out.lines().find(|l| l.starts_with("  time (ms)")).unwrap();
+    let ends = |line: &str| -> Vec<usize> {
+        line.char_indices()
+            .filter(|(i, c)| {
+                *c != ' ' && line[i + c.len_utf8()..].starts_with(' ')
+                    || *i + c.len_utf8() == line.len()
+            })
+            .map(|(i, _)| i)
+            .filter(|i| *i > 13)
+            .collect()
+    };
+    for label in ["  response ", "  service ", "  send lag "] {
+        let row = out.lines().find(|l| l.starts_with(label)).unwrap();
+        assert_eq!(ends(row), ends(header), "{header}\n{row}");
+    }
+
+    let text = std::fs::read_to_string(&html).unwrap();
+    let page = Html::parse_document(&text);
+    assert!(
+        page.errors.is_empty(),
+        "HTML5 parse errors: {:?}",
+        page.errors
+    );
+    assert!(
+        !text.contains("http://") || !text.contains("src="),
+        "no external resources"
+    );
+    // What a reader sees first: the verdict, then what failed.
+    let h1 = text_of(&select(&page, "h1")[0]);
+    assert!(h1.contains("FAIL"), "{h1}");
+    let banner = text_of(&select(&page, "div.banner.fail")[0]);
+    assert!(banner.contains("latency_p99 > 1h: observed"), "{banner}");
+    assert!(banner.contains(" ms"), "{banner}");
+    assert!(text.find("banner fail").unwrap() < text.find("<h2>").unwrap());
+    // The summary is a table, not pasted terminal text.
+    assert!(select(&page, "pre").is_empty());
+    let headers: Vec<String> = select(&page, "table th").iter().map(text_of).collect();
+    for wanted in [
+        "events",
+        "terminal",
+        "throughput",
+        "time (ms)",
+        "p99",
+        "response",
+    ] {
+        assert!(headers.iter().any(|h| h == wanted), "{wanted}: {headers:?}");
+    }
+    // Charts: each with two axis titles, tick labels, and the units in the titles.
+    let charts = select(&page, "svg.chart");
+    let titles: Vec<String> = charts
+        .iter()
+        .map(|c| c.value().attr("aria-label").unwrap().to_owned())
+        .collect();
+    for wanted in [
+        "response time percentiles over time",
+        "events attempted per second",
+        "response time histogram",
+        "attempts by outcome",
+        "events by attempts made",
+    ] {
+        assert!(titles.iter().any(|t| t == wanted), "{wanted}: {titles:?}");
+    }
+    let mut axis_titles = Vec::new();
+    for chart in &charts {
+        let labels: Vec<String> = chart
+            .select(&Selector::parse("text.axis-label").unwrap())
+            .map(|t| text_of(&t))
+            .collect();
+        assert_eq!(labels.len(), 2, "{labels:?}");
+        assert!(
+            chart.select(&Selector::parse("text.tick").unwrap()).count() >= 3,
+            "ticks"
+        );
+        axis_titles.extend(labels);
+    }
+    for wanted in [
+        "response time (ms)",
+        "second of the run (s)",
+        "events attempted (events/s)",
+        "response time bucket (upper bound)",
+    ] {
+        assert!(
+            axis_titles.iter().any(|t| t == wanted),
+            "{wanted}: {axis_titles:?}"
+        );
+    }
+    let legend: Vec<String> = select(&page, "g.legend text").iter().map(text_of).collect();
+    for wanted in ["p50", "p90", "p99", "max", "attempted"] {
+        assert!(legend.iter().any(|l| l == wanted), "{wanted}: {legend:?}");
+    }
+    let buckets: Vec<String> = select(
+        &page,
+        "svg[aria-label=\"response time histogram\"] text.tick",
+    )
+    .iter()
+    .map(text_of)
+    .filter(|t| t.starts_with('≤'))
+    .collect();
+    assert!(
+        !buckets.is_empty()
+            && buckets
+                .iter()
+                .all(|b| b.ends_with(" ms") || b.ends_with(" µs") || b.ends_with(" s")),
+        "{buckets:?}"
+    );
+}
+
+/// The comparison table's row of `metric` (after the summary of the current run).
+fn row<'a>(stdout: &'a str, metric: &str) -> &'a str {
+    stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("metric "))
+        .find(|l| l.starts_with(&format!("  {metric} ")))
+        .unwrap_or_else(|| panic!("no row {metric}: {stdout}"))
+}
+
+/// Rewrites a report's duration so that its throughput (delivered / duration) is `factor` times
+/// what it was.
+fn with_throughput_times(from: &Path, to: &Path, factor: f64) {
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from).unwrap()).unwrap();
+    let duration = report["stats"]["duration_s"].as_f64().unwrap();
+    report["stats"]["duration_s"] = serde_json::json!(duration / factor);
+    std::fs::write(to, serde_json::to_vec(&report).unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
+    let shard_1 = temp("shard-1.json");
+    let shard_2 = temp("shard-2.json");
+    for (shard, out) in [("1/2", &shard_1), ("2/2", &shard_2)] {
+        let (code, out_text) = short_run(
+            "baseline",
+            &["success_rate >= 0.5"],
+            &["--shard", shard, "--out", s(out)],
+        )
+        .await;
+        assert_eq!(code, 0, "{out_text}");
+    }
+    let merged = temp("merged.json");
+    let (code, stdout, stderr) = run_cli(
+        &["report", "--out", s(&merged), s(&shard_1), s(&shard_2)],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // The same shards against their merged file: every change is 0, so even 0 % limits hold.
+    let diff = temp("diff.html");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&merged),
+            s(&shard_1),
+            s(&shard_2),
+            "--max-regression",
+            "latency_p99=0%,throughput=0%,success_rate=0%",
+            "--html",
+            s(&diff),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let header = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("metric "))
+        .unwrap();
+    for column in ["baseline", "current", "change", "limit", "verdict"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let p99 = row(&stdout, "latency_p99");
+    assert!(
+        p99.contains(" ms ")
+            && p99.contains("+0.0 %")
+            && p99.contains("same")
+            && p99.ends_with("  ok"),
+        "{p99}"
+    );
+    let events = row(&stdout, "events");
+    assert!(
+        events.contains(" 60 ") && events.ends_with("  -"),
+        "{events}"
+    );
+    assert!(
+        stdout.ends_with("comparison: no regression past the limits\nresult: PASS\n"),
+        "{stdout}"
+    );
+    let page = Html::parse_document(&std::fs::read_to_string(&diff).unwrap());
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    assert!(
+        text_of(&select(&page, "div.banner.pass")[0]).contains("no regression past the limits")
+    );
+    let rows = select(&page, "table tr").len();
+    assert_eq!(
+        rows,
+        1 + inboxkit_mock::scenario::threshold::Metric::ALL.len()
+    );
+
+    // Throughput halved: 50 % worse, past a 5 % limit: exit 99, named first in the HTML.
+    let slower = temp("slower.json");
+    with_throughput_times(&merged, &slower, 0.5);
+    let (code, stdout, _) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&merged),
+            s(&slower),
+            "--max-regression",
+            "latency_p99=10%,throughput=5%",
+            "--html",
+            s(&diff),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 99, "{stdout}");
+    let line = row(&stdout, "throughput");
+    assert!(
+        line.contains("-50.0 %") && line.contains("worse") && line.ends_with("REGRESSED"),
+        "{line}"
+    );
+    assert!(
+        stdout.ends_with(
+            "comparison: REGRESSION: throughput worse by 50.0 % (limit 5.0 %)\nresult: FAIL (regression)\n"
+        ),
+        "{stdout}"
+    );
+    let page = Html::parse_document(&std::fs::read_to_string(&diff).unwrap());
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    assert!(text_of(&select(&page, "h1")[0]).contains("REGRESSION"));
+    assert!(text_of(&select(&page, "div.banner.fail")[0]).contains("throughput worse by 50.0 %"));
+
+    // Throughput doubled is better (direction-aware), and a regression without a limit on it is
+    // reported but does not fail.
+    let faster = temp("faster.json");
+    with_throughput_times(&merged, &faster, 2.0);
+    let (code, stdout, _) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&merged),
+            s(&faster),
+            "--max-regression",
+            "throughput=5%",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}");
+    let line = row(&stdout, "throughput");
+    assert!(
+        line.contains("+100.0 %") && line.contains("better"),
+        "{line}"
+    );
+    let (code, stdout, _) = run_cli(&["report", "--baseline", s(&merged), s(&slower)], b"").await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "comparison: no limits given (--max-regression): compared only\nresult: PASS\n"
+        ),
+        "{stdout}"
+    );
+
+    // No regression, but the current run fails its own thresholds: still 99, and it says why.
+    let mut strict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    strict["thresholds"] = serde_json::json!(["events > 1000"]);
+    let strict_path = temp("strict.json");
+    std::fs::write(&strict_path, serde_json::to_vec(&strict).unwrap()).unwrap();
+    let (code, stdout, _) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&merged),
+            s(&strict_path),
+            "--max-regression",
+            "throughput=5%",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 99, "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "comparison: no regression past the limits\nresult: FAIL (the current run's thresholds)\n"
+        ),
+        "{stdout}"
+    );
+
+    // A bad limit is a usage error naming the entry at fault.
+    for (spec, named) in [
+        ("latency_p99=ten%", "`ten%`"),
+        ("latncy_p99=10%", "`latncy_p99`"),
+        ("events=10%", "`events`"),
+        ("throughput", "`throughput`"),
+    ] {
+        let (code, stdout, stderr) = run_cli(
+            &[
+                "report",
+                "--baseline",
+                s(&merged),
+                s(&merged),
+                "--max-regression",
+                spec,
+            ],
+            b"",
+        )
+        .await;
+        assert_eq!(code, 64, "{spec}: {stdout}{stderr}");
+        assert!(stderr.contains(named), "{spec}: {stderr}");
+    }
+}
+
+/// Runs `tests/e2e/report.mjs` on `html` in headless Chromium: what it measured, or why the
+/// browser is missing (None: skipped outside CI).
+async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde_json::Value> {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let missing = if !chromium.exists() {
+        Some(format!("no Chromium at {}", chromium.display()))
+    } else if !e2e.join("node_modules/playwright-core").is_dir() {
+        Some("no tests/e2e/node_modules/playwright-core (npm ci --prefix tests/e2e)".into())
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the report browser test cannot run in CI: {missing}"
+        );
+        eprintln!("skipping the report browser test: {missing}");
+        return None;
+    }
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let run = tokio::process::Command::new("node")
+        .arg(e2e.join("report.mjs"))
+        .arg(html)
+        .arg(&prefix)
+        .arg(min_charts.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the browser run finishes within two minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "tests/e2e/report.mjs on {} failed; screenshots at {}-*.png\n{stdout}\n{stderr}",
+        html.display(),
+        prefix.display()
+    );
+    for width in [1280, 480] {
+        let png = std::fs::read(format!("{}-{width}.png", prefix.display())).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
+    }
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+#[tokio::test]
+async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
+    let html = temp("browser-failing.html");
+    let json = temp("browser-failing.json");
+    let (code, out) = short_run(
+        "browser",
+        &["latency_p99 > 1h"],
+        &["--html", s(&html), "--out", s(&json)],
+    )
+    .await;
+    assert_eq!(code, 99, "{out}");
+    let diff = temp("browser-diff.html");
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "report",
+            "--baseline",
+            s(&json),
+            s(&json),
+            "--html",
+            s(&diff),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        code, 99,
+        "the current run fails its thresholds: {stdout}{stderr}"
+    );
+    let Some(seen) = in_chromium(&html, "report-failing", 5).await else {
+        return;
+    };
+    // What a reader sees first: the verdict, then the failed threshold with its unit.
+    assert!(
+        seen["1280"]["heading"].as_str().unwrap().ends_with("FAIL"),
+        "{seen}"
+    );
+    let banner = seen["1280"]["banner"].as_str().unwrap();
+    assert!(
+        banner.contains("latency_p99 > 1h: observed") && banner.contains(" ms"),
+        "{banner}"
+    );
+    let seen = in_chromium(&diff, "report-diff", 1).await.unwrap();
+    assert!(
+        seen["480"]["heading"].as_str().unwrap().ends_with("FAIL"),
+        "{seen}"
+    );
+}
