@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use socket2::SockRef;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -71,7 +71,7 @@ pub struct Request<'a> {
 
 /// A subscriber's answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
+pub struct Reply {
     /// HTTP status code.
     pub status: u16,
     /// Header fields in arrival order, names in lowercase.
@@ -86,7 +86,7 @@ pub struct Answer {
 
 /// Why an exchange produced no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
+pub enum ReplyError {
     /// The host name did not resolve.
     #[error("dns error: {host}: {source}")]
     Dns {
@@ -122,16 +122,16 @@ pub enum ExchangeError {
     },
 }
 
-impl ExchangeError {
+impl ReplyError {
     /// A failed read or write: a reset or a closed pipe is the connection closing.
     fn io(context: &'static str, source: io::Error) -> Self {
         use io::ErrorKind::*;
         match source.kind() {
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | TimedOut
             | HostUnreachable | NetworkUnreachable | NetworkDown => {
-                ExchangeError::Closed(format!("{context}: {source}"))
+                ReplyError::Closed(format!("{context}: {source}"))
             }
-            _ => ExchangeError::Io { context, source },
+            _ => ReplyError::Io { context, source },
         }
     }
 }
@@ -168,12 +168,12 @@ impl ConnectionPool {
 
     /// POSTs `request` to `origin` on an idle connection that is still open, else on a new one,
     /// and reads the answer, keeping at most `cap` bytes of its body.
-    pub async fn exchange(
+    pub async fn round_trip(
         &self,
         origin: &Origin<'_>,
         request: &Request<'_>,
         cap: usize,
-    ) -> Result<Answer, ExchangeError> {
+    ) -> Result<Reply, ReplyError> {
         let mut wire = Vec::with_capacity(512 + request.body.len());
         encode(request, &mut wire)?;
         let mut conn = match self.take(origin) {
@@ -185,7 +185,7 @@ impl ConnectionPool {
         conn.stream
             .write_all(&wire)
             .await
-            .map_err(|error| ExchangeError::io("writing the request", error))?;
+            .map_err(|error| ReplyError::io("writing the request", error))?;
         let (answer, reusable) = conn.read_answer(cap).await?;
         if reusable {
             self.put_back(origin, conn);
@@ -271,7 +271,7 @@ impl fmt::Debug for ConnectionPool {
 
 /// Writes the request: request line, `host`, the headers (names in lowercase, as HTTP/2 and
 /// reqwest send them), `accept` unless given, `content-length`, the body.
-fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError> {
+fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ReplyError> {
     wire.extend_from_slice(b"POST ");
     wire.extend_from_slice(request.target.as_bytes());
     wire.extend_from_slice(b" HTTP/1.1\r\nhost: ");
@@ -281,10 +281,10 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError
     for (name, value) in request.headers {
         let (name, value) = (name.as_bytes(), value.as_bytes());
         if name.is_empty() || !name.iter().copied().all(is_token_byte) {
-            return Err(ExchangeError::InvalidHeader(lossy(name)));
+            return Err(ReplyError::InvalidHeader(lossy(name)));
         }
         if !value.iter().copied().all(is_value_byte) {
-            return Err(ExchangeError::InvalidHeader(lossy(name)));
+            return Err(ReplyError::InvalidHeader(lossy(name)));
         }
         accept |= name.eq_ignore_ascii_case(b"accept");
         let start = wire.len();
@@ -335,17 +335,18 @@ struct Head {
     keep_alive: bool,
 }
 
-/// One HTTP/1.1 connection and what has been read from it and not yet used.
-struct Conn {
-    stream: TcpStream,
+/// One HTTP/1.1 connection and what has been read from it and not yet used. The stream is a
+/// TCP socket; the answer parser also reads any other byte source (the fuzz target's slices).
+struct Conn<S = TcpStream> {
+    stream: S,
     buffer: BytesMut,
 }
 
 impl Conn {
-    async fn open(origin: &Origin<'_>) -> Result<Self, ExchangeError> {
+    async fn open(origin: &Origin<'_>) -> Result<Self, ReplyError> {
         let addresses = tokio::net::lookup_host((origin.host, origin.port))
             .await
-            .map_err(|source| ExchangeError::Dns {
+            .map_err(|source| ReplyError::Dns {
                 host: origin.host.to_owned(),
                 source,
             })?;
@@ -367,7 +368,7 @@ impl Conn {
             let none = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
             (origin.host.to_owned(), none)
         });
-        Err(ExchangeError::Connect { address, source })
+        Err(ReplyError::Connect { address, source })
     }
 
     /// Whether an idle connection can carry another request: nothing unread, and the
@@ -381,7 +382,9 @@ impl Conn {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock
             )
     }
+}
 
+impl<S: AsyncRead + Unpin> Conn<S> {
     /// Reads more into the buffer; 0 at the end of the stream.
     async fn fill(&mut self) -> io::Result<usize> {
         self.buffer.reserve(READ_CHUNK);
@@ -389,21 +392,21 @@ impl Conn {
     }
 
     /// Reads one answer (skipping 1xx ones); also says whether the connection can be reused.
-    async fn read_answer(&mut self, cap: usize) -> Result<(Answer, bool), ExchangeError> {
+    async fn read_answer(&mut self, cap: usize) -> Result<(Reply, bool), ReplyError> {
         let head = loop {
             if let Some(head) = self.parse_head()? {
                 break head;
             }
             if self.buffer.len() >= MAX_HEAD {
                 let error = format!("the answer's head is longer than {} KiB", MAX_HEAD / 1024);
-                return Err(ExchangeError::InvalidResponse(error));
+                return Err(ReplyError::InvalidResponse(error));
             }
             let read = self
                 .fill()
                 .await
-                .map_err(|error| ExchangeError::io("reading the answer", error))?;
+                .map_err(|error| ReplyError::io("reading the answer", error))?;
             if read == 0 {
-                return Err(ExchangeError::Closed(if self.buffer.is_empty() {
+                return Err(ReplyError::Closed(if self.buffer.is_empty() {
                     "the connection closed before an answer".into()
                 } else {
                     "the connection closed in the middle of the answer's head".into()
@@ -424,7 +427,7 @@ impl Conn {
                 false
             }
         };
-        let answer = Answer {
+        let answer = Reply {
             status: head.status,
             headers: head.headers,
             body: body.bytes,
@@ -435,7 +438,7 @@ impl Conn {
     }
 
     /// Parses a final answer head from the buffer and consumes it; `None` until one is complete.
-    fn parse_head(&mut self) -> Result<Option<Head>, ExchangeError> {
+    fn parse_head(&mut self) -> Result<Option<Head>, ReplyError> {
         loop {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut slots);
@@ -444,9 +447,9 @@ impl Conn {
                 Ok(httparse::Status::Partial) => return Ok(None),
                 Err(httparse::Error::TooManyHeaders) => {
                     let error = format!("more than {MAX_HEADERS} header fields");
-                    return Err(ExchangeError::InvalidResponse(error));
+                    return Err(ReplyError::InvalidResponse(error));
                 }
-                Err(error) => return Err(ExchangeError::InvalidResponse(error.to_string())),
+                Err(error) => return Err(ReplyError::InvalidResponse(error.to_string())),
             };
             let status = response.code.unwrap_or_default();
             if (100..200).contains(&status) && status != 101 {
@@ -580,7 +583,7 @@ impl Conn {
 }
 
 /// The head's status and fields, and what they say about the body and the connection.
-fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ExchangeError> {
+fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ReplyError> {
     let mut headers = Vec::with_capacity(fields.len());
     let (mut chunked, mut transfer_coded, mut length) = (false, false, None);
     let (mut close, mut keep_alive) = (false, false);
@@ -603,7 +606,7 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
                     let parsed = part.parse::<u64>().ok().filter(|_| digits);
                     if parsed.is_none() || length.is_some_and(|known| Some(known) != parsed) {
                         let error = format!("invalid Content-Length `{value}`");
-                        return Err(ExchangeError::InvalidResponse(error));
+                        return Err(ReplyError::InvalidResponse(error));
                     }
                     length = parsed;
                 }
@@ -639,6 +642,46 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
             && (http11 || keep_alive)
             && !(transfer_coded && (length.is_some() || !http11))
             && status != 101,
+    })
+}
+
+/// What the answer parser made of a byte stream: [`fuzz_parse_answer`]'s result.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ParsedReply {
+    /// The final answer's status.
+    pub status: u16,
+    /// Header fields in arrival order, names in lowercase.
+    pub headers: HeaderList,
+    /// The body kept (at most the cap).
+    pub body: Vec<u8>,
+    /// Whether the body was longer than the cap.
+    pub truncated: bool,
+    /// Why the body ended early, when it did.
+    pub body_error: Option<String>,
+    /// Whether the connection could carry another request.
+    pub reusable: bool,
+}
+
+/// Reads one answer from `bytes` (as if a subscriber sent them and then closed the connection)
+/// with the client's own parser, keeping at most `cap` bytes of body. For the fuzz target only:
+/// the client itself is private to the crate.
+#[doc(hidden)]
+pub fn fuzz_parse_answer(bytes: &[u8], cap: usize) -> Result<ParsedReply, String> {
+    let mut conn = Conn {
+        stream: bytes,
+        buffer: BytesMut::new(),
+    };
+    // A slice is always ready: the future completes without a runtime.
+    let (reply, reusable) =
+        futures::executor::block_on(conn.read_answer(cap)).map_err(|error| error.to_string())?;
+    Ok(ParsedReply {
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
+        truncated: reply.truncated,
+        body_error: reply.body_error,
+        reusable,
     })
 }
 
@@ -767,14 +810,14 @@ mod tests {
         pool: &ConnectionPool,
         url: &Url,
         headers: &SentHeaders,
-    ) -> Result<Answer, ExchangeError> {
+    ) -> Result<Reply, ReplyError> {
         let request = Request {
             target: &url[url::Position::BeforePath..url::Position::AfterQuery],
             host: &url[url::Position::BeforeHost..url::Position::BeforePath],
             headers,
             body: b"{}",
         };
-        pool.exchange(&Origin::of(url).unwrap(), &request, CAP)
+        pool.round_trip(&Origin::of(url).unwrap(), &request, CAP)
             .await
     }
 
@@ -806,14 +849,14 @@ mod tests {
         injected.push((Cow::Borrowed("X-Evil"), Cow::Borrowed("a\r\nX-Injected: 1")));
         let error = post(&pool(), &url, &injected).await.unwrap_err();
         assert!(
-            matches!(error, ExchangeError::InvalidHeader(ref name) if name == "X-Evil"),
+            matches!(error, ReplyError::InvalidHeader(ref name) if name == "X-Evil"),
             "{error}"
         );
         let mut bad_name = headers();
         bad_name.push((Cow::Borrowed("Bad Name"), Cow::Borrowed("x")));
         assert!(matches!(
             post(&pool(), &url, &bad_name).await,
-            Err(ExchangeError::InvalidHeader(_))
+            Err(ReplyError::InvalidHeader(_))
         ));
         assert_eq!(accepted.load(Ordering::SeqCst), 0);
     }
@@ -1043,14 +1086,11 @@ mod tests {
         ] {
             let (url, _, _) = server(answer, true).await;
             let error = post(&pool(), &url, &headers()).await.unwrap_err();
-            assert!(
-                matches!(error, ExchangeError::InvalidResponse(_)),
-                "{error}"
-            );
+            assert!(matches!(error, ReplyError::InvalidResponse(_)), "{error}");
         }
         let (url, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-", true).await;
         let error = post(&pool(), &url, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Closed(_)), "{error}");
+        assert!(matches!(error, ReplyError::Closed(_)), "{error}");
         let (url, _, _) = server(b"", true).await;
         let error = post(&pool(), &url, &headers()).await.unwrap_err();
         assert_eq!(error.to_string(), "the connection closed before an answer");
@@ -1062,11 +1102,11 @@ mod tests {
         let refused = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         drop(listener);
         let error = post(&pool(), &refused, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Connect { .. }), "{error}");
+        assert!(matches!(error, ReplyError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("127.0.0.1"), "{error}");
         let unknown = Url::parse("http://no-such-host.invalid/").unwrap();
         let error = post(&pool(), &unknown, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Dns { .. }), "{error}");
+        assert!(matches!(error, ReplyError::Dns { .. }), "{error}");
     }
 
     proptest::proptest! {
