@@ -28,6 +28,10 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// The most interim (1xx) answers accepted before the final one.
+const MAX_INTERIM: usize = 32;
+/// The most trailer fields accepted after a chunked body.
+const MAX_TRAILERS: usize = MAX_HEADERS;
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -304,6 +308,19 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ReplyError> {
     Ok(())
 }
 
+/// Whether a trailer line is a field line: a token, a colon, a valid value (RFC 9112 §5).
+fn is_field_line(line: &[u8]) -> bool {
+    match line.iter().position(|b| *b == b':') {
+        Some(colon) => {
+            let (name, value) = (&line[..colon], &line[colon + 1..]);
+            !name.is_empty()
+                && name.iter().copied().all(is_token_byte)
+                && value.iter().copied().all(is_value_byte)
+        }
+        None => false,
+    }
+}
+
 /// A `tchar` of RFC 9110 §5.6.2.
 fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
@@ -439,6 +456,7 @@ impl<S: AsyncRead + Unpin> Conn<S> {
 
     /// Parses a final answer head from the buffer and consumes it; `None` until one is complete.
     fn parse_head(&mut self) -> Result<Option<Head>, ReplyError> {
+        let mut interim = 0;
         loop {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut slots);
@@ -454,6 +472,11 @@ impl<S: AsyncRead + Unpin> Conn<S> {
             let status = response.code.unwrap_or_default();
             if (100..200).contains(&status) && status != 101 {
                 // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                interim += 1;
+                if interim > MAX_INTERIM {
+                    let error = format!("more than {MAX_INTERIM} interim (1xx) answers");
+                    return Err(ReplyError::InvalidResponse(error));
+                }
                 self.buffer.advance(length);
                 continue;
             }
@@ -504,7 +527,8 @@ impl<S: AsyncRead + Unpin> Conn<S> {
             let size = line.split(|b| *b == b';').next().unwrap_or_default();
             let size = std::str::from_utf8(size)
                 .ok()
-                .map(str::trim)
+                // Whitespace may follow the size, not precede it (as hyper reads it).
+                .map(|size| size.trim_end_matches([' ', '\t']))
                 .filter(|size| !size.is_empty() && size.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|size| u64::from_str_radix(size, 16).ok());
             let Some(size) = size else {
@@ -512,14 +536,20 @@ impl<S: AsyncRead + Unpin> Conn<S> {
                 return false;
             };
             if size == 0 {
-                // Trailer fields, up to the empty line: read and dropped.
-                loop {
+                // Trailer fields, up to the empty line: checked and dropped.
+                for _ in 0..=MAX_TRAILERS {
                     match self.line(body).await {
                         Some(line) if line.is_empty() => return true,
-                        Some(_) => {}
+                        Some(line) if is_field_line(&line) => {}
+                        Some(line) => {
+                            body.fail(format!("invalid trailer field `{}`", lossy(&line)));
+                            return false;
+                        }
                         None => return false,
                     }
                 }
+                body.fail(format!("more than {MAX_TRAILERS} trailer fields"));
+                return false;
             }
             if !self.read_length(size, body).await {
                 return false;
@@ -535,14 +565,26 @@ impl<S: AsyncRead + Unpin> Conn<S> {
         }
     }
 
-    /// The next line (without its CRLF or LF) from the buffer, reading more as needed; `None`,
+    /// The next line (without its CRLF) from the buffer, reading more as needed; `None`,
     /// with the body's error set, when it cannot be had.
     async fn line(&mut self, body: &mut CappedBody) -> Option<Vec<u8>> {
         loop {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
                 let line = self.buffer.split_to(end + 1);
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                return Some(line.strip_suffix(b"\r").unwrap_or(line).to_vec());
+                // CRLF only, as hyper: a bare LF inside the chunked coding is where two readers
+                // of the same bytes may disagree on the framing.
+                let Some(line) = line.strip_suffix(b"\r\n") else {
+                    body.fail("a line of the chunked body ends in a bare LF".into());
+                    return None;
+                };
+                if !line.iter().copied().all(is_value_byte) {
+                    body.fail(format!(
+                        "a control byte in a chunked-body line `{}`",
+                        lossy(line)
+                    ));
+                    return None;
+                }
+                return Some(line.to_vec());
             }
             if self.buffer.len() > MAX_LINE {
                 body.fail(format!("a chunk line is longer than {MAX_LINE} bytes"));
@@ -725,6 +767,9 @@ impl CappedBody {
         self.error = Some(error);
     }
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {
