@@ -180,17 +180,23 @@ impl ConnectionPool {
     ) -> Result<Reply, ReplyError> {
         let mut wire = Vec::with_capacity(512 + request.body.len());
         encode(request, &mut wire)?;
-        let mut conn = match self.take(origin) {
-            Some(conn) => conn,
+        let (mut conn, reused) = match self.take(origin) {
+            Some(conn) => (conn, true),
             // Boxed: connecting is rare and its state is large; every exchange would otherwise
             // carry (and move) it.
-            None => Box::pin(Conn::open(origin)).await?,
+            None => (Box::pin(Conn::open(origin)).await?, false),
         };
-        conn.stream
-            .write_all(&wire)
-            .await
-            .map_err(|error| ReplyError::io("writing the request", error))?;
-        let (answer, reusable) = conn.read_answer(cap).await?;
+        let (answer, reusable) = match conn.send(&wire, cap).await {
+            Err(ReplyError::Closed(_)) if reused && !conn.heard => {
+                // The subscriber closed the reused connection as the request went out and sent
+                // not one byte back: the request was not answered, so it goes once more, on a
+                // new connection (hyper retries such a request too). Only once: a subscriber
+                // that closes fresh connections as well fails the attempt.
+                conn = Box::pin(Conn::open(origin)).await?;
+                conn.send(&wire, cap).await?
+            }
+            result => result?,
+        };
         if reusable {
             self.put_back(origin, conn);
         }
@@ -357,6 +363,8 @@ struct Head {
 struct Conn<S = TcpStream> {
     stream: S,
     buffer: BytesMut,
+    /// Whether any byte arrived since the current request was written.
+    heard: bool,
 }
 
 impl Conn {
@@ -376,6 +384,7 @@ impl Conn {
                     return Ok(Conn {
                         stream,
                         buffer: BytesMut::with_capacity(READ_CHUNK),
+                        heard: false,
                     });
                 }
                 Err(source) => last = Some((address.to_string(), source)),
@@ -401,11 +410,25 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Writes a request (already encoded) and reads its answer.
+    async fn send(&mut self, wire: &[u8], cap: usize) -> Result<(Reply, bool), ReplyError> {
+        self.heard = false;
+        self.stream
+            .write_all(wire)
+            .await
+            .map_err(|error| ReplyError::io("writing the request", error))?;
+        self.read_answer(cap).await
+    }
+}
+
 impl<S: AsyncRead + Unpin> Conn<S> {
     /// Reads more into the buffer; 0 at the end of the stream.
     async fn fill(&mut self) -> io::Result<usize> {
         self.buffer.reserve(READ_CHUNK);
-        self.stream.read_buf(&mut self.buffer).await
+        let read = self.stream.read_buf(&mut self.buffer).await?;
+        self.heard |= read > 0;
+        Ok(read)
     }
 
     /// Reads one answer (skipping 1xx ones); also says whether the connection can be reused.
@@ -713,6 +736,7 @@ pub fn fuzz_parse_answer(bytes: &[u8], cap: usize) -> Result<ParsedReply, String
     let mut conn = Conn {
         stream: bytes,
         buffer: BytesMut::new(),
+        heard: false,
     };
     // A slice is always ready: the future completes without a runtime.
     let (reply, reusable) =
@@ -981,6 +1005,57 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(post(&pool, &url, &headers()).await.unwrap().status, 200);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server whose first connection answers one request, then reads the next and closes
+    /// without a byte (as a subscriber's idle timeout firing just as the request arrives); every
+    /// later connection answers every request. Returns its URL and how many it accepted.
+    async fn server_closing_after_one_answer() -> (Url, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    for served in 0.. {
+                        // Every test request arrives in one write.
+                        if !matches!(socket.read(&mut buffer).await, Ok(1..)) {
+                            return;
+                        }
+                        if first && served == 1 {
+                            return;
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if socket.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_closed_without_an_answer_is_retried_once_on_a_new_one() {
+        let (url, accepted) = server_closing_after_one_answer().await;
+        let pool = pool();
+        assert_eq!(post(&pool, &url, &headers()).await.unwrap().body, b"ok");
+        let second = post(&pool, &url, &headers()).await.unwrap();
+        assert_eq!(second.body, b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_connection_closed_without_an_answer_is_not_retried() {
+        let (url, accepted, requests) = server(b"", true).await;
+        let error = post(&pool(), &url, &headers()).await.unwrap_err();
+        assert!(matches!(error, ReplyError::Closed(_)), "{error}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(requests.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]
