@@ -71,6 +71,9 @@ pub struct Request<'a> {
     pub headers: &'a SentHeaders,
     /// The body.
     pub body: &'a [u8],
+    /// How long connecting may take when no idle connection is at hand, over all the host's
+    /// addresses (tried in turn, each within an equal share).
+    pub connect_timeout: Duration,
 }
 
 /// A subscriber's answer.
@@ -184,7 +187,10 @@ impl ConnectionPool {
             Some(conn) => (conn, true),
             // Boxed: connecting is rare and its state is large; every exchange would otherwise
             // carry (and move) it.
-            None => (Box::pin(Conn::open(origin)).await?, false),
+            None => (
+                Box::pin(Conn::open(origin, request.connect_timeout)).await?,
+                false,
+            ),
         };
         let (answer, reusable) = match conn.send(&wire, cap).await {
             Err(ReplyError::Closed(_)) if reused && !conn.heard => {
@@ -192,7 +198,7 @@ impl ConnectionPool {
                 // not one byte back: the request was not answered, so it goes once more, on a
                 // new connection (hyper retries such a request too). Only once: a subscriber
                 // that closes fresh connections as well fails the attempt.
-                conn = Box::pin(Conn::open(origin)).await?;
+                conn = Box::pin(Conn::open(origin, request.connect_timeout)).await?;
                 conn.send(&wire, cap).await?
             }
             result => result?,
@@ -368,16 +374,26 @@ struct Conn<S = TcpStream> {
 }
 
 impl Conn {
-    async fn open(origin: &Origin<'_>) -> Result<Self, ReplyError> {
-        let addresses = tokio::net::lookup_host((origin.host, origin.port))
+    async fn open(origin: &Origin<'_>, within: Duration) -> Result<Self, ReplyError> {
+        let addresses: Vec<_> = tokio::net::lookup_host((origin.host, origin.port))
             .await
             .map_err(|source| ReplyError::Dns {
                 host: origin.host.to_owned(),
                 source,
-            })?;
+            })?
+            .collect();
+        // An address that never answers (dropped SYNs) costs its share, not the whole deadline.
+        let share = within / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
         let mut last = None;
         for address in addresses {
-            match TcpStream::connect(address).await {
+            let connected = tokio::time::timeout(share, TcpStream::connect(address))
+                .await
+                .unwrap_or_else(|_| {
+                    let waited = humantime::format_duration(share);
+                    let message = format!("no TCP connection within {waited}");
+                    Err(io::Error::new(io::ErrorKind::TimedOut, message))
+                });
+            match connected {
                 Ok(stream) => {
                     // Best effort: a socket without it still works, only slower.
                     let _ = stream.set_nodelay(true);
@@ -885,6 +901,7 @@ mod tests {
             host: &url[url::Position::BeforeHost..url::Position::BeforePath],
             headers,
             body: b"{}",
+            connect_timeout: Duration::from_secs(30),
         };
         pool.round_trip(&Origin::of(url).unwrap(), &request, CAP)
             .await
@@ -1056,6 +1073,54 @@ mod tests {
         assert!(matches!(error, ReplyError::Closed(_)), "{error}");
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(requests.lock().unwrap().len(), 1);
+    }
+
+    /// A listener whose accept queue is full drops new SYNs (Linux): the connect hangs, and
+    /// the request fails as a connect error once its share of the time is spent.
+    #[tokio::test]
+    async fn a_connect_that_hangs_fails_within_the_connect_timeout() {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        socket.listen(0).unwrap();
+        let address = socket.local_addr().unwrap().as_socket().unwrap();
+        // Fill the accept queue (never accepted).
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            let attempt = TcpStream::connect(address);
+            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                queued.push(stream);
+            }
+        }
+        let url = Url::parse(&format!("http://{address}/")).unwrap();
+        let headers = headers();
+        let request = Request {
+            target: "/",
+            host: &url[url::Position::BeforeHost..url::Position::BeforePath],
+            headers: &headers,
+            body: b"{}",
+            connect_timeout: Duration::from_secs(1),
+        };
+        let started = Instant::now();
+        let (pool, origin) = (pool(), Origin::of(&url).unwrap());
+        let round_trip = pool.round_trip(&origin, &request, CAP);
+        let error = tokio::time::timeout(Duration::from_secs(30), round_trip)
+            .await
+            .expect("the connect timeout ends the attempt")
+            .unwrap_err();
+        assert!(
+            matches!(&error, ReplyError::Connect { source, .. } if source.kind() == io::ErrorKind::TimedOut),
+            "{error}"
+        );
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        drop(queued);
     }
 
     #[tokio::test]

@@ -156,6 +156,8 @@ impl Transport {
             host: &url[Position::BeforeHost..Position::BeforePath],
             headers,
             body,
+            // Half the deadline: the other half is left for the answer.
+            connect_timeout: deadline / 2,
         };
         let exchange = self.plain.round_trip(&origin, &request, RESPONSE_BODY_CAP);
         Some(match tokio::time::timeout(deadline, exchange).await.ok()? {

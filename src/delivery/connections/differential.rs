@@ -232,6 +232,7 @@ async fn ours(url: &Url) -> Verdict {
         host: &url[url::Position::BeforeHost..url::Position::BeforePath],
         headers: &headers,
         body: b"{}",
+        connect_timeout: PATIENCE,
     };
     match pool
         .round_trip(&Origin::of(url).unwrap(), &request, CAP)
