@@ -1327,6 +1327,36 @@ mod tests {
         }
     }
 
+    /// The fuzz target's entry reads the committed seeds as the client reads them off a socket.
+    #[test]
+    fn the_fuzz_entry_reads_the_seed_answers() {
+        let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/http_answer");
+        let read = |name: &str| {
+            let bytes = std::fs::read(format!("{seeds}/{name}")).unwrap();
+            crate::delivery::fuzz_parse_answer(&bytes, CAP)
+        };
+        let reply = read("chunked-trailer").unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (200, &b"hello world"[..]));
+        assert!(reply.reusable);
+        let reply = read("interim").unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (201, &b"ok"[..]));
+        let reply = read("truncated").unwrap();
+        assert_eq!((reply.body_error.is_some(), reply.reusable), (true, false));
+        let reply = read("until-close").unwrap();
+        assert_eq!(
+            (reply.status, &reply.body[..]),
+            (500, &b"until the end"[..])
+        );
+        let reply = read("no-content-both-framings").unwrap();
+        assert_eq!(
+            (reply.status, reply.body.len(), reply.reusable),
+            (204, 0, false)
+        );
+        let many_interim = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
+        let error = crate::delivery::fuzz_parse_answer(many_interim.as_bytes(), CAP).unwrap_err();
+        assert!(error.contains("interim"), "{error}");
+    }
+
     #[test]
     fn origins_name_the_host_to_resolve_and_the_port() {
         let parts = |url: &str| {
