@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use socket2::SockRef;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -28,6 +28,10 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// The longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// The most interim (1xx) answers accepted before the final one.
+const MAX_INTERIM: usize = 32;
+/// The most trailer fields accepted after a chunked body.
+const MAX_TRAILERS: usize = MAX_HEADERS;
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -67,11 +71,14 @@ pub struct Request<'a> {
     pub headers: &'a SentHeaders,
     /// The body.
     pub body: &'a [u8],
+    /// How long connecting may take when no idle connection is at hand, over all the host's
+    /// addresses (tried in turn, each within an equal share).
+    pub connect_timeout: Duration,
 }
 
 /// A subscriber's answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
+pub struct Reply {
     /// HTTP status code.
     pub status: u16,
     /// Header fields in arrival order, names in lowercase.
@@ -86,7 +93,7 @@ pub struct Answer {
 
 /// Why an exchange produced no answer.
 #[derive(Debug, thiserror::Error)]
-pub enum ExchangeError {
+pub enum ReplyError {
     /// The host name did not resolve.
     #[error("dns error: {host}: {source}")]
     Dns {
@@ -122,16 +129,16 @@ pub enum ExchangeError {
     },
 }
 
-impl ExchangeError {
+impl ReplyError {
     /// A failed read or write: a reset or a closed pipe is the connection closing.
     fn io(context: &'static str, source: io::Error) -> Self {
         use io::ErrorKind::*;
         match source.kind() {
             ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof | TimedOut
             | HostUnreachable | NetworkUnreachable | NetworkDown => {
-                ExchangeError::Closed(format!("{context}: {source}"))
+                ReplyError::Closed(format!("{context}: {source}"))
             }
-            _ => ExchangeError::Io { context, source },
+            _ => ReplyError::Io { context, source },
         }
     }
 }
@@ -168,25 +175,34 @@ impl ConnectionPool {
 
     /// POSTs `request` to `origin` on an idle connection that is still open, else on a new one,
     /// and reads the answer, keeping at most `cap` bytes of its body.
-    pub async fn exchange(
+    pub async fn round_trip(
         &self,
         origin: &Origin<'_>,
         request: &Request<'_>,
         cap: usize,
-    ) -> Result<Answer, ExchangeError> {
+    ) -> Result<Reply, ReplyError> {
         let mut wire = Vec::with_capacity(512 + request.body.len());
         encode(request, &mut wire)?;
-        let mut conn = match self.take(origin) {
-            Some(conn) => conn,
+        let (mut conn, reused) = match self.take(origin) {
+            Some(conn) => (conn, true),
             // Boxed: connecting is rare and its state is large; every exchange would otherwise
             // carry (and move) it.
-            None => Box::pin(Conn::open(origin)).await?,
+            None => (
+                Box::pin(Conn::open(origin, request.connect_timeout)).await?,
+                false,
+            ),
         };
-        conn.stream
-            .write_all(&wire)
-            .await
-            .map_err(|error| ExchangeError::io("writing the request", error))?;
-        let (answer, reusable) = conn.read_answer(cap).await?;
+        let (answer, reusable) = match conn.send(&wire, cap).await {
+            Err(ReplyError::Closed(_)) if reused && !conn.heard => {
+                // The subscriber closed the reused connection as the request went out and sent
+                // not one byte back: the request was not answered, so it goes once more, on a
+                // new connection (hyper retries such a request too). Only once: a subscriber
+                // that closes fresh connections as well fails the attempt.
+                conn = Box::pin(Conn::open(origin, request.connect_timeout)).await?;
+                conn.send(&wire, cap).await?
+            }
+            result => result?,
+        };
         if reusable {
             self.put_back(origin, conn);
         }
@@ -271,7 +287,7 @@ impl fmt::Debug for ConnectionPool {
 
 /// Writes the request: request line, `host`, the headers (names in lowercase, as HTTP/2 and
 /// reqwest send them), `accept` unless given, `content-length`, the body.
-fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError> {
+fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ReplyError> {
     wire.extend_from_slice(b"POST ");
     wire.extend_from_slice(request.target.as_bytes());
     wire.extend_from_slice(b" HTTP/1.1\r\nhost: ");
@@ -281,10 +297,10 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError
     for (name, value) in request.headers {
         let (name, value) = (name.as_bytes(), value.as_bytes());
         if name.is_empty() || !name.iter().copied().all(is_token_byte) {
-            return Err(ExchangeError::InvalidHeader(lossy(name)));
+            return Err(ReplyError::InvalidHeader(lossy(name)));
         }
         if !value.iter().copied().all(is_value_byte) {
-            return Err(ExchangeError::InvalidHeader(lossy(name)));
+            return Err(ReplyError::InvalidHeader(lossy(name)));
         }
         accept |= name.eq_ignore_ascii_case(b"accept");
         let start = wire.len();
@@ -302,6 +318,19 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ExchangeError
     wire.extend_from_slice(b"\r\n\r\n");
     wire.extend_from_slice(request.body);
     Ok(())
+}
+
+/// Whether a trailer line is a field line: a token, a colon, a valid value (RFC 9112 §5).
+fn is_field_line(line: &[u8]) -> bool {
+    match line.iter().position(|b| *b == b':') {
+        Some(colon) => {
+            let (name, value) = (&line[..colon], &line[colon + 1..]);
+            !name.is_empty()
+                && name.iter().copied().all(is_token_byte)
+                && value.iter().copied().all(is_value_byte)
+        }
+        None => false,
+    }
 }
 
 /// A `tchar` of RFC 9110 §5.6.2.
@@ -335,29 +364,43 @@ struct Head {
     keep_alive: bool,
 }
 
-/// One HTTP/1.1 connection and what has been read from it and not yet used.
-struct Conn {
-    stream: TcpStream,
+/// One HTTP/1.1 connection and what has been read from it and not yet used. The stream is a
+/// TCP socket; the answer parser also reads any other byte source (the fuzz target's slices).
+struct Conn<S = TcpStream> {
+    stream: S,
     buffer: BytesMut,
+    /// Whether any byte arrived since the current request was written.
+    heard: bool,
 }
 
 impl Conn {
-    async fn open(origin: &Origin<'_>) -> Result<Self, ExchangeError> {
-        let addresses = tokio::net::lookup_host((origin.host, origin.port))
+    async fn open(origin: &Origin<'_>, within: Duration) -> Result<Self, ReplyError> {
+        let addresses: Vec<_> = tokio::net::lookup_host((origin.host, origin.port))
             .await
-            .map_err(|source| ExchangeError::Dns {
+            .map_err(|source| ReplyError::Dns {
                 host: origin.host.to_owned(),
                 source,
-            })?;
+            })?
+            .collect();
+        // An address that never answers (dropped SYNs) costs its share, not the whole deadline.
+        let share = within / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
         let mut last = None;
         for address in addresses {
-            match TcpStream::connect(address).await {
+            let connected = tokio::time::timeout(share, TcpStream::connect(address))
+                .await
+                .unwrap_or_else(|_| {
+                    let waited = humantime::format_duration(share);
+                    let message = format!("no TCP connection within {waited}");
+                    Err(io::Error::new(io::ErrorKind::TimedOut, message))
+                });
+            match connected {
                 Ok(stream) => {
                     // Best effort: a socket without it still works, only slower.
                     let _ = stream.set_nodelay(true);
                     return Ok(Conn {
                         stream,
                         buffer: BytesMut::with_capacity(READ_CHUNK),
+                        heard: false,
                     });
                 }
                 Err(source) => last = Some((address.to_string(), source)),
@@ -367,7 +410,7 @@ impl Conn {
             let none = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
             (origin.host.to_owned(), none)
         });
-        Err(ExchangeError::Connect { address, source })
+        Err(ReplyError::Connect { address, source })
     }
 
     /// Whether an idle connection can carry another request: nothing unread, and the
@@ -381,29 +424,45 @@ impl Conn {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock
             )
     }
+}
 
+impl Conn {
+    /// Writes a request (already encoded) and reads its answer.
+    async fn send(&mut self, wire: &[u8], cap: usize) -> Result<(Reply, bool), ReplyError> {
+        self.heard = false;
+        self.stream
+            .write_all(wire)
+            .await
+            .map_err(|error| ReplyError::io("writing the request", error))?;
+        self.read_answer(cap).await
+    }
+}
+
+impl<S: AsyncRead + Unpin> Conn<S> {
     /// Reads more into the buffer; 0 at the end of the stream.
     async fn fill(&mut self) -> io::Result<usize> {
         self.buffer.reserve(READ_CHUNK);
-        self.stream.read_buf(&mut self.buffer).await
+        let read = self.stream.read_buf(&mut self.buffer).await?;
+        self.heard |= read > 0;
+        Ok(read)
     }
 
     /// Reads one answer (skipping 1xx ones); also says whether the connection can be reused.
-    async fn read_answer(&mut self, cap: usize) -> Result<(Answer, bool), ExchangeError> {
+    async fn read_answer(&mut self, cap: usize) -> Result<(Reply, bool), ReplyError> {
         let head = loop {
             if let Some(head) = self.parse_head()? {
                 break head;
             }
             if self.buffer.len() >= MAX_HEAD {
                 let error = format!("the answer's head is longer than {} KiB", MAX_HEAD / 1024);
-                return Err(ExchangeError::InvalidResponse(error));
+                return Err(ReplyError::InvalidResponse(error));
             }
             let read = self
                 .fill()
                 .await
-                .map_err(|error| ExchangeError::io("reading the answer", error))?;
+                .map_err(|error| ReplyError::io("reading the answer", error))?;
             if read == 0 {
-                return Err(ExchangeError::Closed(if self.buffer.is_empty() {
+                return Err(ReplyError::Closed(if self.buffer.is_empty() {
                     "the connection closed before an answer".into()
                 } else {
                     "the connection closed in the middle of the answer's head".into()
@@ -424,7 +483,7 @@ impl Conn {
                 false
             }
         };
-        let answer = Answer {
+        let answer = Reply {
             status: head.status,
             headers: head.headers,
             body: body.bytes,
@@ -435,7 +494,8 @@ impl Conn {
     }
 
     /// Parses a final answer head from the buffer and consumes it; `None` until one is complete.
-    fn parse_head(&mut self) -> Result<Option<Head>, ExchangeError> {
+    fn parse_head(&mut self) -> Result<Option<Head>, ReplyError> {
+        let mut interim = 0;
         loop {
             let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut slots);
@@ -444,13 +504,18 @@ impl Conn {
                 Ok(httparse::Status::Partial) => return Ok(None),
                 Err(httparse::Error::TooManyHeaders) => {
                     let error = format!("more than {MAX_HEADERS} header fields");
-                    return Err(ExchangeError::InvalidResponse(error));
+                    return Err(ReplyError::InvalidResponse(error));
                 }
-                Err(error) => return Err(ExchangeError::InvalidResponse(error.to_string())),
+                Err(error) => return Err(ReplyError::InvalidResponse(error.to_string())),
             };
             let status = response.code.unwrap_or_default();
             if (100..200).contains(&status) && status != 101 {
                 // An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                interim += 1;
+                if interim > MAX_INTERIM {
+                    let error = format!("more than {MAX_INTERIM} interim (1xx) answers");
+                    return Err(ReplyError::InvalidResponse(error));
+                }
                 self.buffer.advance(length);
                 continue;
             }
@@ -501,7 +566,8 @@ impl Conn {
             let size = line.split(|b| *b == b';').next().unwrap_or_default();
             let size = std::str::from_utf8(size)
                 .ok()
-                .map(str::trim)
+                // Whitespace may follow the size, not precede it (as hyper reads it).
+                .map(|size| size.trim_end_matches([' ', '\t']))
                 .filter(|size| !size.is_empty() && size.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|size| u64::from_str_radix(size, 16).ok());
             let Some(size) = size else {
@@ -509,14 +575,20 @@ impl Conn {
                 return false;
             };
             if size == 0 {
-                // Trailer fields, up to the empty line: read and dropped.
-                loop {
+                // Trailer fields, up to the empty line: checked and dropped.
+                for _ in 0..=MAX_TRAILERS {
                     match self.line(body).await {
                         Some(line) if line.is_empty() => return true,
-                        Some(_) => {}
+                        Some(line) if is_field_line(&line) => {}
+                        Some(line) => {
+                            body.fail(format!("invalid trailer field `{}`", lossy(&line)));
+                            return false;
+                        }
                         None => return false,
                     }
                 }
+                body.fail(format!("more than {MAX_TRAILERS} trailer fields"));
+                return false;
             }
             if !self.read_length(size, body).await {
                 return false;
@@ -532,14 +604,26 @@ impl Conn {
         }
     }
 
-    /// The next line (without its CRLF or LF) from the buffer, reading more as needed; `None`,
+    /// The next line (without its CRLF) from the buffer, reading more as needed; `None`,
     /// with the body's error set, when it cannot be had.
     async fn line(&mut self, body: &mut CappedBody) -> Option<Vec<u8>> {
         loop {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
                 let line = self.buffer.split_to(end + 1);
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                return Some(line.strip_suffix(b"\r").unwrap_or(line).to_vec());
+                // CRLF only, as hyper: a bare LF inside the chunked coding is where two readers
+                // of the same bytes may disagree on the framing.
+                let Some(line) = line.strip_suffix(b"\r\n") else {
+                    body.fail("a line of the chunked body ends in a bare LF".into());
+                    return None;
+                };
+                if !line.iter().copied().all(is_value_byte) {
+                    body.fail(format!(
+                        "a control byte in a chunked-body line `{}`",
+                        lossy(line)
+                    ));
+                    return None;
+                }
+                return Some(line.to_vec());
             }
             if self.buffer.len() > MAX_LINE {
                 body.fail(format!("a chunk line is longer than {MAX_LINE} bytes"));
@@ -580,7 +664,7 @@ impl Conn {
 }
 
 /// The head's status and fields, and what they say about the body and the connection.
-fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ExchangeError> {
+fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ReplyError> {
     let mut headers = Vec::with_capacity(fields.len());
     let (mut chunked, mut transfer_coded, mut length) = (false, false, None);
     let (mut close, mut keep_alive) = (false, false);
@@ -603,7 +687,7 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
                     let parsed = part.parse::<u64>().ok().filter(|_| digits);
                     if parsed.is_none() || length.is_some_and(|known| Some(known) != parsed) {
                         let error = format!("invalid Content-Length `{value}`");
-                        return Err(ExchangeError::InvalidResponse(error));
+                        return Err(ReplyError::InvalidResponse(error));
                     }
                     length = parsed;
                 }
@@ -639,6 +723,47 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
             && (http11 || keep_alive)
             && !(transfer_coded && (length.is_some() || !http11))
             && status != 101,
+    })
+}
+
+/// What the answer parser made of a byte stream: [`fuzz_parse_answer`]'s result.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ParsedReply {
+    /// The final answer's status.
+    pub status: u16,
+    /// Header fields in arrival order, names in lowercase.
+    pub headers: HeaderList,
+    /// The body kept (at most the cap).
+    pub body: Vec<u8>,
+    /// Whether the body was longer than the cap.
+    pub truncated: bool,
+    /// Why the body ended early, when it did.
+    pub body_error: Option<String>,
+    /// Whether the connection could carry another request.
+    pub reusable: bool,
+}
+
+/// Reads one answer from `bytes` (as if a subscriber sent them and then closed the connection)
+/// with the client's own parser, keeping at most `cap` bytes of body. For the fuzz target only:
+/// the client itself is private to the crate.
+#[doc(hidden)]
+pub fn fuzz_parse_answer(bytes: &[u8], cap: usize) -> Result<ParsedReply, String> {
+    let mut conn = Conn {
+        stream: bytes,
+        buffer: BytesMut::new(),
+        heard: false,
+    };
+    // A slice is always ready: the future completes without a runtime.
+    let (reply, reusable) =
+        futures::executor::block_on(conn.read_answer(cap)).map_err(|error| error.to_string())?;
+    Ok(ParsedReply {
+        status: reply.status,
+        headers: reply.headers,
+        body: reply.body,
+        truncated: reply.truncated,
+        body_error: reply.body_error,
+        reusable,
     })
 }
 
@@ -682,6 +807,9 @@ impl CappedBody {
         self.error = Some(error);
     }
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {
@@ -767,14 +895,15 @@ mod tests {
         pool: &ConnectionPool,
         url: &Url,
         headers: &SentHeaders,
-    ) -> Result<Answer, ExchangeError> {
+    ) -> Result<Reply, ReplyError> {
         let request = Request {
             target: &url[url::Position::BeforePath..url::Position::AfterQuery],
             host: &url[url::Position::BeforeHost..url::Position::BeforePath],
             headers,
             body: b"{}",
+            connect_timeout: Duration::from_secs(30),
         };
-        pool.exchange(&Origin::of(url).unwrap(), &request, CAP)
+        pool.round_trip(&Origin::of(url).unwrap(), &request, CAP)
             .await
     }
 
@@ -806,14 +935,14 @@ mod tests {
         injected.push((Cow::Borrowed("X-Evil"), Cow::Borrowed("a\r\nX-Injected: 1")));
         let error = post(&pool(), &url, &injected).await.unwrap_err();
         assert!(
-            matches!(error, ExchangeError::InvalidHeader(ref name) if name == "X-Evil"),
+            matches!(error, ReplyError::InvalidHeader(ref name) if name == "X-Evil"),
             "{error}"
         );
         let mut bad_name = headers();
         bad_name.push((Cow::Borrowed("Bad Name"), Cow::Borrowed("x")));
         assert!(matches!(
             post(&pool(), &url, &bad_name).await,
-            Err(ExchangeError::InvalidHeader(_))
+            Err(ReplyError::InvalidHeader(_))
         ));
         assert_eq!(accepted.load(Ordering::SeqCst), 0);
     }
@@ -893,6 +1022,105 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(post(&pool, &url, &headers()).await.unwrap().status, 200);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server whose first connection answers one request, then reads the next and closes
+    /// without a byte (as a subscriber's idle timeout firing just as the request arrives); every
+    /// later connection answers every request. Returns its URL and how many it accepted.
+    async fn server_closing_after_one_answer() -> (Url, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    for served in 0.. {
+                        // Every test request arrives in one write.
+                        if !matches!(socket.read(&mut buffer).await, Ok(1..)) {
+                            return;
+                        }
+                        if first && served == 1 {
+                            return;
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if socket.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_closed_without_an_answer_is_retried_once_on_a_new_one() {
+        let (url, accepted) = server_closing_after_one_answer().await;
+        let pool = pool();
+        assert_eq!(post(&pool, &url, &headers()).await.unwrap().body, b"ok");
+        let second = post(&pool, &url, &headers()).await.unwrap();
+        assert_eq!(second.body, b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_connection_closed_without_an_answer_is_not_retried() {
+        let (url, accepted, requests) = server(b"", true).await;
+        let error = post(&pool(), &url, &headers()).await.unwrap_err();
+        assert!(matches!(error, ReplyError::Closed(_)), "{error}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(requests.lock().unwrap().len(), 1);
+    }
+
+    /// A listener whose accept queue is full drops new SYNs (Linux): the connect hangs, and
+    /// the request fails as a connect error once its share of the time is spent.
+    #[tokio::test]
+    async fn a_connect_that_hangs_fails_within_the_connect_timeout() {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        socket.listen(0).unwrap();
+        let address = socket.local_addr().unwrap().as_socket().unwrap();
+        // Fill the accept queue (never accepted).
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            let attempt = TcpStream::connect(address);
+            if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(1), attempt).await {
+                queued.push(stream);
+            }
+        }
+        let url = Url::parse(&format!("http://{address}/")).unwrap();
+        let headers = headers();
+        let request = Request {
+            target: "/",
+            host: &url[url::Position::BeforeHost..url::Position::BeforePath],
+            headers: &headers,
+            body: b"{}",
+            connect_timeout: Duration::from_secs(1),
+        };
+        let started = Instant::now();
+        let (pool, origin) = (pool(), Origin::of(&url).unwrap());
+        let round_trip = pool.round_trip(&origin, &request, CAP);
+        let error = tokio::time::timeout(Duration::from_secs(30), round_trip)
+            .await
+            .expect("the connect timeout ends the attempt")
+            .unwrap_err();
+        assert!(
+            matches!(&error, ReplyError::Connect { source, .. } if source.kind() == io::ErrorKind::TimedOut),
+            "{error}"
+        );
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        drop(queued);
     }
 
     #[tokio::test]
@@ -1043,14 +1271,11 @@ mod tests {
         ] {
             let (url, _, _) = server(answer, true).await;
             let error = post(&pool(), &url, &headers()).await.unwrap_err();
-            assert!(
-                matches!(error, ExchangeError::InvalidResponse(_)),
-                "{error}"
-            );
+            assert!(matches!(error, ReplyError::InvalidResponse(_)), "{error}");
         }
         let (url, _, _) = server(b"HTTP/1.1 200 OK\r\ncontent-", true).await;
         let error = post(&pool(), &url, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Closed(_)), "{error}");
+        assert!(matches!(error, ReplyError::Closed(_)), "{error}");
         let (url, _, _) = server(b"", true).await;
         let error = post(&pool(), &url, &headers()).await.unwrap_err();
         assert_eq!(error.to_string(), "the connection closed before an answer");
@@ -1062,11 +1287,11 @@ mod tests {
         let refused = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         drop(listener);
         let error = post(&pool(), &refused, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Connect { .. }), "{error}");
+        assert!(matches!(error, ReplyError::Connect { .. }), "{error}");
         assert!(error.to_string().contains("127.0.0.1"), "{error}");
         let unknown = Url::parse("http://no-such-host.invalid/").unwrap();
         let error = post(&pool(), &unknown, &headers()).await.unwrap_err();
-        assert!(matches!(error, ExchangeError::Dns { .. }), "{error}");
+        assert!(matches!(error, ReplyError::Dns { .. }), "{error}");
     }
 
     proptest::proptest! {
@@ -1100,6 +1325,36 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// The fuzz target's entry reads the committed seeds as the client reads them off a socket.
+    #[test]
+    fn the_fuzz_entry_reads_the_seed_answers() {
+        let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/http_answer");
+        let read = |name: &str| {
+            let bytes = std::fs::read(format!("{seeds}/{name}")).unwrap();
+            crate::delivery::fuzz_parse_answer(&bytes, CAP)
+        };
+        let reply = read("chunked-trailer").unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (200, &b"hello world"[..]));
+        assert!(reply.reusable);
+        let reply = read("interim").unwrap();
+        assert_eq!((reply.status, &reply.body[..]), (201, &b"ok"[..]));
+        let reply = read("truncated").unwrap();
+        assert_eq!((reply.body_error.is_some(), reply.reusable), (true, false));
+        let reply = read("until-close").unwrap();
+        assert_eq!(
+            (reply.status, &reply.body[..]),
+            (500, &b"until the end"[..])
+        );
+        let reply = read("no-content-both-framings").unwrap();
+        assert_eq!(
+            (reply.status, reply.body.len(), reply.reusable),
+            (204, 0, false)
+        );
+        let many_interim = "HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
+        let error = crate::delivery::fuzz_parse_answer(many_interim.as_bytes(), CAP).unwrap_err();
+        assert!(error.contains("interim"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Delivery: the retry policy, one HTTP attempt, the journal, and the sender that ties them.
 
-pub mod connections;
+pub(crate) mod connections;
 pub mod engine;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -10,6 +10,8 @@ pub mod policy;
 pub mod timeline;
 pub mod transport;
 
+#[doc(hidden)]
+pub use connections::{ParsedReply, fuzz_parse_answer};
 pub use engine::{
     AttemptSummary, DeliveryOrder, DeliveryOutcome, OutgoingEvent, Sender, SenderOptions,
     Subscriber,

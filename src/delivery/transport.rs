@@ -15,7 +15,7 @@ use http::header::{self as http_header, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use url::{Position, Url};
 
-use super::connections::{self, CappedBody, ConnectionPool, ExchangeError, Origin};
+use super::connections::{self, CappedBody, ConnectionPool, Origin, ReplyError};
 use super::outcome::AttemptOutcome;
 use crate::contract::headers::{self, HeaderList, SentHeaders};
 
@@ -86,6 +86,7 @@ impl Transport {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .danger_accept_invalid_certs(options.insecure)
             .no_proxy()
+            .dns_resolver(Arc::new(TypedResolver))
             .build()?;
         Ok(Transport {
             plain: Arc::new(ConnectionPool::new(POOL_IDLE_TIMEOUT)),
@@ -145,7 +146,7 @@ impl Transport {
         headers: &SentHeaders,
         body: &[u8],
         deadline: Duration,
-    ) -> Option<Answer> {
+    ) -> Option<Verdict> {
         let Some(origin) = Origin::of(url) else {
             let error = format!("the URL `{url}` has no host to connect to");
             return Some(Err((AttemptOutcome::RequestError, error)));
@@ -155,8 +156,10 @@ impl Transport {
             host: &url[Position::BeforeHost..Position::BeforePath],
             headers,
             body,
+            // Half the deadline: the other half is left for the answer.
+            connect_timeout: deadline / 2,
         };
-        let exchange = self.plain.exchange(&origin, &request, RESPONSE_BODY_CAP);
+        let exchange = self.plain.round_trip(&origin, &request, RESPONSE_BODY_CAP);
         Some(match tokio::time::timeout(deadline, exchange).await.ok()? {
             Ok(answer) => Ok((
                 RecordedResponse {
@@ -167,7 +170,7 @@ impl Transport {
                 },
                 answer.body_error,
             )),
-            Err(error) => Err((classify_exchange(&error), error.to_string())),
+            Err(error) => Err((classify_plain(&error), error.to_string())),
         })
     }
 
@@ -178,7 +181,7 @@ impl Transport {
         headers: HeaderMap,
         body: Bytes,
         deadline: Duration,
-    ) -> Option<Answer> {
+    ) -> Option<Verdict> {
         let request = self.tls.post(url.clone()).headers(headers).body(body);
         tokio::time::timeout(deadline, async {
             let mut response = match request.send().await {
@@ -225,7 +228,7 @@ impl Transport {
 }
 
 /// An answer with an optional body-reading error, or a coded failure with its error chain.
-type Answer = Result<(RecordedResponse, Option<String>), (AttemptOutcome, String)>;
+type Verdict = Result<(RecordedResponse, Option<String>), (AttemptOutcome, String)>;
 
 /// A body as text: as is when it is UTF-8 (no copy), else lossily.
 fn text(body: Vec<u8>) -> String {
@@ -284,13 +287,13 @@ fn known_name(name: &str) -> Option<HeaderName> {
 }
 
 /// Maps a failed plain-HTTP exchange onto an outcome code.
-fn classify_exchange(error: &ExchangeError) -> AttemptOutcome {
+fn classify_plain(error: &ReplyError) -> AttemptOutcome {
     match error {
-        ExchangeError::Dns { .. } => AttemptOutcome::DnsError,
-        ExchangeError::Connect { .. } => AttemptOutcome::ConnectError,
-        ExchangeError::Closed(_) => AttemptOutcome::ConnectionClosed,
-        ExchangeError::InvalidResponse(_) => AttemptOutcome::InvalidResponse,
-        ExchangeError::InvalidHeader(_) | ExchangeError::Io { .. } => AttemptOutcome::RequestError,
+        ReplyError::Dns { .. } => AttemptOutcome::DnsError,
+        ReplyError::Connect { .. } => AttemptOutcome::ConnectError,
+        ReplyError::Closed(_) => AttemptOutcome::ConnectionClosed,
+        ReplyError::InvalidResponse(_) => AttemptOutcome::InvalidResponse,
+        ReplyError::InvalidHeader(_) | ReplyError::Io { .. } => AttemptOutcome::RequestError,
     }
 }
 
@@ -299,21 +302,64 @@ fn classify_reqwest(error: &reqwest::Error) -> AttemptOutcome {
     if error.is_timeout() {
         return AttemptOutcome::Timeout;
     }
-    if is_tls_failure(error) {
+    if has_cause::<rustls::Error>(error) {
         return AttemptOutcome::TlsError;
     }
     if error.is_connect() {
-        return connect_outcome(&error_chain(error));
+        return if has_cause::<DnsFailure>(error) {
+            AttemptOutcome::DnsError
+        } else {
+            AttemptOutcome::ConnectError
+        };
     }
     classify_causes(error.source())
 }
 
-fn connect_outcome(chain: &str) -> AttemptOutcome {
-    if chain.contains("dns error") || chain.contains("failed to lookup address") {
-        AttemptOutcome::DnsError
-    } else {
-        AttemptOutcome::ConnectError
+/// A host name that did not resolve, as [`TypedResolver`] reports it: recognised in reqwest's
+/// error chain by its type, not by the words of a message.
+#[derive(Debug, thiserror::Error)]
+#[error("the name `{host}` did not resolve")]
+struct DnsFailure {
+    host: String,
+    source: std::io::Error,
+}
+
+/// The system resolver (as reqwest's default, through Tokio's blocking pool), with failures typed
+/// as [`DnsFailure`].
+#[derive(Debug)]
+struct TypedResolver;
+
+impl reqwest::dns::Resolve for TypedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let looked_up = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map(Iterator::collect::<Vec<_>>);
+            match looked_up {
+                Ok(addresses) => Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs),
+                Err(source) => Err(Box::new(DnsFailure { host, source }) as _),
+            }
+        })
     }
+}
+
+/// Whether an error of type `T` is among `error`'s causes (stepping into I/O errors' payloads).
+fn has_cause<T: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<T>() {
+            return true;
+        }
+        // io::Error's `source` skips the error it wraps, so step into that one instead.
+        source = match cause.downcast_ref::<std::io::Error>() {
+            Some(io_error) => io_error
+                .get_ref()
+                .map(|inner| inner as &(dyn StdError + 'static)),
+            None => cause.source(),
+        };
+    }
+    false
 }
 
 /// Walks a source chain for hyper (inside reqwest) and I/O errors that say what went wrong.
@@ -344,24 +390,6 @@ fn classify_causes(mut source: Option<&(dyn StdError + 'static)>) -> AttemptOutc
     AttemptOutcome::RequestError
 }
 
-/// Whether a rustls error (a refused certificate, a failed handshake) is among the causes.
-fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause.is::<rustls::Error>() {
-            return true;
-        }
-        // io::Error's `source` skips the error it wraps, so step into that one instead.
-        source = match cause.downcast_ref::<std::io::Error>() {
-            Some(io_error) => io_error
-                .get_ref()
-                .map(|inner| inner as &(dyn StdError + 'static)),
-            None => cause.source(),
-        };
-    }
-    false
-}
-
 /// The error and all its causes, joined with `: `.
 pub fn error_chain(error: &dyn StdError) -> String {
     let mut text = error.to_string();
@@ -375,4 +403,39 @@ pub fn error_chain(error: &dyn StdError) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn outcome_of(url: &str) -> AttemptOutcome {
+        let transport = Transport::new(&TransportOptions::default()).unwrap();
+        let url = Url::parse(url).unwrap();
+        let exchange = transport
+            .post(&url, &Vec::new(), Bytes::new(), Duration::from_secs(30))
+            .await;
+        exchange.outcome
+    }
+
+    /// Both stacks tell a name that does not resolve from an address that refuses, by the type
+    /// of the failure (`.invalid` never resolves: RFC 6761 §6.4).
+    #[tokio::test]
+    async fn dns_and_connect_failures_are_told_apart_by_type_on_both_stacks() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = listener.local_addr().unwrap();
+        drop(listener);
+        for scheme in ["http", "https"] {
+            assert_eq!(
+                outcome_of(&format!("{scheme}://no-such-host.invalid/")).await,
+                AttemptOutcome::DnsError,
+                "{scheme}"
+            );
+            assert_eq!(
+                outcome_of(&format!("{scheme}://{refused}/")).await,
+                AttemptOutcome::ConnectError,
+                "{scheme}"
+            );
+        }
+    }
 }
