@@ -7,6 +7,9 @@
 //! delivery is kept (the journal's capacity is N), each with one attempt, the seed profile's
 //! full header set (Authorization and the mock headers included).
 
+#[path = "support/sink.rs"]
+mod support_sink;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -17,7 +20,6 @@ use inboxkit_mock::delivery::{OutgoingEvent, RetryPolicy, Sender, SenderOptions,
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::Clock;
 use inboxkit_mock::simulation::sample::sample_envelope;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Counts live heap bytes.
@@ -64,48 +66,6 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
-/// A keep-alive HTTP/1.1 sink: reads each request (head, then `Content-Length` bytes) and
-/// answers `200` with an empty body.
-async fn sink(listener: TcpListener) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut buffer = Vec::with_capacity(4096);
-            let mut chunk = [0u8; 4096];
-            loop {
-                let end = loop {
-                    if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end + 4;
-                    }
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buffer.len() < end + length {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                buffer.drain(..end + length);
-                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                if socket.write_all(answer).await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-}
-
 fn event(faker: &mut Faker, account: &inboxkit_mock::contract::Account) -> OutgoingEvent {
     let envelope = sample_envelope(
         &EventType::DomainStatusChanged,
@@ -131,7 +91,7 @@ fn main() {
     runtime.block_on(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/webhook", listener.local_addr().expect("address"));
-        tokio::spawn(sink(listener));
+        tokio::spawn(support_sink::sink(listener));
         let sender = Sender::new(
             Clock::real(),
             SenderOptions {

@@ -10,59 +10,19 @@
 //! under 5 s, all terminal within 10 s after); `large` is 20,000 + 200,000 (target: under 60 s,
 //! RSS under 1 GiB).
 
+#[path = "support/sink.rs"]
+mod support_sink;
+
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const API_KEY: &str = "ik_bench_key";
 const MAILBOXES_PER_DOMAIN: usize = 10;
 const BATCH: usize = 1000;
-
-/// A keep-alive HTTP/1.1 sink: reads each request (head, then `Content-Length` bytes) and
-/// answers `200` with an empty body.
-async fn sink(listener: TcpListener) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut buffer = Vec::with_capacity(8192);
-            let mut chunk = [0u8; 8192];
-            loop {
-                let end = loop {
-                    if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end + 4;
-                    }
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buffer.len() < end + length {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                buffer.drain(..end + length);
-                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                if socket.write_all(answer).await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-}
 
 /// A line of `/proc/PID/status` in MiB (`VmRSS`, `VmHWM`).
 fn memory_mib(pid: u32, field: &str) -> f64 {
@@ -184,7 +144,7 @@ impl Serve {
 async fn run(domains: usize) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let webhook = format!("http://{}/webhook", listener.local_addr().expect("address"));
-    tokio::spawn(sink(listener));
+    tokio::spawn(support_sink::sink(listener));
     let serve = Serve::start(&webhook).await;
     let mailboxes = domains * MAILBOXES_PER_DOMAIN;
 
