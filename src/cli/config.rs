@@ -290,20 +290,36 @@ mod tests {
         let config = "port = 9300\ntime-scale = 60\n";
         let cli = parse(config, &["inboxkit-mock", "serve"]).unwrap();
         assert_eq!(serve_port(&cli), 9300);
-        // `send` has --time-scale but no --port: the top-level port does not bother it.
-        parse(
+        // `send` has --time-scale but no --port: the top-level port does not bother it, and
+        // the top-level time scale reaches it.
+        let send = parse(
             config,
             &["inboxkit-mock", "send", "--to", "http://127.0.0.1:1/"],
         )
         .unwrap();
+        let send = format!("{:?}", send.command);
+        assert!(send.contains("time_scale: 60.0"), "{send}");
+        assert!(!send.contains("9300"), "{send}");
     }
 
     #[test]
     fn switches_lists_and_required_options_can_come_from_the_file() {
         let config = "[serve]\npaused = true\nfailure = [\"dkim_setup_failed=0.5\"]\n\
                       [send]\nto = \"http://127.0.0.1:9/hook\"\n";
-        parse(config, &["inboxkit-mock", "serve"]).unwrap();
-        parse(config, &["inboxkit-mock", "send"]).unwrap();
+        let serve = format!(
+            "{:?}",
+            parse(config, &["inboxkit-mock", "serve"]).unwrap().command
+        );
+        assert!(serve.contains("paused: true"), "{serve}");
+        assert!(
+            serve.contains(r#"failures: ["dkim_setup_failed=0.5"]"#),
+            "{serve}"
+        );
+        let send = format!(
+            "{:?}",
+            parse(config, &["inboxkit-mock", "send"]).unwrap().command
+        );
+        assert!(send.contains(r#"to: "http://127.0.0.1:9/hook""#), "{send}");
     }
 
     #[test]
