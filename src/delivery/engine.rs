@@ -415,11 +415,13 @@ impl Sender {
     }
 
     /// A new delivery's place on the timeline: busy from now, and in its entity's line.
+    /// A delivery whose first attempt was already made (a resumed one) takes no turn.
     fn work(&self, subscriber: &Subscriber, record: &DeliveryRecord) -> Work {
+        let first_attempt_due = record.scheduled_attempts() == 0;
         Work {
             busy: self.inner.timeline.busy(),
             turn: match (self.inner.order, record.entity_uid.as_deref()) {
-                (DeliveryOrder::PerEntity, Some(uid)) => {
+                (DeliveryOrder::PerEntity, Some(uid)) if first_attempt_due => {
                     Some(self.inner.timeline.take_turn(&subscriber.url, uid))
                 }
                 _ => None,
@@ -525,15 +527,7 @@ impl Sender {
             body,
             signature,
         };
-        let work = Work {
-            busy: self.inner.timeline.busy(),
-            turn: match (self.inner.order, record.entity_uid.as_deref()) {
-                (DeliveryOrder::PerEntity, Some(uid)) if made == 0 => {
-                    Some(self.inner.timeline.take_turn(&delivery.subscriber.url, uid))
-                }
-                _ => None,
-            },
-        };
+        let work = self.work(&delivery.subscriber, &record);
         self.inner.journal.restore(record);
         self.inner.journal.count_resumed(resent);
         let resume = Resume {

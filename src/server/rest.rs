@@ -15,6 +15,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -25,6 +26,7 @@ use super::subscriber::parse_url;
 use crate::contract::{Entity, PayloadShape, Platform, Secret};
 use crate::model::fake::INBOXKIT_NAMESERVERS;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
+use crate::simulation::simulator::{ActionError, Fired, Simulation};
 use crate::simulation::transition::for_shape;
 
 /// What one domain-year costs in the mock's register answer (chosen; USD).
@@ -353,6 +355,34 @@ fn one_domain(world: &World, caller: Caller, uid: &str) -> Result<EntityRef, Res
     Ok(found[0])
 }
 
+/// Applies `act` to one connected domain of the caller's workspace, dispatching what it
+/// announced before the world unlocks, then saves; returns the domain as the REST API shows it.
+async fn act_on_domain(
+    caller: Caller,
+    state: &AppState,
+    uid: &str,
+    act: impl FnOnce(
+        &mut Simulation,
+        EntityRef,
+        PayloadShape,
+        DateTime<Utc>,
+    ) -> Result<Vec<Fired>, ActionError>,
+) -> Result<Value, RestError> {
+    state.intake()?;
+    let shape = state.shape();
+    let now = state.clock().now();
+    let domain = {
+        let mut sim = state.sim();
+        let domain = one_domain(sim.world(), caller, uid)?;
+        let fired = act(&mut sim, domain, shape, now)?;
+        state.dispatch(fired);
+        entity_json(sim.world().entity(domain), false, shape)
+    };
+    state.wake_driver();
+    state.saved().await?;
+    Ok(domain)
+}
+
 /// "Get nameservers for domain connection": issues InboxKit's nameservers for a connected
 /// domain (`cart` -> `dns_setup_pending`, announced); asked again, answers the same.
 async fn domain_nameservers(
@@ -360,18 +390,7 @@ async fn domain_nameservers(
     state: web::Data<AppState>,
     body: web::Json<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let domain = {
-        let mut sim = state.sim();
-        let domain = one_domain(sim.world(), caller, &body.uid)?;
-        let fired = sim.issue_nameservers(domain, shape, now)?;
-        state.dispatch(fired);
-        entity_json(sim.world().entity(domain), false, shape)
-    };
-    state.wake_driver();
-    state.saved().await?;
+    let domain = act_on_domain(caller, &state, &body.uid, Simulation::issue_nameservers).await?;
     Ok(ok(
         "Nameservers retrieved successfully",
         json!({"nameservers": INBOXKIT_NAMESERVERS, "domain": domain}),
@@ -386,18 +405,7 @@ async fn check_nameservers(
     state: web::Data<AppState>,
     body: web::Json<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let domain = {
-        let mut sim = state.sim();
-        let domain = one_domain(sim.world(), caller, &body.uid)?;
-        let fired = sim.check_nameservers(domain, shape, now)?;
-        state.dispatch(fired);
-        entity_json(sim.world().entity(domain), false, shape)
-    };
-    state.wake_driver();
-    state.saved().await?;
+    let domain = act_on_domain(caller, &state, &body.uid, Simulation::check_nameservers).await?;
     let propagated = matches!(
         domain["dns_propagation_status"].as_str(),
         Some("completed" | "propagated")

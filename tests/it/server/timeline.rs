@@ -13,6 +13,7 @@ use wiremock::matchers::{header, method};
 use wiremock::{Mock as Expect, MockServer, ResponseTemplate};
 
 use super::{Mock, start_time};
+use crate::support::server_answering;
 
 /// One request as the subscriber saw it.
 #[derive(Debug, Clone)]
@@ -153,11 +154,7 @@ async fn advance(mock: &Mock, by: &str) -> Value {
 
 #[tokio::test]
 async fn one_advance_delivers_each_entitys_webhooks_in_order_at_their_instants() {
-    let subscriber = MockServer::start().await;
-    Expect::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&subscriber)
-        .await;
+    let subscriber = server_answering(200).await;
     let (mock, entities) = world_on(&subscriber).await;
 
     let answer = advance(&mock, "3d").await;
@@ -252,11 +249,7 @@ async fn retries_fall_at_their_own_instants_and_order_per_entity_holds() {
 
 #[tokio::test]
 async fn reset_cancels_scheduled_retries_and_nothing_of_the_old_world_arrives_after() {
-    let subscriber = MockServer::start().await;
-    Expect::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&subscriber)
-        .await;
+    let subscriber = server_answering(503).await;
     let (mock, _) = world_on(&subscriber).await;
     let answer = advance(&mock, "30s").await;
     assert!(
