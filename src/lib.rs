@@ -4,6 +4,7 @@
 //! simulated account) -> [`simulation`] (clock and lifecycles) -> [`delivery`] (signing, retry
 //! policy, journal) -> [`receiver`] (the reference subscriber).
 
+pub mod admin_token;
 pub mod check;
 pub mod contract;
 pub mod delivery;

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use super::ReceiverConfig;
 use super::faults::{FaultAnswer, FaultPlan, FaultProgram, Faults};
 use super::store::{ChangeKey, ReceivedRecord, ReceivedStore, Verdict};
+use crate::admin_token::{AdminToken, AdminUnauthorized};
 use crate::contract::{EventType, Signer, format_timestamp, headers};
-use crate::server::auth::{AdminToken, AdminUnauthorized};
 use crate::server::limits;
 
 /// Largest body the receiver reads; larger ones get 413.

@@ -18,68 +18,16 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
-use serde_json::json;
-use subtle::ConstantTimeEq;
+use actix_web::{ResponseError, web};
 
-use super::problem::{ApiError, PROBLEM_TYPE_BASE};
-use crate::contract::Secret;
-
-/// The stable problem code of a control call without the right admin token.
-pub const ADMIN_UNAUTHORIZED: &str = "admin_unauthorized";
+use super::problem::ApiError;
 
 /// Control routes that stay open with an admin token set: liveness and readiness probes.
 pub const OPEN_CONTROL_PATHS: [&str; 2] = ["/_mock/health", "/_mock/ready"];
 
-/// The token the control API requires; register it as `web::Data<AdminToken>`.
-#[derive(Debug, Clone)]
-pub struct AdminToken(Secret);
-
-impl AdminToken {
-    /// Wraps the token value.
-    pub fn new(token: Secret) -> Self {
-        AdminToken(token)
-    }
-
-    /// Whether `presented` is the token, compared in constant time.
-    pub fn matches(&self, presented: &str) -> bool {
-        presented
-            .as_bytes()
-            .ct_eq(self.0.expose().as_bytes())
-            .into()
-    }
-}
-
-/// A control call refused for lack of the admin token (401, problem+json).
-#[derive(Debug, thiserror::Error)]
-#[error("this control route needs `Authorization: Bearer <admin token>` (serve --admin-token)")]
-pub struct AdminUnauthorized;
-
-impl ResponseError for AdminUnauthorized {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::UNAUTHORIZED
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let body = json!({
-            "type": format!("{PROBLEM_TYPE_BASE}{ADMIN_UNAUTHORIZED}"),
-            "title": "Unauthorized",
-            "status": StatusCode::UNAUTHORIZED.as_u16(),
-            "detail": self.to_string(),
-            "code": ADMIN_UNAUTHORIZED,
-        });
-        HttpResponse::Unauthorized()
-            .content_type("application/problem+json")
-            .insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"inboxkit-mock control API\""),
-            ))
-            .body(body.to_string())
-    }
-}
+pub use crate::admin_token::{ADMIN_UNAUTHORIZED, AdminToken, AdminUnauthorized};
 
 /// Control routes any `Host` may read without a token: they change nothing and hold no secret.
 const ANY_HOST_PATHS: [&str; 4] = [
@@ -240,6 +188,7 @@ pub fn beyond_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::Secret;
 
     #[test]
     fn only_the_exact_token_matches() {

@@ -14,8 +14,7 @@ use crate::model::world::WorldError;
 use crate::simulation::IllegalTransition;
 use crate::simulation::simulator::ActionError;
 
-/// Base of the `type` URI of every problem; the code is appended.
-pub const PROBLEM_TYPE_BASE: &str = "urn:inboxkit-mock:problem:";
+pub use crate::admin_token::PROBLEM_TYPE_BASE;
 
 /// Seconds an `overloaded` answer asks the caller to wait (`Retry-After`).
 pub const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
