@@ -65,8 +65,12 @@ async fn main() {
     for profile in [Profile::Seed, Profile::Current] {
         let (webhook, processed_url) = start_consumer(key_for(profile));
         let mock = mock_for(&webhook, profile).start().await;
-        let domain = mock.register_domain("acme.com").expect("a new domain");
+        let domain = mock
+            .register_domain("acme.com")
+            .await
+            .expect("a new domain");
         mock.buy_mailbox("ada", "acme.com")
+            .await
             .expect("a mailbox on it");
         let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
         mock.wait_for_deliveries(fired).await;
@@ -100,8 +104,8 @@ mod tests {
     async fn every_step_of_a_domain_and_a_mailbox_is_accepted_and_processed() {
         let (webhook, processed_url) = start_consumer(key_for(Profile::Seed));
         let mock = mock_for(&webhook, Profile::Seed).start().await;
-        let domain = mock.register_domain("acme.com").unwrap();
-        let mailbox = mock.buy_mailbox("ada", "acme.com").unwrap();
+        let domain = mock.register_domain("acme.com").await.unwrap();
+        let mailbox = mock.buy_mailbox("ada", "acme.com").await.unwrap();
         let fired = mock.advance(Duration::from_secs(3600)).await.steps_fired;
         mock.wait_for_deliveries(fired).await;
 

@@ -18,8 +18,8 @@ use tracing::{Instrument, debug, debug_span};
 use url::Url;
 
 use super::journal::{
-    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, Targets,
-    Timestamp, Trigger,
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, SavedDelivery,
+    Targets, Timestamp, Trigger,
 };
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::policy::{Decision, RetryPolicy};
@@ -27,7 +27,6 @@ use super::timeline::{Busy, Timeline, Turn};
 use super::transport::{Transport, TransportOptions};
 use crate::contract::headers::{self, HeaderInputs};
 use crate::contract::{Envelope, EventType, Secret, Signer, duration, format_timestamp};
-use crate::persistence::SavedDelivery;
 use crate::simulation::Clock;
 
 /// Default bound on attempts in flight at once.

@@ -17,8 +17,8 @@ pub use engine::{
     Subscriber,
 };
 pub use journal::{
-    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, Timestamp,
-    Trigger,
+    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, JournalSink, Overloaded,
+    SavedDelivery, Timestamp, Trigger,
 };
 pub use outcome::{AttemptOutcome, TerminalState};
 pub use policy::{Decision, RetryPolicy};

@@ -1,11 +1,12 @@
 //! Optional persistence: `--state sqlite:PATH` (env `INBOXKIT_MOCK_STATE`) keeps the world, the
 //! journal, pending retries and the simulated time in an embedded SQLite database, so a restart
 //! (or a crash) carries on where the last run stopped. The default, `memory`, keeps nothing and
-//! costs nothing: every hook is an `Option` that is `None`.
+//! costs nothing: the core saves through two small traits it owns, `delivery::JournalSink` and
+//! `simulation::changes::WorldLog`, which [`StateWriter`] implements; without it there is none.
 //!
 //! **What is saved.** Each delivery with its frozen body, every attempt as it finishes, the
 //! terminal state with the attempt that reached it; the world as its build config (seed,
-//! workspaces, failure rates) plus every change made to it, in order (`world.rs`), replayed on a
+//! workspaces, failure rates) plus every change made to it, in order (`simulation/changes.rs`), replayed on a
 //! fresh simulation at start-up; the simulated time of the last commit. A saved world wins over
 //! `--seed`/`--workspaces`/`--failure-rate`. Subscriber settings changed through the control API
 //! and the sample generator of hand-triggered events are not saved (the flags apply again).
@@ -33,7 +34,6 @@
 //! per file: a second one is refused with a clear error.
 
 mod schema;
-mod world;
 mod writer;
 
 use std::collections::HashMap;
@@ -44,11 +44,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use schema::SCHEMA_VERSION;
-pub use world::{WorldConfig, WorldOp, replay};
 pub use writer::StateWriter;
 
-use crate::delivery::{AttemptRecord, DeliveryRecord, DeliveryState};
+use crate::delivery::{AttemptRecord, DeliveryRecord, DeliveryState, SavedDelivery};
 use crate::simulation::Clock;
+use crate::simulation::changes::{WorldConfig, WorldOp};
 
 /// How long opening waits for a file another server holds before giving up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -147,27 +147,6 @@ pub enum StateError {
         /// The reason.
         source: std::io::Error,
     },
-}
-
-/// A delivery as saved: the record with its attempts, and what resuming it needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedDelivery {
-    /// The journal record, attempts included.
-    pub record: DeliveryRecord,
-    /// A fixed signature sent as is (replays); otherwise the body is signed again with the
-    /// subscriber's key in force, as new events are.
-    pub signature: Option<String>,
-    /// The highest scheduled attempt number started.
-    pub started: u32,
-}
-
-impl SavedDelivery {
-    /// Whether a scheduled attempt had started but was not saved when the process stopped: it
-    /// may have reached the subscriber, and resuming sends it again.
-    pub fn in_flight(&self) -> bool {
-        self.record.state.terminal().is_none()
-            && self.started as usize > self.record.scheduled_attempts()
-    }
 }
 
 /// Everything a restart gets back.

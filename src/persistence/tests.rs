@@ -1,8 +1,10 @@
 //! The store on its own: round trip, migration, refused paths and schemes.
 
 use super::*;
+use crate::delivery::JournalSink;
 use crate::delivery::journal::Timestamp;
 use crate::delivery::{AttemptOutcome, DeliveryId, Trigger};
+use crate::simulation::changes::replay;
 
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

@@ -20,10 +20,12 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
-use super::{StateError, WorldConfig, WorldOp, state_name};
+use super::{StateError, state_name};
 use crate::contract::format_timestamp;
-use crate::delivery::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState};
+use crate::delivery::journal::Flushed;
+use crate::delivery::{AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, JournalSink};
 use crate::simulation::Clock;
+use crate::simulation::changes::{WorldConfig, WorldLog, WorldOp};
 
 /// How long a failed batch waits before it is tried again (new writes join it meanwhile).
 pub const RETRY_INTERVAL: Duration = Duration::from_millis(500);
@@ -103,69 +105,12 @@ impl StateWriter {
         !self.health.failing.load(Ordering::Acquire)
     }
 
-    /// Why the last commit failed, while it did.
-    pub fn failure(&self) -> Option<String> {
-        self.health
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Caps the database at about `bytes` (SQLite's `max_page_count`; `None` lifts the cap):
     /// past it a commit fails with "database or disk is full", exactly as on a full disk. Used
     /// to test the full-disk path without filling a real disk; applied in order with the
     /// writes queued before it.
     pub fn limit_size(&self, bytes: Option<u64>) {
         self.send(Write::Limit(bytes));
-    }
-
-    /// Saves a newly opened delivery (its frozen body) and the signature it is sent with.
-    pub fn open(&self, record: &DeliveryRecord, signature: Option<&str>) {
-        self.send(Write::Open {
-            record: record.clone(),
-            signature: signature.map(str::to_owned),
-        });
-    }
-
-    /// Saves a finished attempt and the state it left the delivery in.
-    pub fn attempt(&self, id: &DeliveryId, attempt: &AttemptRecord, state: DeliveryState) {
-        self.send(Write::Attempt {
-            id: id.clone(),
-            attempt: attempt.clone(),
-            state,
-        });
-    }
-
-    /// Marks attempt `number` as started: if the process dies before the attempt is saved, the
-    /// resumed run knows it may have reached the subscriber.
-    pub fn started(&self, id: &DeliveryId, number: u32) {
-        self.send(Write::Started {
-            id: id.clone(),
-            number,
-        });
-    }
-
-    /// Drops a delivery the journal evicted.
-    pub fn forget(&self, id: &DeliveryId) {
-        self.send(Write::Forget(id.clone()));
-    }
-
-    /// Drops every delivery (a reset).
-    pub fn clear(&self) {
-        self.send(Write::Clear);
-    }
-
-    /// Saves what the world is built from (kept if one is saved already).
-    pub fn world_config(&self, config: &WorldConfig) {
-        self.send(Write::WorldConfig(config.clone()));
-    }
-
-    /// Saves changes made to the world, in the order made; a reset drops the earlier ones.
-    pub fn world(&self, ops: Vec<WorldOp>) {
-        if !ops.is_empty() {
-            self.send(Write::World(ops));
-        }
     }
 
     /// Commits what is queued, closes the database (freeing the file for another server) and
@@ -181,6 +126,66 @@ impl StateWriter {
         let (done, committed) = oneshot::channel();
         self.send(Write::Flush(done));
         committed.await.is_ok()
+    }
+}
+
+impl JournalSink for StateWriter {
+    fn open(&self, record: &DeliveryRecord, signature: Option<&str>) {
+        self.send(Write::Open {
+            record: record.clone(),
+            signature: signature.map(str::to_owned),
+        });
+    }
+
+    fn attempt(&self, id: &DeliveryId, attempt: &AttemptRecord, state: DeliveryState) {
+        self.send(Write::Attempt {
+            id: id.clone(),
+            attempt: attempt.clone(),
+            state,
+        });
+    }
+
+    fn started(&self, id: &DeliveryId, number: u32) {
+        self.send(Write::Started {
+            id: id.clone(),
+            number,
+        });
+    }
+
+    fn forget(&self, id: &DeliveryId) {
+        self.send(Write::Forget(id.clone()));
+    }
+
+    fn clear(&self) {
+        self.send(Write::Clear);
+    }
+
+    fn flush(&self) -> Flushed<'_> {
+        Box::pin(StateWriter::flush(self))
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.health
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn healthy(&self) -> bool {
+        StateWriter::healthy(self)
+    }
+}
+
+impl WorldLog for StateWriter {
+    fn config(&self, config: &WorldConfig) {
+        self.send(Write::WorldConfig(config.clone()));
+    }
+
+    fn changes(&self, ops: Vec<WorldOp>) {
+        if !ops.is_empty() {
+            self.send(Write::World(ops));
+        }
     }
 }
 

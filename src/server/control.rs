@@ -14,6 +14,7 @@ use crate::contract::{Entity, EventType, FieldOverride, format_timestamp};
 use crate::delivery::OutgoingEvent;
 use crate::model::world::{EntityKind, World};
 use crate::simulation::sample::sample_envelope;
+use crate::simulation::simulator::Simulation;
 use crate::simulation::transition::allowed_next;
 
 /// Registers the routes under `/_mock` (journal routes excluded).
@@ -61,7 +62,7 @@ fn clock_json(state: &AppState) -> Value {
         "now": format_timestamp(clock.now()),
         "paused": clock.is_paused(),
         "scale": clock.scale(),
-        "next_due": state.sim().next_due().map(format_timestamp),
+        "next_due": state.read(|sim| sim.next_due()).map(format_timestamp),
     })
 }
 
@@ -93,13 +94,8 @@ async fn advance(
     state: web::Data<AppState>,
     body: web::Json<Advance>,
 ) -> Result<HttpResponse, ApiError> {
-    state.intake()?;
     let by = duration::parse(&body.by).map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
-    let advanced = state
-        .advance(by)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
-    state.saved().await?;
+    let advanced = state.advance(by).await?;
     let mut answer = clock_json(&state);
     answer["fired"] = json!(advanced.steps_fired);
     answer["advanced"] = serde_json::to_value(&advanced).unwrap_or(Value::Null);
@@ -186,10 +182,9 @@ async fn trigger(
         .unwrap_or_default();
     let shape = state.shape();
     let now = state.clock().now();
-    let (workspace, envelope) = {
-        let sim = state.sim();
+    let (workspace, envelope) = state.read(|sim| {
         let world = sim.world();
-        match &body.uid {
+        Ok::<_, ApiError>(match &body.uid {
             Some(uid) => {
                 let entity = world.find(uid).ok_or_else(|| ApiError::UnknownEntity {
                     kind: kind_of_event(&event),
@@ -212,8 +207,8 @@ async fn trigger(
                         .ok_or_else(|| ApiError::BadRequest(format!("no sample for `{event}`")))?;
                 (workspace, envelope)
             }
-        }
-    };
+        })
+    })?;
     let mut value =
         serde_json::to_value(&envelope).map_err(|e| ApiError::Internal(e.to_string()))?;
     apply_all(&mut value, &overrides).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -257,9 +252,7 @@ async fn put_subscriber(
 }
 
 async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.intake()?;
-    state.reset().await;
-    state.saved().await?;
+    state.reset().await?;
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
@@ -267,7 +260,11 @@ async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 async fn world(state: web::Data<AppState>) -> HttpResponse {
-    let sim = state.sim();
+    state.read(world_json)
+}
+
+/// The world's summary: seed, team, workspaces, entity counts, steps scheduled and fired.
+fn world_json(sim: &Simulation) -> HttpResponse {
     let world = sim.world();
     let counts: serde_json::Map<String, Value> = EntityKind::ALL
         .iter()
@@ -299,26 +296,21 @@ async fn open_consent(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body = super::problem::optional_json::<OpenRequest>(&body)?;
-    let answer = open_request(&state, EntityKind::ConsentRequest, body);
-    state.saved().await?;
-    answer
+    open_request(&state, EntityKind::ConsentRequest, body).await
 }
 
 async fn open_client_id(
     state: web::Data<AppState>,
     body: web::Json<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = open_request(&state, EntityKind::ClientIdRequest, body.into_inner());
-    state.saved().await?;
-    answer
+    open_request(&state, EntityKind::ClientIdRequest, body.into_inner()).await
 }
 
-fn open_request(
+async fn open_request(
     state: &AppState,
     kind: EntityKind,
     body: OpenRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state.intake()?;
     state.sender().check_room()?;
     let domain = match kind {
         EntityKind::ClientIdRequest => Some(
@@ -330,14 +322,14 @@ fn open_request(
         ),
         _ => None,
     };
-    let now = state.clock().now();
-    let entity = {
-        let mut sim = state.sim();
-        let workspace = workspace_of(sim.world(), body.workspace_id.as_deref())?;
-        let entity = sim.open_request(kind, workspace, domain.as_deref(), now);
-        sim.world().entity(entity)
-    };
-    state.wake_driver();
+    let entity = state
+        .change(|change| {
+            let workspace = workspace_of(change.world(), body.workspace_id.as_deref())?;
+            let entity = change.open_request(kind, workspace, domain.as_deref());
+            Ok::<_, ApiError>(change.world().entity(entity))
+        })
+        .await?
+        .value;
     // The object itself, not wrapped in its data key.
     let object = match entity {
         Entity::ConsentRequest(c) => serde_json::to_value(c),
@@ -360,15 +352,17 @@ async fn show_entity(
 ) -> Result<HttpResponse, ApiError> {
     let (plural, uid) = path.into_inner();
     let kind = kind(&plural)?;
-    let sim = state.sim();
-    let entity = sim.find(kind, &uid)?;
-    let object = sim.world().entity(entity);
-    let allowed = allowed_next(&object);
-    Ok(HttpResponse::Ok().json(json!({
-        "entity": object,
-        "workspace_id": sim.world().workspaces()[usize::from(sim.world().workspace_of(entity))].id,
-        "allowed_transitions": allowed,
-    })))
+    state.read(|sim| {
+        let entity = sim.find(kind, &uid)?;
+        let world = sim.world();
+        let object = world.entity(entity);
+        let allowed = allowed_next(&object);
+        Ok(HttpResponse::Ok().json(json!({
+            "entity": object,
+            "workspace_id": world.workspaces()[usize::from(world.workspace_of(entity))].id,
+            "allowed_transitions": allowed,
+        })))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,26 +377,24 @@ async fn force_transition(
     path: web::Path<(String, String)>,
     body: web::Json<Force>,
 ) -> Result<HttpResponse, ApiError> {
-    state.intake()?;
     state.sender().check_room()?;
     let (plural, uid) = path.into_inner();
     let kind = kind(&plural)?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let (entity, ids) = {
-        let mut sim = state.sim();
-        let entity = sim.find(kind, &uid)?;
-        sim.check_transition(entity, body.to.trim())?;
-        // What waits in the outbox goes first, then this change, then what it caused (a
-        // domain's mailboxes): queued before the world is unlocked, so saved state never has a
-        // change without its events, and each entity's changes go out in order.
-        let own = sim.outbox_len();
-        let fired = sim.transition_all(entity, body.to.trim(), shape, now)?;
-        let changed = fired.get(own).map(|f| f.envelope.data.entity.clone());
-        let ids = state.dispatch(fired);
-        (changed, ids.get(own).cloned())
-    };
-    state.wake_driver();
-    state.saved().await?;
-    Ok(HttpResponse::Ok().json(json!({"entity": entity, "delivery_id": ids})))
+    let to = body.to.trim();
+    let changed = state
+        .change(|change| {
+            let entity = change.sim().find(kind, &uid)?;
+            change.sim().check_transition(entity, to)?;
+            let own = change.transition(entity, to)?;
+            // The entity as its own event announced it (in the body layout in force).
+            let object = change
+                .announced()
+                .get(own)
+                .map(|f| f.envelope.data.entity.clone());
+            Ok::<_, ApiError>((object, own))
+        })
+        .await?;
+    let (object, own) = changed.value;
+    Ok(HttpResponse::Ok()
+        .json(json!({"entity": object, "delivery_id": changed.deliveries.get(own)})))
 }

@@ -36,14 +36,13 @@ pub fn render(state: &AppState) -> String {
     let journal = state.sender().journal();
     let counters = journal.counters();
     let (held, finished) = journal.held();
-    let (entities, scheduled, fired) = {
-        let sim = state.sim();
+    let (entities, scheduled, fired) = state.read(|sim| {
         let counts: Vec<(EntityKind, usize)> = EntityKind::ALL
             .iter()
             .map(|k| (*k, sim.world().count(*k)))
             .collect();
         (counts, sim.queue_depth(), sim.fired_total())
-    };
+    });
     let mut out = String::with_capacity(4096);
 
     header(

@@ -35,15 +35,16 @@ use url::Url;
 
 pub use problem::{ApiError, RestError};
 pub use shutdown::ShutdownTally;
-pub use state::{Advanced, AppState, Phase};
+pub use state::{AdvanceError, Advanced, AppState, Change, Changed, Phase, Refused, StateSink};
 pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
-use crate::persistence::{Saved, StateError, StateSpec, StateStore, WorldConfig};
+use crate::persistence::{Saved, StateError, StateSpec, StateStore, StateWriter};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
 use crate::simulation::Clock;
+use crate::simulation::changes::{WorldConfig, replay};
 use crate::simulation::simulator::{FailureRates, Simulation};
 
 /// Default port of `serve`.
@@ -229,6 +230,7 @@ pub struct RunningServer {
     driver: JoinHandle<()>,
     stop: CancellationToken,
     receiver: Option<RunningReceiver>,
+    writer: Option<StateWriter>,
 }
 
 impl RunningServer {
@@ -260,9 +262,6 @@ impl RunningServer {
             }
         };
         let sender = Sender::new(config.clock.clone(), config.sender.clone())?;
-        if let Some(writer) = writer {
-            sender.journal().persist_to(writer);
-        }
         // A saved world wins over the flags: replaying its changes needs the same seed,
         // workspaces and failure rates.
         let world = saved
@@ -271,7 +270,7 @@ impl RunningServer {
             .unwrap_or_else(|| WorldConfig::new(config.seed, config.workspaces, &config.failures));
         let mut sim = Simulation::new(world.seed, world.workspaces, world.failure_rates());
         for op in saved.iter().flat_map(|s| &s.world_ops) {
-            if let Err(error) = crate::persistence::replay(&mut sim, op) {
+            if let Err(error) = replay(&mut sim, op) {
                 tracing::warn!(%error, ?op, "a saved world change could not be replayed");
             }
         }
@@ -284,6 +283,9 @@ impl RunningServer {
             builtin_url: receiver.as_ref().map(RunningReceiver::webhook_url),
             builtin_store: receiver.as_ref().map(|r| r.store().clone()),
             max_body_bytes: config.max_body_bytes,
+            store: writer
+                .clone()
+                .map(|writer| std::sync::Arc::new(writer) as std::sync::Arc<dyn StateSink>),
         }));
         state.persist_world(&world);
         if let Some(saved) = saved {
@@ -322,6 +324,7 @@ impl RunningServer {
             driver,
             stop,
             receiver,
+            writer,
         })
     }
 
@@ -345,6 +348,12 @@ impl RunningServer {
         self.state.clone()
     }
 
+    /// The state database's writer, under `--state sqlite:` (tests cap its size to simulate a
+    /// full disk).
+    pub fn state_writer(&self) -> Option<&StateWriter> {
+        self.writer.as_ref()
+    }
+
     /// The built-in receiver, when it runs.
     pub fn receiver(&self) -> Option<&RunningReceiver> {
         self.receiver.as_ref()
@@ -364,9 +373,9 @@ impl RunningServer {
         self.handle.stop(true).await;
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
-        if let Some(store) = self.state.sender().journal().store() {
-            self.state.save_world();
-            store.close().await;
+        if let Some(writer) = &self.writer {
+            self.state.save_all().await;
+            writer.close().await;
         }
         if let Some(receiver) = self.receiver {
             receiver.stop().await;

@@ -610,6 +610,7 @@ mod tests {
             builtin_url: None,
             builtin_store: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            store: None,
         }))
     }
 

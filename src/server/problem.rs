@@ -9,6 +9,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
+use super::state::{AdvanceError, Refused};
 use crate::delivery::Overloaded;
 use crate::model::world::WorldError;
 use crate::simulation::IllegalTransition;
@@ -256,6 +257,24 @@ impl From<ActionError> for ApiError {
     }
 }
 
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::ShuttingDown => ApiError::ShuttingDown,
+            Refused::StateUnsaved(reason) => ApiError::StateUnsaved(reason),
+        }
+    }
+}
+
+impl From<AdvanceError> for ApiError {
+    fn from(error: AdvanceError) -> Self {
+        match error {
+            AdvanceError::Refused(refused) => refused.into(),
+            AdvanceError::OutOfRange(error) => ApiError::BadRequest(format!("`by`: {error}")),
+        }
+    }
+}
+
 impl From<WorldError> for ApiError {
     fn from(error: WorldError) -> Self {
         match error {
@@ -281,6 +300,12 @@ pub struct RestError(#[from] pub ApiError);
 impl From<ActionError> for RestError {
     fn from(error: ActionError) -> Self {
         RestError(error.into())
+    }
+}
+
+impl From<Refused> for RestError {
+    fn from(refused: Refused) -> Self {
+        RestError(refused.into())
     }
 }
 

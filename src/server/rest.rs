@@ -15,18 +15,17 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::problem::{ApiError, RestError};
-use super::state::AppState;
+use super::state::{AppState, Change};
 use super::subscriber::parse_url;
 use crate::contract::{Entity, PayloadShape, Platform, Secret};
 use crate::model::fake::INBOXKIT_NAMESERVERS;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
-use crate::simulation::simulator::{ActionError, Fired, Simulation};
+use crate::simulation::simulator::ActionError;
 use crate::simulation::transition::for_shape;
 
 /// What one domain-year costs in the mock's register answer (chosen; USD).
@@ -189,20 +188,21 @@ async fn set_webhook(
 ) -> Result<HttpResponse, RestError> {
     let body = body.into_inner();
     let url = parse_url(&body.webhook_url)?;
-    let view = {
-        let mut sim = state.sim();
-        let index = sim
-            .world()
-            .workspace_index(&body.uid)
-            .ok_or_else(|| ApiError::UnknownWorkspace(body.uid.clone()))?;
-        let secret = body.secret.filter(|s| !s.is_empty()).map(Secret::new);
-        if !sim.set_webhook(index, url, secret) {
-            return Err(ApiError::UnknownWorkspace(body.uid.clone()).into());
-        }
-        workspace_json(sim.world(), usize::from(index))
-    };
-    state.rebuild_subscribers();
-    state.saved().await?;
+    let secret = body.secret.filter(|s| !s.is_empty()).map(Secret::new);
+    let unknown = || RestError(ApiError::UnknownWorkspace(body.uid.clone()));
+    let view = state
+        .change(|change| {
+            let index = change
+                .world()
+                .workspace_index(&body.uid)
+                .ok_or_else(unknown)?;
+            if !change.set_webhook(index, url, secret) {
+                return Err(unknown());
+            }
+            Ok(workspace_json(change.world(), usize::from(index)))
+        })
+        .await?
+        .value;
     Ok(ok(
         "Webhook URL updated successfully",
         json!({"workspace": view}),
@@ -249,41 +249,42 @@ async fn register_domains(
     state: web::Data<AppState>,
     body: web::Json<Register>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
     let domains = body.into_inner().domains;
     check_batch(domains.len(), "domains")?;
-    let now = state.clock().now();
-    let uids = {
-        let mut sim = state.sim();
-        let mut seen = HashSet::new();
-        for order in &domains {
-            let name = order.name.trim().to_ascii_lowercase();
-            if !(1..=10).contains(&order.registration_years) {
-                return Err(ApiError::BadRequest(format!(
-                    "`registration_years` of `{name}` must be 1 to 10"
-                ))
-                .into());
+    let (uids, shape) = state
+        .change(|change| {
+            let mut seen = HashSet::new();
+            for order in &domains {
+                let name = order.name.trim().to_ascii_lowercase();
+                if !(1..=10).contains(&order.registration_years) {
+                    return Err(ApiError::BadRequest(format!(
+                        "`registration_years` of `{name}` must be 1 to 10"
+                    ))
+                    .into());
+                }
+                change.world().check_domain(&name)?;
+                if !seen.insert(name.clone()) {
+                    return Err(WorldError::DuplicateDomain(name).into());
+                }
             }
-            sim.world().check_domain(&name)?;
-            if !seen.insert(name.clone()) {
-                return Err(WorldError::DuplicateDomain(name).into());
+            let mut uids = Vec::with_capacity(domains.len());
+            for order in &domains {
+                let entity = change.register_domain(
+                    caller.workspace,
+                    &order.name,
+                    order.registration_years,
+                )?;
+                uids.push(change.world().uid(entity));
             }
-        }
-        let mut uids = Vec::with_capacity(domains.len());
-        for order in &domains {
-            let entity =
-                sim.register_domain(caller.workspace, &order.name, order.registration_years, now)?;
-            uids.push(sim.world().uid(entity));
-        }
-        uids
-    };
-    state.wake_driver();
-    state.saved().await?;
+            Ok::<_, RestError>((uids, change.shape()))
+        })
+        .await?
+        .value;
     let years: u32 = domains
         .iter()
         .map(|d| u32::from(d.registration_years))
         .sum();
-    let fields = if state.shape() == PayloadShape::Current {
+    let fields = if shape == PayloadShape::Current {
         json!({
             "domain_uids": uids,
             "domains_count": uids.len(),
@@ -313,30 +314,31 @@ async fn connect_domains(
     state: web::Data<AppState>,
     body: web::Json<Connect>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
     let domains = body.into_inner().domains;
     check_batch(domains.len(), "domains")?;
-    let now = state.clock().now();
-    let shape = state.shape();
-    let created = {
-        let mut sim = state.sim();
-        let mut seen = HashSet::new();
-        for order in &domains {
-            let name = order.name.trim().to_ascii_lowercase();
-            sim.world().check_domain(&name)?;
-            if !seen.insert(name.clone()) {
-                return Err(WorldError::DuplicateDomain(name).into());
+    let created = state
+        .change(|change| {
+            let mut seen = HashSet::new();
+            for order in &domains {
+                let name = order.name.trim().to_ascii_lowercase();
+                change.world().check_domain(&name)?;
+                if !seen.insert(name.clone()) {
+                    return Err(WorldError::DuplicateDomain(name).into());
+                }
             }
-        }
-        let mut created = Vec::with_capacity(domains.len());
-        for order in &domains {
-            let entity = sim.connect_domain(caller.workspace, &order.name, now)?;
-            created.push(entity_json(sim.world().entity(entity), false, shape));
-        }
-        created
-    };
-    state.wake_driver();
-    state.saved().await?;
+            let mut created = Vec::with_capacity(domains.len());
+            for order in &domains {
+                let entity = change.connect_domain(caller.workspace, &order.name)?;
+                created.push(entity_json(
+                    change.world().entity(entity),
+                    false,
+                    change.shape(),
+                ));
+            }
+            Ok::<_, RestError>(created)
+        })
+        .await?
+        .value;
     let uids: Vec<Value> = created.iter().map(|d| d["uid"].clone()).collect();
     Ok(ok(
         "Domains added; get their nameservers to connect them",
@@ -355,32 +357,26 @@ fn one_domain(world: &World, caller: Caller, uid: &str) -> Result<EntityRef, Res
     Ok(found[0])
 }
 
-/// Applies `act` to one connected domain of the caller's workspace, dispatching what it
-/// announced before the world unlocks, then saves; returns the domain as the REST API shows it.
+/// Applies `act` to one connected domain of the caller's workspace through the change
+/// service; returns the domain as the REST API shows it.
 async fn act_on_domain(
     caller: Caller,
     state: &AppState,
     uid: &str,
-    act: impl FnOnce(
-        &mut Simulation,
-        EntityRef,
-        PayloadShape,
-        DateTime<Utc>,
-    ) -> Result<Vec<Fired>, ActionError>,
+    act: impl FnOnce(&mut Change<'_>, EntityRef) -> Result<(), ActionError>,
 ) -> Result<Value, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let domain = {
-        let mut sim = state.sim();
-        let domain = one_domain(sim.world(), caller, uid)?;
-        let fired = act(&mut sim, domain, shape, now)?;
-        state.dispatch(fired);
-        entity_json(sim.world().entity(domain), false, shape)
-    };
-    state.wake_driver();
-    state.saved().await?;
-    Ok(domain)
+    let changed = state
+        .change(|change| {
+            let domain = one_domain(change.world(), caller, uid)?;
+            act(change, domain)?;
+            Ok::<_, RestError>(entity_json(
+                change.world().entity(domain),
+                false,
+                change.shape(),
+            ))
+        })
+        .await?;
+    Ok(changed.value)
 }
 
 /// "Get nameservers for domain connection": issues InboxKit's nameservers for a connected
@@ -390,7 +386,10 @@ async fn domain_nameservers(
     state: web::Data<AppState>,
     body: web::Json<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
-    let domain = act_on_domain(caller, &state, &body.uid, Simulation::issue_nameservers).await?;
+    let domain = act_on_domain(caller, &state, &body.uid, |change, domain| {
+        change.issue_nameservers(domain)
+    })
+    .await?;
     Ok(ok(
         "Nameservers retrieved successfully",
         json!({"nameservers": INBOXKIT_NAMESERVERS, "domain": domain}),
@@ -405,7 +404,10 @@ async fn check_nameservers(
     state: web::Data<AppState>,
     body: web::Json<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
-    let domain = act_on_domain(caller, &state, &body.uid, Simulation::check_nameservers).await?;
+    let domain = act_on_domain(caller, &state, &body.uid, |change, domain| {
+        change.check_nameservers(domain)
+    })
+    .await?;
     let propagated = matches!(
         domain["dns_propagation_status"].as_str(),
         Some("completed" | "propagated")
@@ -514,18 +516,14 @@ fn list(
     message: &str,
 ) -> Result<HttpResponse, RestError> {
     let shape = state.shape();
-    let (entities, mut paging) = {
-        let sim = state.sim();
-        let world = sim.world();
+    let (entities, mut paging) = state.with_world(|world| {
         let (items, paging) = page(world, kind, caller, body)?;
-        (
-            items
-                .into_iter()
-                .map(|e| entity_json(world.entity(e), false, shape))
-                .collect::<Vec<_>>(),
-            paging,
-        )
-    };
+        let entities = items
+            .into_iter()
+            .map(|e| entity_json(world.entity(e), false, shape))
+            .collect::<Vec<_>>();
+        Ok::<_, RestError>((entities, paging))
+    })?;
     let mut fields = json!({key: entities});
     if let (Some(fields), Some(paging)) = (fields.as_object_mut(), paging.as_object_mut()) {
         fields.append(paging);
@@ -585,45 +583,40 @@ async fn remove_domains(
     state: web::Data<AppState>,
     body: web::Json<Uids>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let (uids, deleted) = {
-        let mut sim = state.sim();
-        let domains = resolve(sim.world(), EntityKind::Domain, caller, &body.uids)?;
-        let mut unique = HashSet::new();
-        for domain in &domains {
-            if !unique.insert(*domain) {
-                return Err(ApiError::BadRequest(format!(
-                    "the domain `{}` is listed twice",
-                    sim.world().uid(*domain)
-                ))
-                .into());
+    let (uids, deleted, shape) = state
+        .change(|change| {
+            let domains = resolve(change.world(), EntityKind::Domain, caller, &body.uids)?;
+            let mut unique = HashSet::new();
+            for domain in &domains {
+                if !unique.insert(*domain) {
+                    return Err(ApiError::BadRequest(format!(
+                        "the domain `{}` is listed twice",
+                        change.world().uid(*domain)
+                    ))
+                    .into());
+                }
+                change.sim().check_transition(*domain, "deleted")?;
             }
-            sim.check_transition(*domain, "deleted")?;
-        }
-        let mut fired = Vec::new();
-        let mut deleted = Vec::new();
-        for domain in &domains {
-            let previous = sim.world().status(*domain);
-            fired.extend(sim.transition_all(*domain, "deleted", shape, now)?);
-            deleted.push(json!({
-                "name": sim.world().label(*domain),
-                "uid": sim.world().uid(*domain),
-                "previous_status": previous,
-                "new_status": sim.world().status(*domain),
-            }));
-        }
-        // Queued before the world is unlocked: saved state never has the change without its events.
-        state.dispatch(fired);
-        let uids = domains
-            .iter()
-            .map(|d| sim.world().uid(*d))
-            .collect::<Vec<_>>();
-        (uids, deleted)
-    };
-    state.wake_driver();
-    state.saved().await?;
+            let mut deleted = Vec::new();
+            for domain in &domains {
+                let previous = change.world().status(*domain);
+                change.transition(*domain, "deleted")?;
+                let world = change.world();
+                deleted.push(json!({
+                    "name": world.label(*domain),
+                    "uid": world.uid(*domain),
+                    "previous_status": previous,
+                    "new_status": world.status(*domain),
+                }));
+            }
+            let uids = domains
+                .iter()
+                .map(|d| change.world().uid(*d))
+                .collect::<Vec<_>>();
+            Ok::<_, RestError>((uids, deleted, change.shape()))
+        })
+        .await?
+        .value;
     Ok(if shape == PayloadShape::Current {
         ok(
             "Domains scheduled for deletion",
@@ -653,7 +646,6 @@ async fn buy_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<Buy>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
     let orders = body.into_inner().mailboxes;
     check_batch(orders.len(), "mailboxes")?;
     let orders: Vec<MailboxOrder> = orders
@@ -670,30 +662,32 @@ async fn buy_mailboxes(
             })
         })
         .collect::<Result<_, RestError>>()?;
-    let now = state.clock().now();
-    let shape = state.shape();
-    let mailboxes = {
-        let mut sim = state.sim();
-        let mut emails = HashSet::new();
-        let mut per_domain: HashMap<u32, u32> = HashMap::new();
-        for order in &orders {
-            let (domain, email) = sim.world().check_mailbox(caller.workspace, order)?;
-            let taken = per_domain.entry(domain).or_default();
-            *taken += 1;
-            sim.world().check_capacity(domain, *taken)?;
-            if !emails.insert(email.clone()) {
-                return Err(WorldError::DuplicateEmail(email).into());
+    let mailboxes = state
+        .change(|change| {
+            let mut emails = HashSet::new();
+            let mut per_domain: HashMap<u32, u32> = HashMap::new();
+            for order in &orders {
+                let (domain, email) = change.world().check_mailbox(caller.workspace, order)?;
+                let taken = per_domain.entry(domain).or_default();
+                *taken += 1;
+                change.world().check_capacity(domain, *taken)?;
+                if !emails.insert(email.clone()) {
+                    return Err(WorldError::DuplicateEmail(email).into());
+                }
             }
-        }
-        let mut created = Vec::with_capacity(orders.len());
-        for order in &orders {
-            let entity = sim.buy_mailbox(caller.workspace, order, now)?;
-            created.push(entity_json(sim.world().entity(entity), false, shape));
-        }
-        created
-    };
-    state.wake_driver();
-    state.saved().await?;
+            let mut created = Vec::with_capacity(orders.len());
+            for order in &orders {
+                let entity = change.buy_mailbox(caller.workspace, order)?;
+                created.push(entity_json(
+                    change.world().entity(entity),
+                    false,
+                    change.shape(),
+                ));
+            }
+            Ok::<_, RestError>(created)
+        })
+        .await?
+        .value;
     Ok(ok(
         "Mailboxes purchased successfully",
         json!({"mailboxes": mailboxes}),
@@ -722,20 +716,20 @@ async fn mailbox_status(
     state: web::Data<AppState>,
     body: web::Json<Uids>,
 ) -> Result<HttpResponse, RestError> {
-    let statuses = {
-        let sim = state.sim();
-        let world = sim.world();
-        resolve(world, EntityKind::Mailbox, caller, &body.uids)?
+    let shape = state.shape();
+    let statuses = state.with_world(|world| {
+        let statuses = resolve(world, EntityKind::Mailbox, caller, &body.uids)?
             .into_iter()
             .map(|m| match world.entity(m) {
                 Entity::Mailbox(m) => json!({
                     "uid": m.uid, "email": m.email, "status": m.status, "previous_status": m.previous_status,
                     "mailbox_cancellation_status": m.mailbox_cancellation_status,
                 }),
-                other => entity_json(other, false, state.shape()),
+                other => entity_json(other, false, shape),
             })
-            .collect::<Vec<_>>()
-    };
+            .collect::<Vec<_>>();
+        Ok::<_, RestError>(statuses)
+    })?;
     Ok(ok(
         "Mailbox statuses retrieved successfully",
         json!({"mailboxes": statuses}),
@@ -747,35 +741,33 @@ async fn cancel_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<Uids>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let statuses = {
-        let mut sim = state.sim();
-        let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
-        for mailbox in &mailboxes {
-            let target = sim.cancellation_target(*mailbox);
-            sim.check_transition(*mailbox, target)?;
-        }
-        let mut fired = Vec::new();
-        for mailbox in &mailboxes {
-            let target = sim.cancellation_target(*mailbox);
-            fired.extend(sim.transition_all(*mailbox, target, shape, now)?);
-        }
-        let statuses: Vec<Value> = mailboxes
-            .iter()
-            .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
-            .collect();
-        // Queued before the world is unlocked: saved state never has the change without its events.
-        state.dispatch(fired);
-        statuses
-    };
-    state.wake_driver();
-    state.saved().await?;
+    let statuses = state
+        .change(|change| {
+            let mailboxes = resolve(change.world(), EntityKind::Mailbox, caller, &body.uids)?;
+            for mailbox in &mailboxes {
+                let target = change.sim().cancellation_target(*mailbox);
+                change.sim().check_transition(*mailbox, target)?;
+            }
+            for mailbox in &mailboxes {
+                let target = change.sim().cancellation_target(*mailbox);
+                change.transition(*mailbox, target)?;
+            }
+            Ok::<_, RestError>(uid_statuses(change.world(), &mailboxes))
+        })
+        .await?
+        .value;
     Ok(ok(
         "Mailbox cancellation requested",
         json!({"mailboxes": statuses}),
     ))
+}
+
+/// `{"uid", "status"}` of each entity, as the cancel calls answer.
+fn uid_statuses(world: &World, entities: &[EntityRef]) -> Vec<Value> {
+    entities
+        .iter()
+        .map(|e| json!({"uid": world.uid(*e), "status": world.status(*e)}))
+        .collect()
 }
 
 /// Withdraws cancellations before the period ends: `scheduled_for_cancellation` -> `active`.
@@ -784,44 +776,36 @@ async fn uncancel_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<Uids>,
 ) -> Result<HttpResponse, RestError> {
-    state.intake()?;
-    let shape = state.shape();
-    let now = state.clock().now();
-    let statuses = {
-        let mut sim = state.sim();
-        let mailboxes = resolve(sim.world(), EntityKind::Mailbox, caller, &body.uids)?;
-        let mut unique = HashSet::new();
-        for mailbox in &mailboxes {
-            if !unique.insert(*mailbox) {
-                return Err(ApiError::BadRequest(format!(
-                    "the mailbox `{}` is listed twice",
-                    sim.world().uid(*mailbox)
-                ))
-                .into());
+    let statuses = state
+        .change(|change| {
+            let mailboxes = resolve(change.world(), EntityKind::Mailbox, caller, &body.uids)?;
+            let mut unique = HashSet::new();
+            for mailbox in &mailboxes {
+                let world = change.world();
+                if !unique.insert(*mailbox) {
+                    return Err(ApiError::BadRequest(format!(
+                        "the mailbox `{}` is listed twice",
+                        world.uid(*mailbox)
+                    ))
+                    .into());
+                }
+                change.sim().check_transition(*mailbox, "active")?;
+                if world.status(*mailbox) != "scheduled_for_cancellation" {
+                    return Err(ApiError::Conflict(format!(
+                        "the mailbox `{}` is `{}`, not `scheduled_for_cancellation`",
+                        world.uid(*mailbox),
+                        world.status(*mailbox)
+                    ))
+                    .into());
+                }
             }
-            sim.check_transition(*mailbox, "active")?;
-            if sim.world().status(*mailbox) != "scheduled_for_cancellation" {
-                return Err(ApiError::Conflict(format!(
-                    "the mailbox `{}` is `{}`, not `scheduled_for_cancellation`",
-                    sim.world().uid(*mailbox),
-                    sim.world().status(*mailbox)
-                ))
-                .into());
+            for mailbox in &mailboxes {
+                change.uncancel_mailbox(*mailbox)?;
             }
-        }
-        let mut fired = Vec::new();
-        for mailbox in &mailboxes {
-            fired.extend(sim.uncancel_mailbox(*mailbox, shape, now)?);
-        }
-        let statuses: Vec<Value> = mailboxes
-            .iter()
-            .map(|m| json!({"uid": sim.world().uid(*m), "status": sim.world().status(*m)}))
-            .collect();
-        state.dispatch(fired);
-        statuses
-    };
-    state.wake_driver();
-    state.saved().await?;
+            Ok::<_, RestError>(uid_statuses(change.world(), &mailboxes))
+        })
+        .await?
+        .value;
     Ok(ok(
         "Mailbox cancellation withdrawn",
         json!({"mailboxes": statuses}),
@@ -838,17 +822,15 @@ async fn show_credentials(
     state: web::Data<AppState>,
     query: web::Query<CredentialsQuery>,
 ) -> Result<HttpResponse, RestError> {
-    let mailbox = {
-        let sim = state.sim();
-        let world = sim.world();
+    let mailbox = state.with_world(|world| {
         let found = resolve(
             world,
             EntityKind::Mailbox,
             caller,
             std::slice::from_ref(&query.uid),
         )?;
-        world.entity(found[0])
-    };
+        Ok::<_, RestError>(world.entity(found[0]))
+    })?;
     let Entity::Mailbox(m) = mailbox else {
         return Err(ApiError::Internal("a mailbox uid resolved to another kind".into()).into());
     };

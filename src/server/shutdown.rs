@@ -95,7 +95,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
     let leftovers = open(state);
     // With saved state, unfinished deliveries resume at the next start instead: an
     // `interrupted` attempt would wrongly count toward their retry policy.
-    let persisted = journal.store().is_some();
+    let persisted = state.persisted();
     for record in leftovers.iter().filter(|_| !persisted) {
         let waiting = !in_flight(record, now);
         let error = if waiting {
@@ -119,7 +119,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
         journal.record_attempt(&record.id, attempt, record.state);
     }
     let counters = journal.counters();
-    let sim = state.sim();
+    let (fired, pending) = state.read(|sim| (sim.fired_total(), sim.queue_depth()));
     let terminal = |t: TerminalState| counters.terminal.get(&t).copied().unwrap_or(0);
     ShutdownTally {
         events: counters.events,
@@ -128,7 +128,7 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
         exhausted: terminal(TerminalState::Exhausted),
         interrupted: leftovers.len() as u64,
         attempts: counters.attempts_total(),
-        transitions_fired: sim.fired_total(),
-        transitions_pending: sim.queue_depth(),
+        transitions_fired: fired,
+        transitions_pending: pending,
     }
 }

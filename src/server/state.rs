@@ -11,20 +11,21 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+mod change;
 mod walk;
 
-pub use walk::Advanced;
+pub use change::{Change, Changed, Refused};
+pub use walk::{AdvanceError, Advanced};
 
-use super::problem::ApiError;
 use super::subscriber::SubscriberSettings;
 use crate::contract::{PayloadShape, Secret};
-use crate::delivery::{DeliveryId, DeliveryRecord, OutgoingEvent, Sender, Subscriber};
+use crate::delivery::{DeliveryRecord, JournalSink, Sender, Subscriber};
 use crate::model::Faker;
 use crate::model::world::World;
-use crate::persistence::WorldConfig;
 use crate::receiver::ReceivedStore;
 use crate::simulation::Clock;
-use crate::simulation::simulator::{Fired, Simulation};
+use crate::simulation::changes::{WorldConfig, WorldLog};
+use crate::simulation::simulator::Simulation;
 
 /// Transitions fired per lock acquisition; between batches other requests get the world.
 pub const FIRE_BATCH: usize = 4096;
@@ -40,6 +41,12 @@ pub enum Phase {
     /// Shutting down: no new work, in-flight deliveries finishing.
     Draining = 2,
 }
+
+/// Where the server keeps state across restarts: the journal's sink and the world's change log,
+/// in one store (`persistence::StateWriter` under `--state sqlite:`).
+pub trait StateSink: JournalSink + WorldLog {}
+
+impl<T: JournalSink + WorldLog> StateSink for T {}
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -58,6 +65,7 @@ pub struct AppState {
     samples: Mutex<Faker>,
     phase: AtomicU8,
     max_body_bytes: usize,
+    store: Option<Arc<dyn StateSink>>,
 }
 
 /// What [`AppState`] is made of.
@@ -71,6 +79,7 @@ pub(crate) struct Parts {
     pub builtin_url: Option<Url>,
     pub builtin_store: Option<Arc<ReceivedStore>>,
     pub max_body_bytes: usize,
+    pub store: Option<Arc<dyn StateSink>>,
 }
 
 impl AppState {
@@ -85,7 +94,11 @@ impl AppState {
             builtin_url,
             builtin_store,
             max_body_bytes,
+            store,
         } = parts;
+        if let Some(store) = &store {
+            sender.journal().persist_to(store.clone());
+        }
         let samples = Faker::seeded(sim.world().seed().wrapping_add(1));
         let state = AppState {
             sim: Mutex::new(sim),
@@ -102,6 +115,7 @@ impl AppState {
             samples: Mutex::new(samples),
             phase: AtomicU8::new(Phase::Starting as u8),
             max_body_bytes,
+            store,
         };
         state.rebuild_subscribers();
         state
@@ -137,11 +151,17 @@ impl AppState {
         self.max_body_bytes
     }
 
-    /// The simulation, locked (never hold it across an `.await`).
-    pub fn sim(&self) -> MutexGuard<'_, Simulation> {
+    /// The simulation, locked: only this module and the change service write to it.
+    fn sim(&self) -> MutexGuard<'_, Simulation> {
         self.sim
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the simulation (scheduled steps, lookups, checks); to change it, see
+    /// [`AppState::change`].
+    pub fn read<T>(&self, read: impl FnOnce(&Simulation) -> T) -> T {
+        read(&self.sim())
     }
 
     /// A generator for hand-triggered sample events (seeded from the world's seed).
@@ -236,24 +256,6 @@ impl AppState {
         self.phase.store(phase as u8, Ordering::Release);
     }
 
-    /// Refuses new work once shutdown began, or while saved state cannot be written.
-    pub fn intake(&self) -> Result<(), ApiError> {
-        match self.phase() {
-            Phase::Draining => Err(ApiError::ShuttingDown),
-            Phase::Starting | Phase::Ready => self.storage(),
-        }
-    }
-
-    /// With saved state, an error while the state writer cannot commit (a full disk).
-    pub fn storage(&self) -> Result<(), ApiError> {
-        match self.sender.journal().store() {
-            Some(store) if !store.healthy() => {
-                Err(ApiError::StateUnsaved(store.failure().unwrap_or_default()))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Wakes the driver: something was scheduled that may be due earlier than it thought.
     /// Also saves the world's recent changes, when state is persisted.
     pub fn wake_driver(&self) {
@@ -261,65 +263,25 @@ impl AppState {
         self.wake.notify_one();
     }
 
-    /// With saved state, waits until every change made so far (world and journal) is committed,
-    /// so an answer sent after it survives a crash; returns at once otherwise. An error when
-    /// the commit failed (the changes are kept and retried, but the answer must not be 2xx).
-    pub async fn saved(&self) -> Result<(), ApiError> {
-        if let Some(store) = self.sender.journal().store() {
-            self.save_world();
-            if !store.flush().await {
-                return Err(ApiError::StateUnsaved(store.failure().unwrap_or_default()));
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends the world's changes made so far to the state writer, when state is persisted.
-    pub fn save_world(&self) {
-        if self.sender.journal().store().is_some() {
-            Self::save_ops(&self.sender, &mut self.sim());
-        }
-    }
-
-    /// Sends `sim`'s recorded changes; called with the world locked, after the events of those
-    /// changes were submitted, so a change is never saved before its events.
-    fn save_ops(sender: &Sender, sim: &mut Simulation) {
-        if let Some(store) = sender.journal().store() {
-            store.world(sim.take_ops());
-        }
-    }
-
     /// Starts saving the world: its config (unless saved already) and every later change.
     pub(crate) fn persist_world(&self, config: &WorldConfig) {
-        if let Some(store) = self.sender.journal().store() {
-            store.world_config(config);
+        if let Some(store) = &self.store {
+            store.config(config);
             self.sim().record_ops();
         }
     }
 
-    /// Submits announcements to their workspaces' subscribers, in order; returns delivery ids.
-    pub fn dispatch(&self, fired: Vec<Fired>) -> Vec<DeliveryId> {
-        if fired.is_empty() {
-            return Vec::new();
+    /// Saves the world's last changes and waits until everything is committed (at shutdown).
+    pub(crate) async fn save_all(&self) {
+        if let Some(store) = &self.store {
+            self.save_world();
+            store.flush().await;
         }
-        let subscribers = self
-            .subscribers
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        fired
-            .into_iter()
-            .map(|f| {
-                let subscriber = subscribers
-                    .get(usize::from(f.workspace))
-                    .or_else(|| subscribers.first());
-                let subscriber = subscriber
-                    .cloned()
-                    .expect("there is always a default workspace");
-                self.sender
-                    .submit(subscriber, OutgoingEvent::from_envelope(&f.envelope))
-            })
-            .collect()
+    }
+
+    /// Whether state is kept across restarts (`--state`).
+    pub fn persisted(&self) -> bool {
+        self.store.is_some()
     }
 
     /// Fires every transition due by now, in order, and submits their webhooks; returns how many.
@@ -338,11 +300,12 @@ impl AppState {
                 let mut sim = self.sim();
                 let batch = sim.fire_due(now, shape, FIRE_BATCH);
                 let count = batch.len();
-                if self.sender.journal().store().is_some() {
+                if self.persisted() {
                     // Events queued before the world unlocks, then the change that fired them.
                     self.dispatch(batch);
-                    Self::save_ops(&self.sender, &mut sim);
+                    self.log_changes(&mut sim);
                 } else {
+                    // Nothing to order against: other requests get the world meanwhile.
                     drop(sim);
                     self.dispatch(batch);
                 }
@@ -361,7 +324,9 @@ impl AppState {
     /// returns, so nothing sent afterwards belongs to the world before. Subscriber settings go
     /// back to those the server started with (changes through `/_mock/subscriber` are undone,
     /// so one test's faults never reach the next); the clock and the API key are kept.
-    pub async fn reset(&self) {
+    /// Refused while intake is closed; answers once the reset is saved.
+    pub async fn reset(&self) -> Result<(), Refused> {
+        self.intake()?;
         let _firing = self.firing.lock().await;
         self.sim().reset();
         *self.samples() = Faker::seeded(self.sim().world().seed().wrapping_add(1));
@@ -369,6 +334,7 @@ impl AppState {
         self.sender.journal().clear();
         self.set_settings(self.initial_settings.clone());
         self.wake_driver();
+        self.saved().await
     }
 
     /// The world, for read-only views.

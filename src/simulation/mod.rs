@@ -1,6 +1,7 @@
 //! Simulation: the clock everything runs on, the entity lifecycles, and applying them.
 
 pub mod causality;
+pub mod changes;
 pub mod clock;
 pub mod lifecycle;
 #[cfg(test)]

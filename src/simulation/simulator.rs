@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::causality::{self, Follow};
+use super::changes::WorldOp;
 use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, StepKind};
 use super::scheduler::Scheduler;
 use super::transition::{IllegalTransition, changed_fields, for_shape};
@@ -18,7 +19,6 @@ use crate::contract::{
 };
 use crate::model::compact::index_of;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
-use crate::persistence::WorldOp;
 
 /// How likely each failure branch is taken instead of the typical step.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -3,7 +3,7 @@
 use crate::contract::{EventType, OverrideError};
 use crate::delivery::engine::InvalidBody;
 use crate::model::world::WorldError;
-use crate::server::ServerError;
+use crate::server::{AdvanceError, Refused, ServerError};
 use crate::simulation::ClockError;
 use crate::simulation::simulator::ActionError;
 
@@ -40,9 +40,21 @@ pub enum TestkitError {
     /// The event type is not one the contract lists, so there is no typical body for it.
     #[error("no typical body for `{0}`: the contract does not list it")]
     NoSample(EventType),
+    /// The mock takes no new work: it is stopping, or its saved state cannot be written.
+    #[error(transparent)]
+    Refused(#[from] Refused),
     /// The body after overrides cannot be sent (e.g. `event` was overridden with a non-string).
     #[error(transparent)]
     Body(#[from] InvalidBody),
+}
+
+impl From<AdvanceError> for TestkitError {
+    fn from(error: AdvanceError) -> Self {
+        match error {
+            AdvanceError::Refused(refused) => TestkitError::Refused(refused),
+            AdvanceError::OutOfRange(error) => TestkitError::Clock(error),
+        }
+    }
 }
 
 impl From<ActionError> for TestkitError {

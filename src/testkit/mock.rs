@@ -197,22 +197,21 @@ impl MockInboxKit {
 
     /// Registers a domain for one year, as `POST /v1/api/domains/register` does; returns its uid.
     /// Its lifecycle starts: `waiting_for_dns_propagation` after 2 minutes, `active` 15 later.
-    pub fn register_domain(&self, name: &str) -> Result<String, TestkitError> {
-        let state = self.state();
-        let now = state.clock().now();
-        let uid = {
-            let mut sim = state.sim();
-            let entity = sim.register_domain(WORKSPACE, name, 1, now)?;
-            sim.world().uid(entity)
-        };
-        state.wake_driver();
-        Ok(uid)
+    pub async fn register_domain(&self, name: &str) -> Result<String, TestkitError> {
+        let changed = self
+            .state()
+            .change(|change| {
+                let entity = change.register_domain(WORKSPACE, name, 1)?;
+                Ok::<_, TestkitError>(change.world().uid(entity))
+            })
+            .await?;
+        Ok(changed.value)
     }
 
     /// Buys a Google mailbox `username@domain` on a registered domain, as
     /// `POST /v1/api/mailboxes/buy` does; returns its uid. It starts `scheduled` and moves on
     /// by itself every 30 s of simulated time until `active`.
-    pub fn buy_mailbox(&self, username: &str, domain: &str) -> Result<String, TestkitError> {
+    pub async fn buy_mailbox(&self, username: &str, domain: &str) -> Result<String, TestkitError> {
         self.buy(&MailboxOrder {
             username: username.to_owned(),
             first_name: "Ada".to_owned(),
@@ -220,43 +219,38 @@ impl MockInboxKit {
             platform: Platform::Google,
             domain_name: domain.to_owned(),
         })
+        .await
     }
 
     /// Buys the mailbox `order` describes; returns its uid.
-    pub fn buy(&self, order: &MailboxOrder) -> Result<String, TestkitError> {
-        let state = self.state();
-        let now = state.clock().now();
-        let uid = {
-            let mut sim = state.sim();
-            let (domain, _) = sim.world().check_mailbox(WORKSPACE, order)?;
-            sim.world().check_capacity(domain, 1)?;
-            let entity = sim.buy_mailbox(WORKSPACE, order, now)?;
-            sim.world().uid(entity)
-        };
-        state.wake_driver();
-        Ok(uid)
+    pub async fn buy(&self, order: &MailboxOrder) -> Result<String, TestkitError> {
+        let changed = self
+            .state()
+            .change(|change| {
+                let (domain, _) = change.world().check_mailbox(WORKSPACE, order)?;
+                change.world().check_capacity(domain, 1)?;
+                let entity = change.buy_mailbox(WORKSPACE, order)?;
+                Ok::<_, TestkitError>(change.world().uid(entity))
+            })
+            .await?;
+        Ok(changed.value)
     }
 
     /// Moves entity `uid` to status `to` now, as a user's action would, and sends the event;
     /// refused (naming the allowed statuses) when its lifecycle does not allow the step.
-    pub fn transition(&self, uid: &str, to: &str) -> Result<DeliveryId, TestkitError> {
-        let state = self.state();
-        let now = state.clock().now();
-        let shape = state.shape();
-        let id = {
-            let mut sim = state.sim();
-            let entity = sim
-                .world()
-                .find(uid)
-                .ok_or_else(|| TestkitError::UnknownEntity(uid.to_owned()))?;
-            sim.check_transition(entity, to)?;
-            // The outbox first, then this change, then what it caused, as `serve` does.
-            let own = sim.outbox_len();
-            let fired = sim.transition_all(entity, to, shape, now)?;
-            state.dispatch(fired).swap_remove(own)
-        };
-        state.wake_driver();
-        Ok(id)
+    pub async fn transition(&self, uid: &str, to: &str) -> Result<DeliveryId, TestkitError> {
+        let mut changed = self
+            .state()
+            .change(|change| {
+                let entity = change
+                    .world()
+                    .find(uid)
+                    .ok_or_else(|| TestkitError::UnknownEntity(uid.to_owned()))?;
+                change.sim().check_transition(entity, to)?;
+                Ok::<_, TestkitError>(change.transition(entity, to)?)
+            })
+            .await?;
+        Ok(changed.deliveries.swap_remove(changed.value))
     }
 
     /// The current status of entity `uid`, if there is one.

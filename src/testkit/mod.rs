@@ -41,7 +41,7 @@
 //! // A lifecycle: registered, DNS propagation after 2 minutes, active 15 minutes later. One
 //! // advance walks both steps in order, each sent at its own instant.
 //! let start = mock.now();
-//! let domain = mock.register_domain("acme.com")?;
+//! let domain = mock.register_domain("acme.com").await?;
 //! let walked = mock.advance(Duration::from_secs(17 * 60)).await;
 //! assert_eq!((walked.steps_fired, walked.attempts_made), (2, 2));
 //! mock.wait_for(DeliveryMatcher::any().uid(&domain).status("active")).await;

@@ -164,8 +164,8 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
         .secret("whsec_consumer")
         .start()
         .await;
-    let domain = mock.register_domain("acme.com").unwrap();
-    let mailbox = mock.buy_mailbox("ada", "acme.com").unwrap();
+    let domain = mock.register_domain("acme.com").await.unwrap();
+    let mailbox = mock.buy_mailbox("ada", "acme.com").await.unwrap();
     assert_eq!(
         mock.status_of(&domain).as_deref(),
         Some("registration_in_progress")
@@ -212,15 +212,15 @@ async fn the_projects_receiver_verifies_a_whole_lifecycle_started_by_the_harness
 async fn a_forced_transition_is_sent_and_an_illegal_one_names_the_allowed_statuses() {
     let app = subscriber(&[]).await;
     let mock = MockInboxKit::start(hook(&app)).await;
-    let domain = mock.register_domain("force.io").unwrap();
-    let illegal = mock.transition(&domain, "cancelled").unwrap_err();
+    let domain = mock.register_domain("force.io").await.unwrap();
+    let illegal = mock.transition(&domain, "cancelled").await.unwrap_err();
     assert!(
         illegal
             .to_string()
             .contains("waiting_for_dns_propagation, active, payment_failed"),
         "{illegal}"
     );
-    let id = mock.transition(&domain, "payment_failed").unwrap();
+    let id = mock.transition(&domain, "payment_failed").await.unwrap();
     let record = mock.wait_for_delivery(&id).await;
     assert_eq!(record.status.as_deref(), Some("payment_failed"));
     assert_eq!(
@@ -229,15 +229,15 @@ async fn a_forced_transition_is_sent_and_an_illegal_one_names_the_allowed_status
         "no step is left"
     );
     assert!(matches!(
-        mock.transition("domain-000000000000", "active"),
+        mock.transition("domain-000000000000", "active").await,
         Err(TestkitError::UnknownEntity(_))
     ));
     assert!(matches!(
-        mock.register_domain("force.io"),
+        mock.register_domain("force.io").await,
         Err(TestkitError::World(_))
     ));
     assert!(matches!(
-        mock.buy_mailbox("x", "nowhere.io"),
+        mock.buy_mailbox("x", "nowhere.io").await,
         Err(TestkitError::World(_))
     ));
     assert!(matches!(
@@ -467,7 +467,7 @@ async fn a_running_clock_moves_lifecycles_without_advancing() {
         .start()
         .await;
     assert!(!mock.clock().is_paused());
-    let domain = mock.register_domain("fast.io").unwrap();
+    let domain = mock.register_domain("fast.io").await.unwrap();
     let active = mock
         .wait_for(DeliveryMatcher::any().uid(&domain).status("active"))
         .await;

@@ -24,7 +24,7 @@ async fn settle(mock: &Mock) {
         let counters = journal.counters();
         let done = counters.in_progress() == 0
             && counters.terminal.values().sum::<u64>() == counters.events;
-        if done && state.sim().outbox_len() == 0 {
+        if done && state.read(|sim| sim.outbox_len()) == 0 {
             return;
         }
         assert!(

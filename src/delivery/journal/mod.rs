@@ -7,20 +7,21 @@
 //! may be opened through [`Journal::try_open_signed`] while unfinished (the intake cap).
 
 mod record;
+mod sink;
 mod table;
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use super::outcome::{AttemptOutcome, TerminalState};
-use crate::persistence::StateWriter;
 pub use record::{
     AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Targets, Timestamp, Trigger,
 };
+pub use sink::{Flushed, JournalSink, SavedDelivery};
 use table::Table;
 
 /// Default number of deliveries the journal keeps before evicting finished ones.
@@ -152,7 +153,7 @@ pub struct Journal {
     /// Woken when deliveries in progress fall below the cap.
     room: Notify,
     /// Where changes are saved, when state is persisted.
-    store: OnceLock<StateWriter>,
+    store: OnceLock<Arc<dyn JournalSink>>,
 }
 
 #[derive(Debug)]
@@ -192,14 +193,14 @@ impl Journal {
         }
     }
 
-    /// Saves every later change through `writer` (once; later calls are ignored).
-    pub fn persist_to(&self, writer: StateWriter) {
-        let _ = self.store.set(writer);
+    /// Hands every later change to `sink` (once; later calls are ignored).
+    pub fn persist_to(&self, sink: Arc<dyn JournalSink>) {
+        let _ = self.store.set(sink);
     }
 
     /// Where changes are saved, when state is persisted.
-    pub fn store(&self) -> Option<&StateWriter> {
-        self.store.get()
+    pub fn store(&self) -> Option<&dyn JournalSink> {
+        self.store.get().map(|sink| &**sink)
     }
 
     /// Puts back a saved delivery (not saved again) and counts it and its attempts.
@@ -214,7 +215,7 @@ impl Journal {
                 *inner.counters.terminal.entry(terminal).or_default() += 1;
             }
             inner.table.insert(record);
-            inner.evict(self.store.get())
+            inner.evict(self.store())
         });
         drop(evicted);
     }
@@ -248,7 +249,7 @@ impl Journal {
     /// Adds a new delivery sent with `signature` (saved with it when state is persisted),
     /// whatever the number in progress.
     pub fn open_signed(&self, record: DeliveryRecord, signature: Option<&str>) {
-        let store = self.store.get();
+        let store = self.store();
         let evicted = self.update(|inner| inner.open(record, signature, store));
         // Freed here, after the lock: evicted records can be large.
         drop(evicted);
@@ -261,7 +262,7 @@ impl Journal {
         record: DeliveryRecord,
         signature: Option<&str>,
     ) -> Result<(), Overloaded> {
-        let store = self.store.get();
+        let store = self.store();
         let evicted = self.update(|inner| {
             inner.room()?;
             Ok(inner.open(record, signature, store))
@@ -324,7 +325,7 @@ impl Journal {
         state: DeliveryState,
         snapshot: bool,
     ) -> Option<DeliveryRecord> {
-        let store = self.store.get();
+        let store = self.store();
         let (copy, evicted, room) = self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
             inner.counters.latency.observe(attempt.latency_ms);
@@ -408,7 +409,7 @@ impl Journal {
 
     /// Drops every record and counter.
     pub fn clear(&self) {
-        let store = self.store.get();
+        let store = self.store();
         let dropped = self.update(|inner| {
             if let Some(store) = store {
                 store.clear();
@@ -467,7 +468,7 @@ impl Inner {
         &mut self,
         record: DeliveryRecord,
         signature: Option<&str>,
-        store: Option<&StateWriter>,
+        store: Option<&dyn JournalSink>,
     ) -> Vec<DeliveryRecord> {
         if let Some(store) = store {
             store.open(&record, signature);
@@ -481,7 +482,7 @@ impl Inner {
     /// too) and returns them, so that the caller frees their memory after releasing the lock.
     /// Each eviction is O(1): the terminal records wait in a queue, nothing is searched.
     #[must_use = "drop the evicted records outside the lock"]
-    fn evict(&mut self, store: Option<&StateWriter>) -> Vec<DeliveryRecord> {
+    fn evict(&mut self, store: Option<&dyn JournalSink>) -> Vec<DeliveryRecord> {
         let mut evicted = Vec::new();
         while self.table.len() > self.capacity {
             let Some(record) = self.table.pop_finished() else {

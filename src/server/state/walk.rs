@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
+use super::change::Refused;
 use crate::contract::format_timestamp;
 use crate::simulation::clock::ClockError;
 
@@ -35,15 +36,28 @@ pub struct Advanced {
     pub retries_scheduled: usize,
 }
 
+/// Why a clock advance did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AdvanceError {
+    /// Intake is closed (shutting down, saved state unwritable).
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The target is past the latest instant the mock represents; nothing changed.
+    #[error(transparent)]
+    OutOfRange(#[from] ClockError),
+}
+
 fn instant<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format_timestamp(*at))
 }
 
 impl AppState {
     /// Advances the clock by `by`, walking every due instant in order (see the module docs).
-    /// Answers once everything due up to the target has been attempted; refuses, changing
-    /// nothing, a target past the latest instant the mock represents.
-    pub async fn advance(&self, by: Duration) -> Result<Advanced, ClockError> {
+    /// Answers once everything due up to the target has been attempted and, with saved state,
+    /// committed; refuses, changing nothing, a target past the latest instant the mock
+    /// represents, and any advance while intake is closed.
+    pub async fn advance(&self, by: Duration) -> Result<Advanced, AdvanceError> {
+        self.intake()?;
         let _firing = self.firing.lock().await;
         let from = self.clock.now();
         let target = self.clock.after(by)?;
@@ -78,6 +92,7 @@ impl AppState {
             self.clock.resume();
         }
         let steps_scheduled = self.sim().queue_depth();
+        self.saved().await?;
         Ok(Advanced {
             from,
             to: target,

@@ -161,7 +161,7 @@ async fn when_space_returns_the_server_recovers_by_itself() {
     let http = reqwest::Client::new();
     let (status, _) = post_event(&http, &base).await;
     assert_eq!(status, 202);
-    let store = server.state().sender().journal().store().unwrap().clone();
+    let store = server.state_writer().unwrap().clone();
     let size = std::fs::metadata(&db).unwrap().len();
     // Capped at its current size: the next pages it needs are refused, as on a full disk.
     store.limit_size(Some(size));

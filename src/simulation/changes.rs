@@ -1,4 +1,5 @@
-//! The world as a log of the changes made to it, replayed on a fresh simulation at start-up.
+//! The world as a log of the changes made to it, so whoever keeps state (`--state`) can replay
+//! it on a fresh simulation at start-up.
 //!
 //! The simulation is deterministic: the same seed, workspaces and failure rates, and the same
 //! changes in the same order at the same simulated times, give the same entities, statuses and
@@ -10,9 +11,18 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::simulator::{ActionError, FailureRates, Simulation};
 use crate::contract::{PayloadShape, Platform, Secret};
 use crate::model::world::{EntityKind, MailboxOrder};
-use crate::simulation::simulator::{ActionError, FailureRates, Simulation};
+
+/// Receives the world's build config and every change made to it, in order, to keep them
+/// across restarts (`persistence::StateWriter` for `--state sqlite:`). Calls must not block.
+pub trait WorldLog: Send + Sync + std::fmt::Debug {
+    /// What the world is built from (kept if one is saved already).
+    fn config(&self, config: &WorldConfig);
+    /// Changes made to the world, in the order made; a reset drops the earlier ones.
+    fn changes(&self, ops: Vec<WorldOp>);
+}
 
 /// What a world is built from; a restart uses the saved one, whatever the flags say.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
