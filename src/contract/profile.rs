@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::signature::SignatureScheme;
 
 /// A bundle of contract settings matching one generation of InboxKit's documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// The "Status Change Webhook" page (2025-09) the product was specified from.
@@ -18,7 +19,8 @@ pub enum Profile {
 }
 
 /// Which body layout to emit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadShape {
     /// Top-level `workspace_id`; `data.change_details`.

@@ -11,7 +11,8 @@ use subtle::ConstantTimeEq;
 pub const SIGNATURE_PREFIX: &str = "sha256=";
 
 /// How the signature is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureScheme {
     /// HMAC-SHA256 of the exact body bytes, keyed with the webhook secret (this project's reading

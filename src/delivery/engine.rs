@@ -198,7 +198,8 @@ pub struct SenderOptions {
 }
 
 /// Whether the sender keeps each entity's deliveries in order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DeliveryOrder {
     /// A delivery about an entity makes its first attempt only after the one before it about the
     /// same entity has had its first attempt answered (InboxKit's steps are minutes apart).

@@ -4,7 +4,7 @@ use super::*;
 use crate::delivery::JournalSink;
 use crate::delivery::journal::Timestamp;
 use crate::delivery::{AttemptOutcome, DeliveryId, Trigger};
-use crate::simulation::changes::replay;
+use crate::simulation::replay::replay;
 
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

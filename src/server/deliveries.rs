@@ -8,6 +8,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::operations::MAX_JOURNAL_PAGE;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::delivery::journal::Filter;
@@ -15,8 +16,6 @@ use crate::delivery::{AttemptOutcome, DeliveryId, DeliveryRecord, DeliveryState}
 
 /// Default page size of `GET /_mock/deliveries`.
 pub const DEFAULT_LIMIT: usize = 100;
-/// Largest page size, and most deliveries one bulk redelivery touches.
-pub const MAX_LIMIT: usize = 1000;
 /// Manual attempts a bulk redelivery makes at once.
 const REDELIVERY_CONCURRENCY: usize = 16;
 
@@ -65,9 +64,9 @@ impl Query {
 
     fn page(&self) -> Result<(usize, usize), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
+        if !(1..=MAX_JOURNAL_PAGE).contains(&limit) {
             return Err(ApiError::BadRequest(format!(
-                "`limit` must be 1 to {MAX_LIMIT}"
+                "`limit` must be 1 to {MAX_JOURNAL_PAGE}"
             )));
         }
         Ok((self.offset.unwrap_or(0), limit))
@@ -124,24 +123,13 @@ async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(record))
 }
 
-/// The workspace a journaled body was addressed to (`workspace_id` or `data.metadata`).
-pub(super) fn workspace_of(state: &AppState, record: &DeliveryRecord) -> u16 {
-    let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
-    let id = body
-        .get("workspace_id")
-        .or_else(|| body.pointer("/data/metadata/workspace_id"))
-        .and_then(Value::as_str);
-    id.and_then(|id| state.with_world(|w| w.workspace_index(id)))
-        .unwrap_or(0)
-}
-
 async fn redeliver(state: &AppState, id: DeliveryId) -> Result<Value, ApiError> {
     let record = state
         .sender()
         .journal()
         .get(&id)
         .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
-    let subscriber = state.subscriber(workspace_of(state, &record));
+    let subscriber = state.subscriber(state.workspace_of(&record));
     let attempt = state
         .sender()
         .redeliver(&id, &subscriber)

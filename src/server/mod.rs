@@ -11,10 +11,44 @@
 pub mod auth;
 mod control;
 mod deliveries;
+#[cfg(feature = "state")]
+mod kept;
+/// Built without the `state` feature, nothing is kept: a type without values.
+#[cfg(not(feature = "state"))]
+mod kept {
+    use std::sync::Arc;
+
+    use super::state::StateSink;
+    use super::{ServerConfig, ServerError};
+    use crate::simulation::changes::WorldConfig;
+    use crate::simulation::simulator::Simulation;
+
+    #[derive(Debug)]
+    pub(super) enum Kept {}
+
+    impl Kept {
+        pub(super) fn open(_: &ServerConfig) -> Result<Option<Kept>, ServerError> {
+            Ok(None)
+        }
+
+        pub(super) fn world(&self) -> Option<WorldConfig> {
+            match *self {}
+        }
+
+        pub(super) fn replay(&self, _: &mut Simulation) {
+            match *self {}
+        }
+
+        pub(super) fn sink(&self) -> Arc<dyn StateSink> {
+            match *self {}
+        }
+    }
+}
 pub mod limits;
 pub mod metrics;
 pub mod numbers;
 pub mod openapi;
+pub mod operations;
 pub mod problem;
 pub mod rest;
 mod shutdown;
@@ -41,10 +75,11 @@ pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
-use crate::persistence::{Saved, StateError, StateSpec, StateStore, StateWriter};
+#[cfg(feature = "state")]
+use crate::persistence::{StateError, StateSpec, StateWriter};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};
 use crate::simulation::Clock;
-use crate::simulation::changes::{WorldConfig, replay};
+use crate::simulation::changes::WorldConfig;
 use crate::simulation::simulator::{FailureRates, Simulation};
 
 /// Default port of `serve`.
@@ -80,6 +115,7 @@ pub struct ServerConfig {
     /// Token the control API requires (except health and readiness); `None` leaves it open.
     pub admin_token: Option<Secret>,
     /// Where the journal, pending retries and simulated time are kept (default: memory).
+    #[cfg(feature = "state")]
     pub state: StateSpec,
 }
 
@@ -104,6 +140,7 @@ impl ServerConfig {
             workers: 2,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             admin_token: None,
+            #[cfg(feature = "state")]
             state: StateSpec::Memory,
         }
     }
@@ -122,6 +159,7 @@ pub enum ServerError {
     #[error(transparent)]
     Receiver(#[from] ReceiverError),
     /// The saved state could not be opened or read.
+    #[cfg(feature = "state")]
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -194,7 +232,7 @@ async fn method_allowed(
     request: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let allowed = openapi::methods_of(request.path());
+    let allowed = operations::methods_of(request.path());
     if allowed.is_empty() || allowed.contains(&request.method().as_str()) {
         return Ok(next.call(request).await?.map_into_left_body());
     }
@@ -230,6 +268,7 @@ pub struct RunningServer {
     driver: JoinHandle<()>,
     stop: CancellationToken,
     receiver: Option<RunningReceiver>,
+    #[cfg(feature = "state")]
     writer: Option<StateWriter>,
 }
 
@@ -248,31 +287,15 @@ impl RunningServer {
         } else {
             None
         };
-        let (saved, writer) = match &config.state {
-            StateSpec::Memory => (None, None),
-            StateSpec::Sqlite(path) => {
-                let store = StateStore::open(path)?;
-                let saved = store.load()?;
-                // Simulated time carries on from where the last run got (never backwards), so
-                // saved retry times keep their meaning.
-                if let Some(at) = saved.clock.filter(|at| *at > config.clock.now()) {
-                    config.clock.jump_to(at);
-                }
-                (Some(saved), Some(store.into_writer(config.clock.clone())?))
-            }
-        };
+        let kept = kept::Kept::open(&config)?;
         let sender = Sender::new(config.clock.clone(), config.sender.clone())?;
-        // A saved world wins over the flags: replaying its changes needs the same seed,
-        // workspaces and failure rates.
-        let world = saved
+        let world = kept
             .as_ref()
-            .and_then(|s| s.world.clone())
+            .and_then(|kept| kept.world())
             .unwrap_or_else(|| WorldConfig::new(config.seed, config.workspaces, &config.failures));
         let mut sim = Simulation::new(world.seed, world.workspaces, world.failure_rates());
-        for op in saved.iter().flat_map(|s| &s.world_ops) {
-            if let Err(error) = replay(&mut sim, op) {
-                tracing::warn!(%error, ?op, "a saved world change could not be replayed");
-            }
+        if let Some(kept) = &kept {
+            kept.replay(&mut sim);
         }
         let state = web::Data::new(AppState::new(state::Parts {
             sim,
@@ -283,14 +306,11 @@ impl RunningServer {
             builtin_url: receiver.as_ref().map(RunningReceiver::webhook_url),
             builtin_store: receiver.as_ref().map(|r| r.store().clone()),
             max_body_bytes: config.max_body_bytes,
-            store: writer
-                .clone()
-                .map(|writer| std::sync::Arc::new(writer) as std::sync::Arc<dyn StateSink>),
+            store: kept.as_ref().map(|kept| kept.sink()),
         }));
         state.persist_world(&world);
-        if let Some(saved) = saved {
-            resume(&state, saved);
-        }
+        #[cfg(feature = "state")]
+        let writer = kept.map(|kept| kept.resume(&state));
         let app_state = state.clone();
         let admin = config
             .admin_token
@@ -324,6 +344,7 @@ impl RunningServer {
             driver,
             stop,
             receiver,
+            #[cfg(feature = "state")]
             writer,
         })
     }
@@ -350,6 +371,7 @@ impl RunningServer {
 
     /// The state database's writer, under `--state sqlite:` (tests cap its size to simulate a
     /// full disk).
+    #[cfg(feature = "state")]
     pub fn state_writer(&self) -> Option<&StateWriter> {
         self.writer.as_ref()
     }
@@ -373,6 +395,7 @@ impl RunningServer {
         self.handle.stop(true).await;
         let _ = self.http.await;
         let tally = shutdown::drain(&self.state, grace).await;
+        #[cfg(feature = "state")]
         if let Some(writer) = &self.writer {
             self.state.save_all().await;
             writer.close().await;
@@ -382,18 +405,6 @@ impl RunningServer {
         }
         tally
     }
-}
-
-/// Puts saved deliveries back in the journal and resumes the unfinished ones (see
-/// [`AppState::subscriber_for`] for where they go).
-fn resume(state: &AppState, saved: Saved) {
-    let mut resumed = 0;
-    let total = saved.deliveries.len();
-    for delivery in saved.deliveries {
-        let subscriber = state.subscriber_for(&delivery.record);
-        resumed += usize::from(state.sender().resume(subscriber, delivery));
-    }
-    tracing::info!(total, resumed, "state loaded");
 }
 
 /// Serves on `listener` until `signal` completes, then shuts down gracefully.

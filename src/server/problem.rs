@@ -9,7 +9,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
-use super::state::{AdvanceError, Refused};
+use super::state::refusal::{AdvanceError, Refused};
 use crate::delivery::Overloaded;
 use crate::model::world::WorldError;
 use crate::simulation::IllegalTransition;
@@ -377,7 +377,7 @@ pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// Why no route took `request`: 405 (with the allowed methods) when a documented operation has
 /// this path, 404 otherwise.
 pub fn unrouted(request: &HttpRequest) -> ApiError {
-    let mut allowed = super::openapi::methods_of(request.path());
+    let mut allowed = super::operations::methods_of(request.path());
     if allowed.is_empty() {
         return ApiError::NotFound {
             method: request.method().to_string(),

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::operations::{DEFAULT_PAGE_SIZE, MAX_BATCH, MAX_PAGE_SIZE};
 use super::problem::{ApiError, RestError};
 use super::state::{AppState, Change};
 use super::subscriber::parse_url;
@@ -30,13 +31,6 @@ use crate::simulation::transition::for_shape;
 
 /// What one domain-year costs in the mock's register answer (chosen; USD).
 pub const DOMAIN_YEAR_PRICE: f64 = 12.0;
-
-/// Most items one batch call may carry.
-pub const MAX_BATCH: usize = 1000;
-/// Default and largest page size of list calls.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
-/// Largest page size of list calls.
-pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// Registers the routes under `/v1/api`.
 pub fn routes(config: &mut web::ServiceConfig) {

@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 mod change;
+pub mod refusal;
 mod walk;
 
-pub use change::{Change, Changed, Refused};
-pub use walk::{AdvanceError, Advanced};
+pub use change::{Change, Changed};
+pub use refusal::{AdvanceError, Refused};
+pub use walk::Advanced;
 
 use super::subscriber::SubscriberSettings;
 use crate::contract::{PayloadShape, Secret};
@@ -240,7 +242,19 @@ impl AppState {
             .iter()
             .find(|s| s.url.as_str() == &*record.target)
             .cloned();
-        known.unwrap_or_else(|| self.subscriber(super::deliveries::workspace_of(self, record)))
+        known.unwrap_or_else(|| self.subscriber(self.workspace_of(record)))
+    }
+
+    /// The workspace a journaled body was addressed to (`workspace_id` or `data.metadata`).
+    pub fn workspace_of(&self, record: &DeliveryRecord) -> u16 {
+        let body: serde_json::Value =
+            serde_json::from_str(&record.body).unwrap_or(serde_json::Value::Null);
+        let id = body
+            .get("workspace_id")
+            .or_else(|| body.pointer("/data/metadata/workspace_id"))
+            .and_then(serde_json::Value::as_str);
+        id.and_then(|id| self.with_world(|w| w.workspace_index(id)))
+            .unwrap_or(0)
     }
 
     /// The phase.
@@ -272,6 +286,7 @@ impl AppState {
     }
 
     /// Saves the world's last changes and waits until everything is committed (at shutdown).
+    #[cfg(feature = "state")]
     pub(crate) async fn save_all(&self) {
         if let Some(store) = &self.store {
             self.save_world();

@@ -3,9 +3,11 @@
 pub mod causality;
 pub mod changes;
 pub mod clock;
+pub mod failures;
 pub mod lifecycle;
 #[cfg(test)]
 mod properties;
+pub mod replay;
 pub mod sample;
 pub mod scheduler;
 pub mod simulator;

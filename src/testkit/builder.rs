@@ -30,6 +30,19 @@ pub fn default_start_time() -> DateTime<Utc> {
         .to_utc()
 }
 
+impl MockInboxKit {
+    /// Starts a mock with the defaults of [`MockBuilder`] delivering to `subscriber_url`;
+    /// panics with the reason if it cannot start (a URL that is not http(s), no free port).
+    pub async fn start(subscriber_url: impl AsRef<str>) -> Self {
+        MockBuilder::new(subscriber_url).start().await
+    }
+
+    /// A builder for a mock delivering to `subscriber_url`.
+    pub fn builder(subscriber_url: impl AsRef<str>) -> MockBuilder {
+        MockBuilder::new(subscriber_url)
+    }
+}
+
 /// Configures a [`MockInboxKit`] before it starts; from [`MockInboxKit::builder`].
 ///
 /// Defaults: the `seed` contract profile, [`DEFAULT_SECRET`], [`DEFAULT_API_KEY`],

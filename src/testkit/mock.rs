@@ -5,7 +5,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::builder::MockBuilder;
 use super::error::TestkitError;
 use crate::contract::overrides::apply_all;
 use crate::contract::{EventType, FieldOverride, Platform, Signer};
@@ -56,17 +55,6 @@ pub struct MockInboxKit {
 }
 
 impl MockInboxKit {
-    /// Starts a mock with the defaults of [`MockBuilder`] delivering to `subscriber_url`;
-    /// panics with the reason if it cannot start (a URL that is not http(s), no free port).
-    pub async fn start(subscriber_url: impl AsRef<str>) -> Self {
-        MockBuilder::new(subscriber_url).start().await
-    }
-
-    /// A builder for a mock delivering to `subscriber_url`.
-    pub fn builder(subscriber_url: impl AsRef<str>) -> MockBuilder {
-        MockBuilder::new(subscriber_url)
-    }
-
     pub(super) fn new(
         server: RunningServer,
         secret: String,

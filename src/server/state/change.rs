@@ -17,21 +17,11 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::AppState;
+use super::refusal::Refused;
 use crate::contract::{PayloadShape, Secret};
 use crate::delivery::DeliveryId;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World};
 use crate::simulation::simulator::{ActionError, Fired, Simulation};
-
-/// Why the service refused to change the world.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
-    /// Shutdown began: no new work.
-    #[error("the mock is shutting down and takes no new work")]
-    ShuttingDown,
-    /// Saved state cannot be written (a full disk): nothing is accepted that could be lost.
-    #[error("the mock's saved state cannot be written: {0}")]
-    StateUnsaved(String),
-}
 
 /// A change in progress: the locked simulation, the instant it happens at and the body layout
 /// in force. Its actions stamp every step with that instant and collect what they announce.

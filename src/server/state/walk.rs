@@ -10,9 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
-use super::change::Refused;
+use super::refusal::AdvanceError;
 use crate::contract::format_timestamp;
-use crate::simulation::clock::ClockError;
 
 /// What one clock advance did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,17 +33,6 @@ pub struct Advanced {
     pub steps_scheduled: usize,
     /// Retries still scheduled after the target.
     pub retries_scheduled: usize,
-}
-
-/// Why a clock advance did not happen.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AdvanceError {
-    /// Intake is closed (shutting down, saved state unwritable).
-    #[error(transparent)]
-    Refused(#[from] Refused),
-    /// The target is past the latest instant the mock represents; nothing changed.
-    #[error(transparent)]
-    OutOfRange(#[from] ClockError),
 }
 
 fn instant<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
