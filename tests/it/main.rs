@@ -7,6 +7,7 @@ mod cli;
 mod consumer_examples;
 mod delivery;
 mod drift;
+mod event_fixtures;
 mod faults;
 mod hardening;
 mod hostile;
