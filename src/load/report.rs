@@ -10,6 +10,7 @@ use crate::delivery::TerminalState;
 pub use crate::markup::escape;
 
 pub mod compare;
+pub mod failures;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
 
 /// The outcome of one functional step.
