@@ -111,7 +111,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         (
             "events",
             format!(
-                "{} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
+                "{} events ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
                 s.events,
                 s.bad_signature_events,
                 s.duplicates_sent,
@@ -130,7 +130,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         (
             "attempts",
             format!(
-                "{} ({})",
+                "{} attempts ({})",
                 s.attempts(),
                 s.outcomes
                     .iter()
@@ -143,7 +143,13 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
             "per event",
             s.attempts_per_event
                 .iter()
-                .map(|(k, n)| format!("{k}x {n}"))
+                .map(|(k, n)| {
+                    format!(
+                        "{n} event{} with {k} attempt{}",
+                        if *n == 1 { "" } else { "s" },
+                        if *k == 1 { "" } else { "s" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -159,10 +165,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         ),
         (
             "late starts",
-            format!(
-                "{} (sends that waited for an in-flight slot)",
-                s.late_starts
-            ),
+            format!("{} sends waited for an in-flight slot", s.late_starts),
         ),
     ]
 }
@@ -312,6 +315,22 @@ impl Report {
                 out,
                 "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}{whose}"
             );
+        }
+        if let Some(failures) = s.failures.as_ref().filter(|f| !f.kept.is_empty()) {
+            let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
+            let _ = writeln!(
+                out,
+                "  failed      {failed} deliveries rejected or exhausted; the first {} by planned send time{}:",
+                failures.kept.len(),
+                if self.shards.len() > 1 {
+                    " (all shards)"
+                } else {
+                    ""
+                }
+            );
+            for failed in &failures.kept {
+                let _ = writeln!(out, "    {}", failed.brief());
+            }
         }
         for verdict in &self.verdicts {
             let observed = verdict.observed.map_or("no samples".to_owned(), |v| {

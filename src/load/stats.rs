@@ -334,7 +334,6 @@ impl Default for OpenSecond {
     }
 }
 
-
 impl Stats {
     /// Records one finished event: `lag` from planned to actual send, `late` whether it waited
     /// for an in-flight slot, `response` from planned send to the end of its first attempt,

@@ -74,7 +74,7 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
         out.contains("  pass success_rate >= 0.5 (observed 1.0000)\n"),
         "{out}"
     );
-    assert!(out.contains("  events      60 ("), "{out}");
+    assert!(out.contains("  events      60 events ("), "{out}");
     // The time table: every cell ends where its column's header ends.
     let header = out.lines().find(|l| l.starts_with("  time (ms)")).unwrap();
     let ends = |line: &str| -> Vec<usize> {

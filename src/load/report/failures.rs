@@ -11,8 +11,7 @@ use tokio::time::Instant;
 use crate::contract::{EventType, headers};
 use crate::delivery::journal::Filter;
 use crate::delivery::{
-    AttemptOutcome, AttemptRecord, DeliveryOutcome, DeliveryRecord, Journal,
-    TerminalState,
+    AttemptOutcome, AttemptRecord, DeliveryOutcome, DeliveryRecord, Journal, TerminalState,
 };
 use crate::load::stats::Stats;
 
@@ -125,6 +124,33 @@ impl FailedDelivery {
         (self.planned_us, &self.shard, &self.id)
     }
 
+    /// Each attempt's status, or its outcome code when no answer came: `500, 500, timeout`.
+    pub fn statuses(&self) -> String {
+        self.attempts
+            .iter()
+            .map(|a| {
+                a.response
+                    .as_ref()
+                    .map_or_else(|| a.outcome.to_string(), |r| r.status.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// One line: when it was planned, what it was, how it ended and each attempt's status.
+    pub fn brief(&self) -> String {
+        let attempts = self.attempts.len();
+        format!(
+            "+{:.3} s  {} {}: {} after {attempts} attempt{} ({})",
+            self.planned_us as f64 / 1e6,
+            self.event,
+            self.entity_uid.as_deref().unwrap_or("-"),
+            self.state,
+            if attempts == 1 { "" } else { "s" },
+            self.statuses()
+        )
+    }
+
     /// The outcome of its last attempt (what ended it).
     pub fn last_outcome(&self) -> Option<AttemptOutcome> {
         self.attempts.last().map(|a| a.outcome)
@@ -160,7 +186,8 @@ impl Failures {
 
     fn settle(&mut self) {
         self.kept.sort_by(|a, b| a.key().cmp(&b.key()));
-        self.kept.dedup_by(|a, b| a.shard == b.shard && a.id == b.id);
+        self.kept
+            .dedup_by(|a, b| a.shard == b.shard && a.id == b.id);
         self.kept.truncate(self.limit);
     }
 
@@ -226,7 +253,10 @@ fn event_and_uid(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return (None, None);
     };
-    let event = value.get("event").and_then(|e| e.as_str()).map(str::to_owned);
+    let event = value
+        .get("event")
+        .and_then(|e| e.as_str())
+        .map(str::to_owned);
     let uid = event
         .as_deref()
         .and_then(|e| EventType::parse(e).data_key())
@@ -429,14 +459,21 @@ mod tests {
         assert_eq!(recorder.wants(at(50)), Some(50));
         recorder.keep(failure("1/1", 50, "x"));
         assert_eq!(recorder.wants(at(80)), None, "full, and later");
-        assert_eq!(recorder.wants(at(20)), Some(20), "earlier than the last kept");
+        assert_eq!(
+            recorder.wants(at(20)),
+            Some(20),
+            "earlier than the last kept"
+        );
         assert_eq!(Failures::new(0, "1/1".into(), start).wants(at(1)), None);
     }
 
     #[test]
     fn excerpts_cut_on_a_character_boundary() {
         let cut = Excerpt::of("aé", 2, false);
-        assert_eq!((cut.text.as_str(), cut.bytes, cut.truncated), ("a", 3, true));
+        assert_eq!(
+            (cut.text.as_str(), cut.bytes, cut.truncated),
+            ("a", 3, true)
+        );
         let whole = Excerpt::of("abc", 10, true);
         assert!(whole.truncated, "a body the journal already cut");
         assert_eq!(whole.text, "abc");
@@ -447,10 +484,7 @@ mod tests {
         let body = br#"{"event":"mailbox.status_changed","data":{"mailbox":{"uid":"mbx-1"}}}"#;
         assert_eq!(
             event_and_uid(body),
-            (
-                Some("mailbox.status_changed".into()),
-                Some("mbx-1".into())
-            )
+            (Some("mailbox.status_changed".into()), Some("mbx-1".into()))
         );
         assert_eq!(event_and_uid(b"not json"), (None, None));
     }
