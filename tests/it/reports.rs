@@ -34,6 +34,38 @@ async fn short_run(name: &str, thresholds: &[&str], extra: &[&str]) -> (i32, Str
     (code, format!("{stdout}{stderr}"))
 }
 
+/// A 2 s run at 20 events/s against the built-in receiver answering 500 to every domain event
+/// and 400 to every consent-request event (the others are delivered), retries 20 ms apart:
+/// domain events end exhausted after 4 attempts, consent-request events rejected after 1.
+async fn failing_subscriber_run(name: &str, extra: &[&str]) -> (i32, String) {
+    let path = temp(&format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        r#"name = "failing-subscriber"
+thresholds = ["success_rate >= 0.99"]
+[target]
+retry_delays = ["20ms", "20ms", "20ms"]
+receiver_faults = ["status=500:event=domain.status_changed", "status=400:event=consent_request.status_changed"]
+[world]
+seed = 7
+[report]
+failed_deliveries = 2
+[[load]]
+rate = 20
+duration = "2s"
+"#,
+    )
+    .unwrap();
+    let mut args = vec!["run", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run_cli(&args, b"").await;
+    (code, format!("{stdout}{stderr}"))
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -110,12 +142,13 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
     assert!(banner.contains("latency_p99 > 1h: observed"), "{banner}");
     assert!(banner.contains(" ms"), "{banner}");
     assert!(text.find("banner fail").unwrap() < text.find("<h2>").unwrap());
-    // The summary is a table, not pasted terminal text.
-    assert!(select(&page, "pre").is_empty());
+    // The summary is a table, not pasted terminal text (bodies of failed deliveries aside).
+    assert!(select(&page, "pre:not(.body)").is_empty());
     let headers: Vec<String> = select(&page, "table th").iter().map(text_of).collect();
     for wanted in [
         "events",
-        "terminal",
+        "events by terminal state",
+        "attempts by outcome",
         "throughput",
         "time (ms)",
         "p99",
@@ -130,8 +163,11 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
         .map(|c| c.value().attr("aria-label").unwrap().to_owned())
         .collect();
     for wanted in [
-        "response time percentiles over time",
-        "events attempted per second",
+        "response time percentiles over time (linear)",
+        "events attempted and delivered per second",
+        "events by how they ended, per second",
+        "response time percentiles over time (log)",
+        "service time percentiles over time (linear)",
         "response time histogram",
         "attempts by outcome",
         "events by attempts made",
@@ -154,7 +190,8 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
     for wanted in [
         "response time (ms)",
         "second of the run (s)",
-        "events attempted (events/s)",
+        "events (events/s)",
+        "response time (ms, log scale)",
         "response time bucket (upper bound)",
     ] {
         assert!(
@@ -163,7 +200,17 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
         );
     }
     let legend: Vec<String> = select(&page, "g.legend text").iter().map(text_of).collect();
-    for wanted in ["p50", "p90", "p99", "max", "attempted"] {
+    for wanted in [
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "attempted",
+        "delivered",
+        "5xx",
+        "timeout",
+        "connection error",
+    ] {
         assert!(legend.iter().any(|l| l == wanted), "{wanted}: {legend:?}");
     }
     let buckets: Vec<String> = select(
@@ -393,7 +440,12 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
 
 /// Runs `tests/e2e/report.mjs` on `html` in headless Chromium: what it measured, or why the
 /// browser is missing (None: skipped outside CI).
-async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde_json::Value> {
+async fn in_chromium(
+    html: &Path,
+    name: &str,
+    min_charts: usize,
+    failures: bool,
+) -> Option<serde_json::Value> {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
@@ -419,6 +471,7 @@ async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde
         .arg(html)
         .arg(&prefix)
         .arg(min_charts.to_string())
+        .args(failures.then_some("failures"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -435,7 +488,7 @@ async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde
         html.display(),
         prefix.display()
     );
-    for width in [1280, 480] {
+    for width in ["1280", "480"] {
         let png = std::fs::read(format!("{}-{width}.png", prefix.display())).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
     }
@@ -446,10 +499,16 @@ async fn in_chromium(html: &Path, name: &str, min_charts: usize) -> Option<serde
 async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
     let html = temp("browser-failing.html");
     let json = temp("browser-failing.json");
-    let (code, out) = short_run(
+    let (code, out) = failing_subscriber_run(
         "browser",
-        &["latency_p99 > 1h"],
-        &["--html", s(&html), "--out", s(&json)],
+        &[
+            "--failed-deliveries",
+            "5",
+            "--html",
+            s(&html),
+            "--out",
+            s(&json),
+        ],
     )
     .await;
     assert_eq!(code, 99, "{out}");
@@ -470,20 +529,41 @@ async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
         code, 99,
         "the current run fails its thresholds: {stdout}{stderr}"
     );
-    let Some(seen) = in_chromium(&html, "report-failing", 5).await else {
+    let Some(seen) = in_chromium(&html, "report-failing", 7, true).await else {
         return;
     };
-    // What a reader sees first: the verdict, then the failed threshold with its unit.
+    // What a reader sees first: the verdict, then the failed threshold with its unit, then how
+    // many deliveries failed, linked to their list.
     assert!(
         seen["1280"]["heading"].as_str().unwrap().ends_with("FAIL"),
         "{seen}"
     );
     let banner = seen["1280"]["banner"].as_str().unwrap();
     assert!(
-        banner.contains("latency_p99 > 1h: observed") && banner.contains(" ms"),
+        banner.contains("success_rate >= 0.99: observed 0.")
+            && banner.contains("events were not delivered")
+            && banner.contains("the first 5 with every attempt's request and response"),
         "{banner}"
     );
-    let seen = in_chromium(&diff, "report-diff", 1).await.unwrap();
+    let failures = &seen["1280"]["failures"];
+    assert_eq!(failures["deliveries"], 5, "{seen}");
+    assert_eq!(failures["firstOpen"], true, "{seen}");
+    // On the log scale the response and service time charts replace the linear ones.
+    let log: Vec<&str> = seen["1280-log"]["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["title"].as_str())
+        .filter(|t| t.ends_with("(log)"))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "response time percentiles over time (log)",
+            "service time percentiles over time (log)"
+        ]
+    );
+    let seen = in_chromium(&diff, "report-diff", 1, false).await.unwrap();
     assert!(
         seen["480"]["heading"].as_str().unwrap().ends_with("FAIL"),
         "{seen}"
