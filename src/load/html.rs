@@ -19,7 +19,7 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 52.0;
 
-const COLORS: [&str; 4] = ["#3867d6", "#eb3b5a", "#20bf6b", "#8854d0"];
+const COLORS: [&str; 4] = ["#3867d6", "#20bf6b", "#eb3b5a", "#8854d0"];
 /// The colours of [`Ended::CLASSES`]: delivered green, 4xx amber, 5xx red, timeout purple,
 /// connection errors slate, other failures grey.
 const CLASS_COLORS: [&str; 6] = [
@@ -36,7 +36,7 @@ svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafaf
 .note{color:#555}pre.body{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5em;margin:.3em 0;font-size:12px;max-height:20em;overflow-y:auto}\
 details{margin:.3em 0}details>summary{cursor:pointer;overflow-wrap:anywhere}details.failure{border-left:3px solid #eb3b5a;padding-left:.6em}\
 .scale-linear:checked~.log,.scale-log:checked~.linear{display:none}.scales label{margin-right:1em}\
-code{overflow-wrap:anywhere}";
+code{overflow-wrap:anywhere}td.answer{min-width:16em;font-size:12px}";
 
 fn head(title: &str) -> String {
     format!(
@@ -385,11 +385,11 @@ fn failed_delivery(page: &mut String, number: usize, failed: &FailedDelivery, op
     } else {
         page.push_str("<p class=\"note\">The journal no longer held this delivery when it failed: only each attempt's outcome and latency are known.</p>\n");
     }
-    page.push_str("<div class=\"wide\"><table><tr><th>attempt</th><th>started (sender clock)</th><th>outcome</th><th>status</th><th>latency (ms)</th><th>answer (start of the body) or error</th></tr>\n");
+    page.push_str("<div class=\"wide\"><table><tr><th>attempt</th><th>started (sender clock)</th><th>outcome</th><th>status</th><th>latency (ms)</th><th>answer (start) or error</th></tr>\n");
     for a in &failed.attempts {
         let _ = writeln!(
             page,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td>{}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"answer\">{}</td></tr>",
             a.number,
             escape(a.started_at.as_deref().unwrap_or("-")),
             a.outcome,
@@ -1031,5 +1031,51 @@ mod tests {
         assert_eq!(ticks(0.0), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         assert_eq!(number(0.25), "0.25");
         assert_eq!(number(1200.0), "1200");
+    }
+
+    #[test]
+    fn log_axes_span_whole_decades_and_place_values_by_their_logarithm() {
+        let axis = YAxis::new(Scale::Log, [15.0, 0.0, 64.7].into_iter());
+        assert_eq!((axis.low, axis.high), (10.0, 100.0));
+        assert_eq!(axis.ticks, [10.0, 20.0, 50.0, 100.0]);
+        let bottom = HEIGHT - BOTTOM;
+        assert_eq!(axis.y(10.0), bottom);
+        assert_eq!(axis.y(0.0), bottom, "zero sits on the axis");
+        assert_eq!(axis.y(100.0), TOP);
+        let middle = (bottom + TOP) / 2.0;
+        assert!((axis.y(10f64.sqrt() * 10.0) - middle).abs() < 1e-9);
+        // Wide ranges keep one tick a decade.
+        let wide = YAxis::new(Scale::Log, [0.002, 5000.0].into_iter());
+        assert_eq!(
+            wide.ticks,
+            [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+        );
+    }
+
+    #[test]
+    fn the_stacked_chart_draws_each_class_with_its_count() {
+        let mut second = Second::default();
+        for _ in 0..3 {
+            second
+                .ended
+                .count(crate::delivery::DeliveryState::Delivered, None);
+        }
+        second.ended.count(
+            crate::delivery::DeliveryState::Exhausted,
+            Some(AttemptOutcome::ConnectionClosed),
+        );
+        let svg = stacked_chart("t", "x", "y", &[second, Second::default()]);
+        assert!(
+            svg.contains("<title>second 0: 3 delivered</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<title>second 0: 1 connection error</title>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("class=\"stack\"").count(), 2);
+        for class in Ended::CLASSES {
+            assert!(svg.contains(&format!(">{class}</text></g>")), "{class}");
+        }
     }
 }

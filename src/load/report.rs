@@ -89,6 +89,9 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
     }
 }
 
+/// Failed deliveries the text summary lists (the JSON and HTML reports hold all kept).
+const TEXT_FAILURES: usize = 10;
+
 /// How a column of the time table reads its figure (ms) from a histogram.
 pub type Pick = fn(&Micros) -> Option<f64>;
 
@@ -328,8 +331,15 @@ impl Report {
                     ""
                 }
             );
-            for failed in &failures.kept {
+            for failed in failures.kept.iter().take(TEXT_FAILURES) {
                 let _ = writeln!(out, "    {}", failed.brief());
+            }
+            if failures.kept.len() > TEXT_FAILURES {
+                let _ = writeln!(
+                    out,
+                    "    ... {} more in the JSON and HTML reports, with every attempt",
+                    failures.kept.len() - TEXT_FAILURES
+                );
             }
         }
         for verdict in &self.verdicts {

@@ -505,6 +505,73 @@ mod tests {
         assert_eq!(ab.timeline[0].p99_ms, ba.timeline[0].p99_ms);
     }
 
+    /// One event that ended in `state` after attempts with these outcomes and latencies (ms).
+    fn event(state: DeliveryState, attempts: &[(AttemptOutcome, f64)]) -> DeliveryOutcome {
+        DeliveryOutcome {
+            state,
+            attempts: attempts
+                .iter()
+                .map(|(outcome, latency_ms)| crate::delivery::AttemptSummary {
+                    outcome: *outcome,
+                    latency_ms: *latency_ms,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_second_counts_how_its_events_ended_and_merges_service_times() {
+        let five = AttemptOutcome::Http5xx;
+        let mut a = Stats::default();
+        let ms = Duration::from_millis;
+        a.record(
+            &event(
+                DeliveryState::Delivered,
+                &[(five, 2.0), (AttemptOutcome::Delivered, 2.0)],
+            ),
+            Duration::ZERO,
+            false,
+            ms(2),
+            0,
+        );
+        a.record(
+            &event(DeliveryState::Exhausted, &[(five, 2.0); 4]),
+            Duration::ZERO,
+            false,
+            ms(2),
+            0,
+        );
+        a.record(
+            &event(DeliveryState::Exhausted, &[(AttemptOutcome::Timeout, 2.0)]),
+            Duration::ZERO,
+            false,
+            ms(2),
+            1,
+        );
+        a.finish(Duration::from_secs(2));
+        let mut b = Stats::default();
+        b.record(
+            &event(DeliveryState::Rejected, &[(AttemptOutcome::Http4xx, 100.0)]),
+            Duration::ZERO,
+            false,
+            ms(100),
+            0,
+        );
+        b.finish(Duration::from_secs(1));
+        let b: Stats = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(a.timeline[0].ended.counts(), [1, 0, 1, 0, 0, 0]);
+        assert_eq!(a.timeline[1].ended.counts(), [0, 0, 0, 1, 0, 0]);
+        // Per-second histograms keep two significant digits.
+        let near = |v: f64, want: f64| (want * 0.98..want * 1.02).contains(&v);
+        assert!(near(a.timeline[0].service.as_ref().unwrap().max_ms, 2.0));
+        a.merge(&b);
+        assert_eq!(a.timeline[0].ended.counts(), [1, 1, 1, 0, 0, 0]);
+        let service = a.timeline[0].service.as_ref().unwrap();
+        // Six attempts of 2 ms and one of 100 ms: the median stays 2 ms, the maximum is 100 ms.
+        assert!(near(service.p50_ms, 2.0), "{service:?}");
+        assert!(near(service.max_ms, 100.0), "{service:?}");
+    }
+
     #[test]
     fn histograms_survive_json_and_merge() {
         let mut a = Stats::default();
