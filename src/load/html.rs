@@ -267,7 +267,8 @@ fn outcomes(page: &mut String, s: &Stats) {
     page.push_str("<h2 id=\"outcomes\">Outcomes</h2>\n<table><tr><th>events by terminal state</th><th>events</th><th>share</th></tr>\n");
     for state in TerminalState::ALL {
         let count = s.count(state);
-        let cell = if state != TerminalState::Delivered && count > 0 && s.failures.is_some() {
+        let listed = s.failures.as_ref().is_some_and(|f| !f.kept.is_empty());
+        let cell = if state != TerminalState::Delivered && count > 0 && listed {
             format!("<a href=\"#failures\">{count}</a>")
         } else {
             count.to_string()
@@ -311,10 +312,10 @@ fn outcomes(page: &mut String, s: &Stats) {
 
 /// The failed deliveries, grouped by the outcome that ended them, each with every attempt.
 fn failed_deliveries(page: &mut String, s: &Stats, failures: &Failures) {
-    let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
-    if failed == 0 && failures.kept.is_empty() {
+    if failures.kept.is_empty() {
         return;
     }
+    let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
     let _ = writeln!(
         page,
         "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials in headers are redacted; bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
@@ -1050,6 +1051,57 @@ mod tests {
             wide.ticks,
             [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
         );
+    }
+
+    /// Every `href="#x"` of `page` has an element with `id="x"`.
+    fn dangling_links(page: &str) -> Vec<String> {
+        page.split("href=\"#")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|id| !page.contains(&format!("id=\"{id}\"")))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn outcome_counts_link_only_to_failures_that_are_listed() {
+        let mut stats = Stats::default();
+        stats.events = 3;
+        stats.terminal.insert(TerminalState::Delivered, 1);
+        stats.terminal.insert(TerminalState::Rejected, 2);
+        stats.outcomes.insert(AttemptOutcome::Delivered, 1);
+        stats.outcomes.insert(AttemptOutcome::Http4xx, 2);
+        let report = |failures: Option<Failures>| {
+            let mut stats = stats.clone();
+            stats.failures = failures;
+            Report {
+                scenario: "s".into(),
+                shards: vec!["1/1".into()],
+                target: "t".into(),
+                started_at: String::new(),
+                thresholds: Vec::new(),
+                steps: Vec::new(),
+                stats,
+                verdicts: Vec::new(),
+                memory: Default::default(),
+            }
+        };
+        for failures in [
+            None,
+            Some(serde_json::from_str(r#"{"limit":0,"kept":[]}"#).unwrap()),
+        ] {
+            let page = render(&report(failures));
+            assert!(
+                dangling_links(&page).is_empty(),
+                "{:?}",
+                dangling_links(&page)
+            );
+            assert!(
+                !page.contains("href=\"#fail"),
+                "nothing listed, nothing linked"
+            );
+            assert!(page.contains("2 of 3 events were not delivered (2 rejected, 0 exhausted)."));
+        }
     }
 
     #[test]
