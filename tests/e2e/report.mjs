@@ -11,7 +11,7 @@
 // leaving the file. With `failures`: the report of a run whose deliveries failed must show the
 // outcomes-over-time chart (with its legend), a "Failed deliveries" section with its first
 // delivery open (an attempts table and the request body visible), and every link from an
-// outcome count must lead to an element of the page. Writes SCREENSHOT_PREFIX-1280.png, -480.png
+// outcome count must lead to an element of the page (following one brings it into view). Writes SCREENSHOT_PREFIX-1280.png, -480.png
 // and -1280-log.png and prints one JSON line of what it measured. Exits 1 with a message
 // listing every failed check. CHROMIUM overrides the browser (default /usr/bin/chromium).
 
@@ -137,6 +137,18 @@ try {
         }
         if (!seen.outcomeLinks.length || seen.outcomeLinks.some((l) => !l.target)) {
           problems.push(`at ${width} px outcome links: ${JSON.stringify(seen.outcomeLinks)}`);
+        }
+        // Following an outcome's link brings its failed deliveries into view.
+        const link = seen.outcomeLinks.find((l) => l.href.startsWith("#failed-"));
+        if (link) {
+          await page.click(`#outcomes ~ table a[href="${link.href}"]`);
+          const top = await page.evaluate((id) => {
+            const r = document.getElementById(id).getBoundingClientRect();
+            return r.top > -2 && r.top < window.innerHeight ? Math.round(r.top) : null;
+          }, link.href.slice(1));
+          if (top === null) problems.push(`at ${width} px ${link.href} is not in view after its link`);
+          measured[`${width}-followed`] = { href: link.href, top };
+          await page.evaluate(() => window.scrollTo(0, 0));
         }
       }
     }
