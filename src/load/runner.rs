@@ -178,14 +178,14 @@ pub async fn run(
         .sum();
     progress.planned.store(planned as u64, Ordering::Relaxed);
 
-    let run_start = Instant::now();
     let stats = Arc::new(Mutex::new(Stats::default()));
+    let tasks = TaskTracker::new();
+    let run_start = Instant::now();
     stats.lock().await.failures = Some(Failures::new(
         target.failed_deliveries,
         shard.to_string(),
         run_start,
     ));
-    let tasks = TaskTracker::new();
     let sampler = tokio::spawn(sample_memory(stats.clone()));
     let mut phase_start = run_start;
     for (phase, segments) in phases.iter().zip(&scaled) {
