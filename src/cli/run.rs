@@ -12,6 +12,7 @@ use inboxkit_mock::contract::{Profile, Secret, Signer, format_timestamp};
 use inboxkit_mock::delivery::policy::DEFAULT_RETRY_DELAYS;
 use inboxkit_mock::delivery::transport::TransportOptions;
 use inboxkit_mock::delivery::{DeliveryOrder, RetryPolicy, Sender, SenderOptions, Subscriber};
+use inboxkit_mock::load::report::failures::DEFAULT_FAILED_DELIVERIES;
 use inboxkit_mock::load::runner::DEFAULT_MAX_IN_FLIGHT;
 use inboxkit_mock::load::schedule::Segment;
 use inboxkit_mock::load::{
@@ -73,6 +74,10 @@ pub struct Args {
     /// Write a self-contained HTML report.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Keep the first N failed deliveries in the report, with every attempt's request and
+    /// response [default: the scenario's `[report] failed_deliveries`, else 20; 0 keeps none].
+    #[arg(long, value_name = "N")]
+    failed_deliveries: Option<usize>,
 }
 
 /// Runs the scenario; 0 pass, 99 breach, 65 invalid scenario, 70 runtime error.
@@ -225,6 +230,10 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
         subscriber,
         mis_signed,
         shape: settings.payload_shape,
+        failed_deliveries: args
+            .failed_deliveries
+            .or(scenario.report.failed_deliveries)
+            .unwrap_or(DEFAULT_FAILED_DELIVERIES),
     };
     let stats = runner::run(target, &phases, &scenario.faults, seed, shard, progress).await;
     ticker.abort();

@@ -4,8 +4,10 @@
 use std::fmt::Write;
 
 use super::report::compare::{Comparison, percent, signed_percent};
+use super::report::failures::{Excerpt, FailedAttempt, FailedDelivery, Failures};
 use super::report::{PERCENTILES, Report, escape, format_value, summary_rows};
-use super::stats::{Micros, Second};
+use super::stats::{Ended, Micros, Second, Stats};
+use crate::delivery::{AttemptOutcome, TerminalState};
 use crate::scenario::Threshold;
 
 /// Drawing area of every chart, in SVG units (the SVG scales down to the page width).
@@ -17,7 +19,12 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 52.0;
 
-const COLORS: [&str; 4] = ["#3867d6", "#eb3b5a", "#20bf6b", "#8854d0"];
+const COLORS: [&str; 4] = ["#3867d6", "#20bf6b", "#eb3b5a", "#8854d0"];
+/// The colours of [`Ended::CLASSES`]: delivered green, 4xx amber, 5xx red, timeout purple,
+/// connection errors slate, other failures grey.
+const CLASS_COLORS: [&str; 6] = [
+    "#20bf6b", "#f7b731", "#eb3b5a", "#8854d0", "#4b6584", "#a5b1c2",
+];
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em auto;max-width:60em;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}td{overflow-wrap:anywhere}\
@@ -25,8 +32,11 @@ table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px soli
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}.wide{overflow-x:auto;max-width:100%}\
 .pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .banner{padding:.8em 1em;border-radius:4px;margin:1em 0}.banner.pass{background:#e6f4ea}.banner.fail{background:#fde7ea}\
-svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd}\
-.note{color:#555}";
+svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd;margin:.5em 0}\
+.note{color:#555}pre.body{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5em;margin:.3em 0;font-size:12px;max-height:20em;overflow-y:auto}\
+details{margin:.3em 0}details>summary{cursor:pointer;overflow-wrap:anywhere}details.failure{border-left:3px solid #eb3b5a;padding-left:.6em}\
+.scale-linear:checked~.log,.scale-log:checked~.linear{display:none}.scales label{margin-right:1em}\
+code{overflow-wrap:anywhere}td.answer{min-width:16em;font-size:12px}";
 
 fn head(title: &str) -> String {
     format!(
@@ -71,16 +81,26 @@ pub fn render(report: &Report) -> String {
                 .map(|s| format!("{}: {}", escape(&s.step), escape(&s.detail))),
         )
         .collect();
+    let undelivered = failed_line(&report.stats);
     if failures.is_empty() {
-        page.push_str("<div class=\"banner pass\">Every threshold and step passed.</div>\n");
+        let _ = writeln!(
+            page,
+            "<div class=\"banner pass\">Every threshold and step passed.{}</div>",
+            undelivered
+                .map(|line| format!(" {line}"))
+                .unwrap_or_default()
+        );
     } else {
         let _ = writeln!(
             page,
-            "<div class=\"banner fail\"><strong>Failed:</strong><ul>{}</ul></div>",
+            "<div class=\"banner fail\"><strong>Failed:</strong><ul>{}{}</ul></div>",
             failures
                 .iter()
                 .map(|f| format!("<li>{f}</li>"))
-                .collect::<String>()
+                .collect::<String>(),
+            undelivered
+                .map(|line| format!("<li>{line}</li>"))
+                .unwrap_or_default()
         );
     }
     if !report.verdicts.is_empty() {
@@ -115,65 +135,19 @@ pub fn render(report: &Report) -> String {
     }
     let s = &report.stats;
     if s.events > 0 {
-        page.push_str("<h2>Summary</h2><table>\n");
-        for (label, value) in summary_rows(s) {
-            let _ = writeln!(
-                page,
-                "<tr><th>{}</th><td>{}</td></tr>",
-                escape(label),
-                escape(&value)
-            );
-        }
-        page.push_str("</table>\n<div class=\"wide\"><table><tr><th>time (ms)</th>");
-        for (name, _) in PERCENTILES {
-            let _ = write!(page, "<th>{name}</th>");
-        }
-        page.push_str("</tr>\n");
-        for (label, h) in [
-            ("response", &s.response_us),
-            ("service", &s.service_us),
-            ("send lag", &s.lag_us),
-        ] {
-            let _ = write!(page, "<tr><th>{label}</th>");
-            for (_, pick) in PERCENTILES {
-                let _ = write!(
-                    page,
-                    "<td class=\"num\">{}</td>",
-                    pick(h).map_or("-".into(), |v| format!("{v:.3}"))
-                );
-            }
-            page.push_str("</tr>\n");
-        }
-        page.push_str("</table></div>\n");
+        summary(&mut page, s);
+        outcomes(&mut page, s);
+    }
+    if let Some(failures) = &s.failures {
+        failed_deliveries(&mut page, s, failures);
     }
     if !s.response_us.0.is_empty() {
-        page.push_str("<h2>Response time over the run</h2>\n");
-        let seconds: Vec<f64> = (0..s.timeline.len()).map(|i| i as f64).collect();
-        page.push_str(&line_chart(
-            "response time percentiles over time",
-            "second of the run (s)",
-            "response time (ms)",
-            &seconds,
-            &percentile_series(&s.timeline),
-        ));
-        page.push_str("<p class=\"note\">Per second the report keeps the response time's p50, p90 (reports of earlier versions: none), p99 and maximum; service time over time is not recorded (see the summary table for the whole run).</p>\n");
-        page.push_str("<h2>Throughput over the run</h2>\n");
-        page.push_str(&line_chart(
-            "events attempted per second",
-            "second of the run (s)",
-            "events attempted (events/s)",
-            &seconds,
-            &[(
-                "attempted",
-                s.timeline.iter().map(|t| t.events as f64).collect(),
-            )],
-        ));
-        page.push_str("<p class=\"note\">Deliveries per second are not recorded; the summary gives the delivered rate over the whole run.</p>\n");
+        over_time(&mut page, &s.timeline);
         page.push_str("<h2>Response time distribution</h2>\n");
         page.push_str(&histogram_chart(&s.response_us));
     }
     if !s.outcomes.is_empty() {
-        page.push_str("<h2>Attempt outcomes</h2>\n");
+        page.push_str("<h2>Attempts by outcome</h2>\n");
         let bars: Vec<(String, f64)> = s
             .outcomes
             .iter()
@@ -202,6 +176,395 @@ pub fn render(report: &Report) -> String {
     }
     page.push_str("</body></html>\n");
     page
+}
+
+/// The banner's line about deliveries that failed, linking to their list (None when none did).
+fn failed_line(s: &Stats) -> Option<String> {
+    let (rejected, exhausted) = (
+        s.count(TerminalState::Rejected),
+        s.count(TerminalState::Exhausted),
+    );
+    let failed = rejected + exhausted;
+    if failed == 0 {
+        return None;
+    }
+    let listed = s.failures.as_ref().map_or(0, |f| f.kept.len());
+    let what = format!(
+        "{failed} of {} events were not delivered ({rejected} rejected, {exhausted} exhausted)",
+        s.events
+    );
+    Some(if listed > 0 {
+        format!(
+            "{what}: <a href=\"#failures\">the first {listed} with every attempt's request and response</a>."
+        )
+    } else {
+        format!("{what}.")
+    })
+}
+
+/// The summary: counts with their units, and the time table.
+fn summary(page: &mut String, s: &Stats) {
+    page.push_str("<h2>Summary</h2><table>\n");
+    // Terminal states and attempt outcomes have tables of their own (below).
+    for (label, value) in summary_rows(s)
+        .into_iter()
+        .filter(|(label, _)| !matches!(*label, "terminal" | "attempts"))
+    {
+        let _ = writeln!(
+            page,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(label),
+            escape(&value)
+        );
+    }
+    page.push_str("</table>\n<div class=\"wide\"><table><tr><th>time (ms)</th>");
+    for (name, _) in PERCENTILES {
+        let _ = write!(page, "<th>{name}</th>");
+    }
+    page.push_str("</tr>\n");
+    for (label, h) in [
+        ("response", &s.response_us),
+        ("service", &s.service_us),
+        ("send lag", &s.lag_us),
+    ] {
+        let _ = write!(page, "<tr><th>{label}</th>");
+        for (_, pick) in PERCENTILES {
+            let _ = write!(
+                page,
+                "<td class=\"num\">{}</td>",
+                pick(h).map_or("-".into(), |v| format!("{v:.3}"))
+            );
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table></div>\n");
+}
+
+/// A share as a percentage of `total`, one decimal.
+fn share(count: u64, total: u64) -> String {
+    if total == 0 {
+        "-".into()
+    } else {
+        format!("{:.1} %", count as f64 * 100.0 / total as f64)
+    }
+}
+
+/// Where an outcome's failed deliveries are listed: its group (deliveries that ended on it),
+/// else the first listed delivery with an attempt of that outcome.
+fn failure_anchor(failures: Option<&Failures>, outcome: AttemptOutcome) -> Option<String> {
+    let kept = &failures?.kept;
+    if kept.iter().any(|f| f.last_outcome() == Some(outcome)) {
+        return Some(format!("failed-{outcome}"));
+    }
+    kept.iter()
+        .position(|f| f.attempts.iter().any(|a| a.outcome == outcome))
+        .map(|i| format!("failure-{}", i + 1))
+}
+
+/// The outcome tables: events by terminal state, attempts by outcome (each failing outcome's
+/// count linked to its failed deliveries).
+fn outcomes(page: &mut String, s: &Stats) {
+    page.push_str("<h2 id=\"outcomes\">Outcomes</h2>\n<table><tr><th>events by terminal state</th><th>events</th><th>share</th></tr>\n");
+    for state in TerminalState::ALL {
+        let count = s.count(state);
+        let listed = s.failures.as_ref().is_some_and(|f| !f.kept.is_empty());
+        let cell = if state != TerminalState::Delivered && count > 0 && listed {
+            format!("<a href=\"#failures\">{count}</a>")
+        } else {
+            count.to_string()
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td>{state}</td><td class=\"num\">{cell}</td><td class=\"num\">{}</td></tr>",
+            share(count, s.events)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<tr><th>all</th><td class=\"num\">{}</td><td class=\"num\">{}</td></tr></table>",
+        s.events,
+        share(s.events, s.events)
+    );
+    let attempts = s.attempts();
+    page.push_str("<table><tr><th>attempts by outcome</th><th>attempts</th><th>share</th></tr>\n");
+    for (outcome, count) in &s.outcomes {
+        let anchor = (*outcome != AttemptOutcome::Delivered)
+            .then(|| failure_anchor(s.failures.as_ref(), *outcome))
+            .flatten();
+        let cell = match anchor {
+            Some(anchor) => format!(
+                "<a href=\"#{anchor}\" title=\"the failed deliveries with a {outcome} attempt\">{count}</a>"
+            ),
+            None => count.to_string(),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td>{outcome}</td><td class=\"num\">{cell}</td><td class=\"num\">{}</td></tr>",
+            share(*count, attempts)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<tr><th>all</th><td class=\"num\">{attempts}</td><td class=\"num\">{}</td></tr></table>",
+        share(attempts, attempts)
+    );
+}
+
+/// The failed deliveries, grouped by the outcome that ended them, each with every attempt.
+fn failed_deliveries(page: &mut String, s: &Stats, failures: &Failures) {
+    if failures.kept.is_empty() {
+        return;
+    }
+    let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
+    let _ = writeln!(
+        page,
+        "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials in headers are redacted; bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
+        failures.kept.len(),
+        failures.limit
+    );
+    // Groups in the order of their first delivery; the first delivery of all is open.
+    let mut order: Vec<AttemptOutcome> = Vec::new();
+    for outcome in failures
+        .kept
+        .iter()
+        .filter_map(FailedDelivery::last_outcome)
+    {
+        if !order.contains(&outcome) {
+            order.push(outcome);
+        }
+    }
+    for outcome in order {
+        let group: Vec<(usize, &FailedDelivery)> = failures
+            .kept
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.last_outcome() == Some(outcome))
+            .collect();
+        let _ = writeln!(
+            page,
+            "<h3 id=\"failed-{outcome}\">Ended on {outcome}: {} listed</h3>",
+            group.len()
+        );
+        for (index, failed) in group {
+            failed_delivery(page, index + 1, failed, index == 0);
+        }
+    }
+    // Deliveries without attempts (never expected) still show.
+    for (index, failed) in failures
+        .kept
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.attempts.is_empty())
+    {
+        failed_delivery(page, index + 1, failed, false);
+    }
+}
+
+fn failed_delivery(page: &mut String, number: usize, failed: &FailedDelivery, open: bool) {
+    let _ = writeln!(
+        page,
+        "<details class=\"failure\" id=\"failure-{number}\"{}><summary><strong>#{number}</strong> +{:.3} s <code>{}</code> {} {} after {} attempt{} ({})</summary>",
+        if open { " open" } else { "" },
+        failed.planned_us as f64 / 1e6,
+        escape(&failed.event),
+        escape(failed.entity_uid.as_deref().unwrap_or("")),
+        failed.state,
+        failed.attempts.len(),
+        if failed.attempts.len() == 1 { "" } else { "s" },
+        escape(&failed.statuses())
+    );
+    if failed.journaled {
+        let _ = writeln!(
+            page,
+            "<p>{} <code>{}</code>; delivery <code>{}</code>; shard {}; planned {:.3} s into the run.</p>",
+            escape(&failed.method),
+            escape(&failed.url),
+            escape(&failed.id),
+            escape(&failed.shard),
+            failed.planned_us as f64 / 1e6
+        );
+    } else {
+        page.push_str("<p class=\"note\">The journal no longer held this delivery when it failed: only each attempt's outcome and latency are known.</p>\n");
+    }
+    page.push_str("<div class=\"wide\"><table><tr><th>attempt</th><th>started (sender clock)</th><th>outcome</th><th>status</th><th>latency (ms)</th><th>answer (start) or error</th></tr>\n");
+    for a in &failed.attempts {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"answer\">{}</td></tr>",
+            a.number,
+            escape(a.started_at.as_deref().unwrap_or("-")),
+            a.outcome,
+            a.response
+                .as_ref()
+                .map_or("-".into(), |r| r.status.to_string()),
+            a.latency_ms,
+            escape(&answer(a))
+        );
+    }
+    page.push_str("</table></div>\n");
+    body_block(page, "Request body", &failed.body);
+    for a in failed
+        .attempts
+        .iter()
+        .filter(|a| !a.request_headers.is_empty() || a.response.is_some())
+    {
+        attempt_detail(page, a);
+    }
+    page.push_str("</details>\n");
+}
+
+/// The start of an attempt's answer (its first 160 characters), or its error.
+fn answer(a: &FailedAttempt) -> String {
+    match (&a.response, &a.error) {
+        (Some(response), _) => {
+            let text: String = response.body.text.chars().take(160).collect();
+            if text.len() < response.body.text.len() || response.body.truncated {
+                format!("{text}…")
+            } else {
+                text
+            }
+        }
+        (None, Some(error)) => error.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+fn body_block(page: &mut String, what: &str, body: &Excerpt) {
+    let _ = writeln!(
+        page,
+        "<p>{what} ({} bytes{}):</p><pre class=\"body\">{}</pre>",
+        body.bytes,
+        if body.truncated { ", cut" } else { "" },
+        escape(&body.text)
+    );
+}
+
+fn headers_table(page: &mut String, caption: &str, headers: &[(String, String)]) {
+    let _ = write!(
+        page,
+        "<div class=\"wide\"><table><tr><th colspan=\"2\">{caption}</th></tr>"
+    );
+    for (name, value) in headers {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            escape(value)
+        );
+    }
+    page.push_str("</table></div>\n");
+}
+
+fn attempt_detail(page: &mut String, a: &FailedAttempt) {
+    let _ = writeln!(
+        page,
+        "<details><summary>attempt {}: request and response</summary>",
+        a.number
+    );
+    headers_table(page, "request headers", &a.request_headers);
+    match &a.response {
+        Some(response) => {
+            headers_table(
+                page,
+                &format!("response {} headers", response.status),
+                &response.headers,
+            );
+            body_block(page, "Response body", &response.body);
+        }
+        None => {
+            let _ = writeln!(
+                page,
+                "<p>No answer: {} {}</p>",
+                a.outcome,
+                escape(a.error.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    page.push_str("</details>\n");
+}
+
+/// The charts over the run: outcomes, throughput, and response and service time percentiles
+/// (linear and logarithmic, switched by a radio button without scripts).
+fn over_time(page: &mut String, timeline: &[Second]) {
+    // Each second's figures sit in the middle of the second, as the stacked bars do.
+    let mids: Vec<f64> = (0..timeline.len()).map(|i| i as f64 + 0.5).collect();
+    let seconds = (mids.as_slice(), timeline.len() as f64);
+    let counted = timeline.iter().any(|t| !t.ended.is_empty());
+    if counted {
+        page.push_str("<h2>Outcomes over the run</h2>\n");
+        page.push_str(&stacked_chart(
+            "events by how they ended, per second",
+            "second the events were planned in (s)",
+            "events (events/s)",
+            timeline,
+        ));
+        page.push_str("<p class=\"note\">Each event counts once, in the second its send was planned in, by how it ended: delivered (possibly after retries), or the outcome of its last attempt.</p>\n");
+    }
+    page.push_str("<h2>Throughput over the run</h2>\n");
+    let mut throughput = vec![(
+        "attempted",
+        timeline.iter().map(|t| t.events as f64).collect::<Vec<_>>(),
+    )];
+    if counted {
+        throughput.push((
+            "delivered",
+            timeline.iter().map(|t| t.ended.delivered as f64).collect(),
+        ));
+    }
+    page.push_str(&line_chart(
+        "events attempted and delivered per second",
+        "second the events were planned in (s)",
+        "events (events/s)",
+        seconds,
+        &throughput,
+        Scale::Linear,
+    ));
+    page.push_str("<p class=\"note\">Delivered events count in the second their send was planned in (reports of earlier versions: attempted only).</p>\n");
+    page.push_str("<h2>Response and service time over the run</h2>\n<div class=\"scales\">\
+<input type=\"radio\" name=\"scale\" id=\"scale-linear\" class=\"scale-linear\" checked><label for=\"scale-linear\">linear scale</label>\
+<input type=\"radio\" name=\"scale\" id=\"scale-log\" class=\"scale-log\"><label for=\"scale-log\">logarithmic scale</label>\n");
+    let service: Vec<(&str, Vec<f64>)> = if timeline.iter().any(|t| t.service.is_some()) {
+        let pick = |f: fn(&super::stats::ServiceSecond) -> f64| {
+            timeline
+                .iter()
+                .map(|t| t.service.as_ref().map_or(0.0, f))
+                .collect::<Vec<f64>>()
+        };
+        vec![
+            ("p50", pick(|s| s.p50_ms)),
+            ("p90", pick(|s| s.p90_ms)),
+            ("p99", pick(|s| s.p99_ms)),
+            ("max", pick(|s| s.max_ms)),
+        ]
+    } else {
+        Vec::new()
+    };
+    for (class, scale, unit) in [
+        ("linear", Scale::Linear, "ms"),
+        ("log", Scale::Log, "ms, log scale"),
+    ] {
+        let _ = writeln!(page, "<div class=\"{class}\">");
+        page.push_str(&line_chart(
+            &format!("response time percentiles over time ({class})"),
+            "second of the run (s)",
+            &format!("response time ({unit})"),
+            seconds,
+            &percentile_series(timeline),
+            scale,
+        ));
+        if !service.is_empty() {
+            page.push_str(&line_chart(
+                &format!("service time percentiles over time ({class})"),
+                "second of the run (s)",
+                &format!("service time ({unit})"),
+                seconds,
+                &service,
+                scale,
+            ));
+        }
+        page.push_str("</div>\n");
+    }
+    page.push_str("</div>\n<p class=\"note\">Response time runs from an event's planned send to the end of its first attempt; service time is each attempt's own latency, in the second its event was planned in. Reports of earlier versions keep no p90 and no service time per second.</p>\n");
 }
 
 /// Renders a run-to-run comparison: the verdict first, then every metric side by side.
@@ -283,14 +646,15 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
         .max(current.stats.timeline.len());
     if seconds > 0 {
         page.push_str("<h2>Response time p99 over the run</h2>\n");
-        let xs: Vec<f64> = (0..seconds).map(|i| i as f64).collect();
+        let xs: Vec<f64> = (0..seconds).map(|i| i as f64 + 0.5).collect();
         let p99 = |r: &Report| r.stats.timeline.iter().map(|t| t.p99_ms).collect();
         page.push_str(&line_chart(
             "response time p99 of both runs",
             "second of the run (s)",
             "response time p99 (ms)",
-            &xs,
+            (&xs, seconds as f64),
             &[("baseline", p99(baseline)), ("current", p99(current))],
+            Scale::Linear,
         ));
     }
     page.push_str("</body></html>\n");
@@ -351,18 +715,95 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Opens a chart: the SVG, its y axis with ticks and gridlines up to `top`, and the axis titles.
-fn frame(svg: &mut String, title: &str, x_label: &str, y_label: &str, top: f64) -> f64 {
-    let ticks = ticks(top);
-    let top = *ticks.last().unwrap_or(&1.0);
+/// How values map onto a chart's height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// From 0, evenly.
+    Linear,
+    /// Decades evenly (values at or below the lowest tick sit on the axis).
+    Log,
+}
+
+/// A y axis: its scale, its range and its tick values.
+#[derive(Debug, Clone, PartialEq)]
+struct YAxis {
+    scale: Scale,
+    low: f64,
+    high: f64,
+    ticks: Vec<f64>,
+}
+
+impl YAxis {
+    /// An axis covering `values`.
+    fn new(scale: Scale, values: impl Iterator<Item = f64>) -> Self {
+        let values = values.filter(|v| v.is_finite());
+        match scale {
+            Scale::Linear => {
+                let ticks = ticks(values.fold(0.0_f64, f64::max));
+                YAxis {
+                    scale,
+                    low: 0.0,
+                    high: *ticks.last().unwrap_or(&1.0),
+                    ticks,
+                }
+            }
+            Scale::Log => {
+                let (low, high) = values
+                    .filter(|v| *v > 0.0)
+                    .fold(None, |range: Option<(f64, f64)>, v| {
+                        Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+                    })
+                    .unwrap_or((1.0, 10.0));
+                let low_exp = low.log10().floor() as i32;
+                let high_exp = (high.log10().ceil() as i32).max(low_exp + 1);
+                let dense = high_exp - low_exp <= 2;
+                let top = 10f64.powi(high_exp);
+                let ticks = (low_exp..=high_exp)
+                    .flat_map(|e| {
+                        let p = 10f64.powi(e);
+                        if dense {
+                            vec![p, 2.0 * p, 5.0 * p]
+                        } else {
+                            vec![p]
+                        }
+                    })
+                    .filter(|t| *t <= top * 1.000_001)
+                    .map(|t| (t * 1e9).round() / 1e9)
+                    .collect();
+                YAxis {
+                    scale,
+                    low: 10f64.powi(low_exp),
+                    high: top,
+                    ticks,
+                }
+            }
+        }
+    }
+
+    /// The SVG y coordinate of `value`.
+    fn y(&self, value: f64) -> f64 {
+        let fraction = match self.scale {
+            Scale::Linear => value / self.high,
+            Scale::Log if value <= self.low => 0.0,
+            Scale::Log => {
+                (value.log10() - self.low.log10()) / (self.high.log10() - self.low.log10())
+            }
+        };
+        let bottom = HEIGHT - BOTTOM;
+        bottom - fraction.clamp(0.0, 1.0) * (bottom - TOP)
+    }
+}
+
+/// Opens a chart: the SVG, its y axis with ticks and gridlines, and the axis titles.
+fn frame(svg: &mut String, title: &str, x_label: &str, y_label: &str, axis: &YAxis) {
     let _ = writeln!(
         svg,
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title)
     );
     let bottom = HEIGHT - BOTTOM;
-    for tick in &ticks {
-        let y = bottom - tick / top * (bottom - TOP);
+    for tick in &axis.ticks {
+        let y = axis.y(*tick);
         let _ = writeln!(
             svg,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e2e2e2\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
@@ -386,26 +827,13 @@ fn frame(svg: &mut String, title: &str, x_label: &str, y_label: &str, top: f64) 
         HEIGHT - 8.0,
         escape(x_label)
     );
-    top
 }
 
-/// A line chart of `series` (name, values) over `xs`, with a legend.
-fn line_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    xs: &[f64],
-    series: &[(&str, Vec<f64>)],
-) -> String {
-    let most = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0.0_f64, f64::max);
-    let mut svg = String::new();
-    let top = frame(&mut svg, title, x_label, y_label, most);
+/// The x axis of a chart over `0..=x_max`: tick marks and labels; returns where `x` is drawn.
+fn x_axis(svg: &mut String, x_max: f64) -> impl Fn(f64) -> f64 + use<> {
+    let x_max = x_max.max(1.0);
+    let x_of = move |x: f64| LEFT + x / x_max * (WIDTH - RIGHT - LEFT);
     let bottom = HEIGHT - BOTTOM;
-    let x_max = xs.last().copied().unwrap_or(0.0).max(1.0);
-    let x_of = |x: f64| LEFT + x / x_max * (WIDTH - RIGHT - LEFT);
     for tick in ticks(x_max).into_iter().filter(|t| *t <= x_max) {
         let x = x_of(tick);
         let _ = writeln!(
@@ -416,12 +844,45 @@ fn line_chart(
             number(tick)
         );
     }
+    x_of
+}
+
+/// The legend along the top: a swatch and a name per entry, each as wide as its name.
+fn legend(svg: &mut String, entries: &[(&str, &str)]) {
+    let mut lx = LEFT + 8.0;
+    for (name, color) in entries {
+        let _ = writeln!(
+            svg,
+            "<g class=\"legend\"><rect x=\"{lx:.1}\" y=\"8\" width=\"14\" height=\"6\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"15\" font-size=\"12\">{}</text></g>",
+            lx + 18.0,
+            escape(name)
+        );
+        // About 7 units a character at 12 px, then a gap.
+        lx += 18.0 + 7.0 * name.chars().count() as f64 + 22.0;
+    }
+}
+
+/// A line chart of `series` (name, values) at `xs`, on an x axis from 0 to `x_max`, with a
+/// legend.
+fn line_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    (xs, x_max): (&[f64], f64),
+    series: &[(&str, Vec<f64>)],
+    scale: Scale,
+) -> String {
+    let axis = YAxis::new(scale, series.iter().flat_map(|(_, v)| v.iter().copied()));
+    let mut svg = String::new();
+    frame(&mut svg, title, x_label, y_label, &axis);
+    let x_of = x_axis(&mut svg, x_max);
+    let mut names = Vec::new();
     for (i, (name, values)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<String> = xs
             .iter()
             .zip(values)
-            .map(|(x, v)| format!("{:.1},{:.1}", x_of(*x), bottom - v / top * (bottom - TOP)))
+            .map(|(x, v)| format!("{:.1},{:.1}", x_of(*x), axis.y(*v)))
             .collect();
         // Later series are dashed so that one lying on another stays visible.
         let dash = if i > 0 {
@@ -434,28 +895,65 @@ fn line_chart(
             "<polyline class=\"series\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\"{dash} points=\"{}\"/>",
             points.join(" ")
         );
-        let lx = LEFT + 8.0 + i as f64 * 110.0;
-        let _ = writeln!(
-            svg,
-            "<g class=\"legend\"><rect x=\"{lx:.1}\" y=\"8\" width=\"14\" height=\"4\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"14\" font-size=\"12\">{}</text></g>",
-            lx + 18.0,
-            escape(name)
-        );
+        names.push((*name, color));
     }
+    legend(&mut svg, &names);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Per second, the events stacked by how they ended ([`Ended::CLASSES`]), with a legend.
+fn stacked_chart(title: &str, x_label: &str, y_label: &str, timeline: &[Second]) -> String {
+    let totals = timeline
+        .iter()
+        .map(|t| t.ended.counts().iter().sum::<u64>() as f64);
+    let axis = YAxis::new(Scale::Linear, totals);
+    let mut svg = String::new();
+    frame(&mut svg, title, x_label, y_label, &axis);
+    let x_of = x_axis(&mut svg, timeline.len() as f64);
+    let slot = x_of(1.0) - x_of(0.0);
+    for (second, t) in timeline.iter().enumerate() {
+        let mut below = 0u64;
+        for (class, count) in t.ended.counts().into_iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let (y0, y1) = (axis.y(below as f64), axis.y((below + count) as f64));
+            below += count;
+            let _ = writeln!(
+                svg,
+                "<rect class=\"stack\" x=\"{:.1}\" y=\"{y1:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>second {second}: {count} {}</title></rect>",
+                x_of(second as f64) + slot * 0.075,
+                (slot * 0.85).max(0.5),
+                y0 - y1,
+                CLASS_COLORS[class],
+                Ended::CLASSES[class]
+            );
+        }
+    }
+    let entries: Vec<(&str, &str)> = Ended::CLASSES.iter().copied().zip(CLASS_COLORS).collect();
+    legend(&mut svg, &entries);
     svg.push_str("</svg>\n");
     svg
 }
 
 /// A bar chart of (label, value), each bar labelled with its value.
 fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) -> String {
-    let most = bars.iter().map(|b| b.1).fold(0.0_f64, f64::max);
+    let axis = YAxis::new(Scale::Linear, bars.iter().map(|b| b.1));
     let mut svg = String::new();
-    let top = frame(&mut svg, title, x_label, y_label, most);
+    frame(&mut svg, title, x_label, y_label, &axis);
     let bottom = HEIGHT - BOTTOM;
     let slot = (WIDTH - RIGHT - LEFT) / bars.len().max(1) as f64;
-    let rotate = bars.len() > 6;
+    // Labels need about 58 units each: crowded ones alternate between two rows, and when even
+    // that is too tight only every k-th bar is labelled (each bar keeps its tooltip).
+    const LABEL: f64 = 58.0;
+    let (rows, every) = if slot >= LABEL {
+        (1, 1)
+    } else {
+        (2, (LABEL / (2.0 * slot)).ceil().max(1.0) as usize)
+    };
     for (i, (label, value)) in bars.iter().enumerate() {
-        let h = value / top * (bottom - TOP);
+        let h = bottom - axis.y(*value);
         let x = LEFT + i as f64 * slot + slot * 0.15;
         let w = (slot * 0.7).max(1.0);
         let cx = x + w / 2.0;
@@ -467,7 +965,7 @@ fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) 
             escape(label),
             number(*value)
         );
-        if !rotate {
+        if slot >= 30.0 {
             let _ = writeln!(
                 svg,
                 "<text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
@@ -475,18 +973,15 @@ fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) 
                 number(*value)
             );
         }
-        let _ = writeln!(
-            svg,
-            "<text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"{}\"{}>{}</text>",
-            bottom + 14.0,
-            if rotate { "end" } else { "middle" },
-            if rotate {
-                format!(" transform=\"rotate(-35 {cx:.1} {:.1})\"", bottom + 14.0)
-            } else {
-                String::new()
-            },
-            escape(label)
-        );
+        if i % every == 0 {
+            let row = (i / every) % rows;
+            let _ = writeln!(
+                svg,
+                "<text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                bottom + 14.0 + 12.0 * row as f64,
+                escape(label)
+            );
+        }
     }
     svg.push_str("</svg>\n");
     svg
@@ -537,5 +1032,102 @@ mod tests {
         assert_eq!(ticks(0.0), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         assert_eq!(number(0.25), "0.25");
         assert_eq!(number(1200.0), "1200");
+    }
+
+    #[test]
+    fn log_axes_span_whole_decades_and_place_values_by_their_logarithm() {
+        let axis = YAxis::new(Scale::Log, [15.0, 0.0, 64.7].into_iter());
+        assert_eq!((axis.low, axis.high), (10.0, 100.0));
+        assert_eq!(axis.ticks, [10.0, 20.0, 50.0, 100.0]);
+        let bottom = HEIGHT - BOTTOM;
+        assert_eq!(axis.y(10.0), bottom);
+        assert_eq!(axis.y(0.0), bottom, "zero sits on the axis");
+        assert_eq!(axis.y(100.0), TOP);
+        let middle = (bottom + TOP) / 2.0;
+        assert!((axis.y(10f64.sqrt() * 10.0) - middle).abs() < 1e-9);
+        // Wide ranges keep one tick a decade.
+        let wide = YAxis::new(Scale::Log, [0.002, 5000.0].into_iter());
+        assert_eq!(
+            wide.ticks,
+            [0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+        );
+    }
+
+    /// Every `href="#x"` of `page` has an element with `id="x"`.
+    fn dangling_links(page: &str) -> Vec<String> {
+        page.split("href=\"#")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|id| !page.contains(&format!("id=\"{id}\"")))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn outcome_counts_link_only_to_failures_that_are_listed() {
+        let mut stats = Stats::default();
+        stats.events = 3;
+        stats.terminal.insert(TerminalState::Delivered, 1);
+        stats.terminal.insert(TerminalState::Rejected, 2);
+        stats.outcomes.insert(AttemptOutcome::Delivered, 1);
+        stats.outcomes.insert(AttemptOutcome::Http4xx, 2);
+        let report = |failures: Option<Failures>| {
+            let mut stats = stats.clone();
+            stats.failures = failures;
+            Report {
+                scenario: "s".into(),
+                shards: vec!["1/1".into()],
+                target: "t".into(),
+                started_at: String::new(),
+                thresholds: Vec::new(),
+                steps: Vec::new(),
+                stats,
+                verdicts: Vec::new(),
+                memory: Default::default(),
+            }
+        };
+        for failures in [
+            None,
+            Some(serde_json::from_str(r#"{"limit":0,"kept":[]}"#).unwrap()),
+        ] {
+            let page = render(&report(failures));
+            assert!(
+                dangling_links(&page).is_empty(),
+                "{:?}",
+                dangling_links(&page)
+            );
+            assert!(
+                !page.contains("href=\"#fail"),
+                "nothing listed, nothing linked"
+            );
+            assert!(page.contains("2 of 3 events were not delivered (2 rejected, 0 exhausted)."));
+        }
+    }
+
+    #[test]
+    fn the_stacked_chart_draws_each_class_with_its_count() {
+        let mut second = Second::default();
+        for _ in 0..3 {
+            second
+                .ended
+                .count(crate::delivery::DeliveryState::Delivered, None);
+        }
+        second.ended.count(
+            crate::delivery::DeliveryState::Exhausted,
+            Some(AttemptOutcome::ConnectionClosed),
+        );
+        let svg = stacked_chart("t", "x", "y", &[second, Second::default()]);
+        assert!(
+            svg.contains("<title>second 0: 3 delivered</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<title>second 0: 1 connection error</title>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("class=\"stack\"").count(), 2);
+        for class in Ended::CLASSES {
+            assert!(svg.contains(&format!(">{class}</text></g>")), "{class}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::delivery::TerminalState;
 pub use crate::markup::escape;
 
 pub mod compare;
+pub mod failures;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
 
 /// The outcome of one functional step.
@@ -88,6 +89,9 @@ pub fn observe(stats: &Stats, metric: Metric) -> Option<f64> {
     }
 }
 
+/// Failed deliveries the text summary lists (the JSON and HTML reports hold all kept).
+const TEXT_FAILURES: usize = 10;
+
 /// How a column of the time table reads its figure (ms) from a histogram.
 pub type Pick = fn(&Micros) -> Option<f64>;
 
@@ -110,7 +114,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         (
             "events",
             format!(
-                "{} ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
+                "{} events ({} mis-signed, {} duplicates, {} reordered, {} stale on purpose)",
                 s.events,
                 s.bad_signature_events,
                 s.duplicates_sent,
@@ -129,7 +133,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         (
             "attempts",
             format!(
-                "{} ({})",
+                "{} attempts ({})",
                 s.attempts(),
                 s.outcomes
                     .iter()
@@ -142,7 +146,13 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
             "per event",
             s.attempts_per_event
                 .iter()
-                .map(|(k, n)| format!("{k}x {n}"))
+                .map(|(k, n)| {
+                    format!(
+                        "{n} event{} with {k} attempt{}",
+                        if *n == 1 { "" } else { "s" },
+                        if *k == 1 { "" } else { "s" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -158,10 +168,7 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
         ),
         (
             "late starts",
-            format!(
-                "{} (sends that waited for an in-flight slot)",
-                s.late_starts
-            ),
+            format!("{} sends waited for an in-flight slot", s.late_starts),
         ),
     ]
 }
@@ -311,6 +318,29 @@ impl Report {
                 out,
                 "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}{whose}"
             );
+        }
+        if let Some(failures) = s.failures.as_ref().filter(|f| !f.kept.is_empty()) {
+            let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
+            let _ = writeln!(
+                out,
+                "  failed      {failed} deliveries rejected or exhausted; the first {} by planned send time{}:",
+                failures.kept.len(),
+                if self.shards.len() > 1 {
+                    " (all shards)"
+                } else {
+                    ""
+                }
+            );
+            for failed in failures.kept.iter().take(TEXT_FAILURES) {
+                let _ = writeln!(out, "    {}", failed.brief());
+            }
+            if failures.kept.len() > TEXT_FAILURES {
+                let _ = writeln!(
+                    out,
+                    "    ... {} more in the JSON and HTML reports, with every attempt",
+                    failures.kept.len() - TEXT_FAILURES
+                );
+            }
         }
         for verdict in &self.verdicts {
             let observed = verdict.observed.map_or("no samples".to_owned(), |v| {

@@ -11,6 +11,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use super::report::failures::{self, Failures};
 use super::schedule::{Segment, planned_offsets};
 use super::stats::Stats;
 use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
@@ -83,6 +84,8 @@ pub struct LoadTarget {
     pub mis_signed: Arc<Subscriber>,
     /// Body layout.
     pub shape: PayloadShape,
+    /// Failed deliveries the report keeps with their attempts (the first N; 0 keeps none).
+    pub failed_deliveries: usize,
 }
 
 /// Live counters for a progress display.
@@ -178,6 +181,11 @@ pub async fn run(
     let stats = Arc::new(Mutex::new(Stats::default()));
     let tasks = TaskTracker::new();
     let run_start = Instant::now();
+    stats.lock().await.failures = Some(Failures::new(
+        target.failed_deliveries,
+        shard.to_string(),
+        run_start,
+    ));
     let sampler = tokio::spawn(sample_memory(stats.clone()));
     let mut phase_start = run_start;
     for (phase, segments) in phases.iter().zip(&scaled) {
@@ -295,8 +303,11 @@ fn spawn_send(
         let started = Instant::now();
         let lag = started.saturating_duration_since(planned_at);
         progress.sent.fetch_add(1, Ordering::Relaxed);
+        let body = event.body().clone();
         let record = sender.deliver_outcome(subscriber, event).await;
         let ended = Instant::now();
+        // The failure path only: a delivered event returns at once.
+        failures::capture(sender.journal(), &stats, &body, planned_at, &record).await;
         // Exact when the first attempt was the last; otherwise lag plus the first attempt.
         let response = match record.attempts.as_slice() {
             [_] => ended.saturating_duration_since(planned_at),

@@ -8,7 +8,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{AttemptOutcome, DeliveryOutcome, TerminalState};
+use super::report::failures::Failures;
+use crate::delivery::{AttemptOutcome, DeliveryOutcome, DeliveryState, TerminalState};
 
 /// Seconds of the timeline kept as histograms before they are summarized.
 const OPEN_SECONDS: usize = 30;
@@ -108,6 +109,127 @@ pub struct Second {
     /// (absent in reports of earlier versions: their seconds merge by the worse shard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<String>,
+    /// Service time (each attempt's own latency) of the attempts of this second's events
+    /// (absent in reports of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceSecond>,
+    /// How this second's events ended (absent in reports of earlier versions).
+    #[serde(default, skip_serializing_if = "Ended::is_empty")]
+    pub ended: Ended,
+}
+
+/// The service time of one second's attempts: percentiles, ms, and the histogram they came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSecond {
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Maximum, ms.
+    pub max_ms: f64,
+    /// The attempts' latencies as base64 HDR V2 (merged exactly across shards).
+    pub histogram: String,
+}
+
+impl ServiceSecond {
+    fn of(histogram: &Micros) -> Option<Self> {
+        Some(ServiceSecond {
+            p50_ms: histogram.percentile_ms(0.5)?,
+            p90_ms: histogram.percentile_ms(0.9)?,
+            p99_ms: histogram.percentile_ms(0.99)?,
+            max_ms: histogram.max_ms()?,
+            histogram: histogram.to_base64().ok()?,
+        })
+    }
+
+    fn merge(mine: Option<&Self>, theirs: Option<&Self>) -> Option<Self> {
+        match (mine, theirs) {
+            (Some(a), Some(b)) => {
+                let mut merged = Micros::from_base64(&a.histogram).ok()?;
+                let theirs = Micros::from_base64(&b.histogram).ok()?;
+                merged.0.add(&theirs.0).ok()?;
+                ServiceSecond::of(&merged)
+            }
+            (one, other) => one.or(other).cloned(),
+        }
+    }
+}
+
+/// How events ended, by class: what the outcomes-over-time chart stacks. An event counts once,
+/// by its terminal state and, when it failed, its last attempt's outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    /// Delivered (a 2xx, possibly after retries).
+    #[serde(default)]
+    pub delivered: u64,
+    /// Failed on a 4xx answer.
+    #[serde(default)]
+    pub http_4xx: u64,
+    /// Failed on a 5xx answer.
+    #[serde(default)]
+    pub http_5xx: u64,
+    /// Failed on a timeout.
+    #[serde(default)]
+    pub timeout: u64,
+    /// Failed below HTTP: refused, reset, DNS, TLS, or an answer that was not HTTP.
+    #[serde(default)]
+    pub connection: u64,
+    /// Failed otherwise: a redirect, an unexpected status, an interrupted attempt.
+    #[serde(default)]
+    pub other: u64,
+}
+
+impl Ended {
+    /// The classes in stacking order, with their names as the legend shows them.
+    pub const CLASSES: [&'static str; 6] = [
+        "delivered",
+        "4xx",
+        "5xx",
+        "timeout",
+        "connection error",
+        "other failure",
+    ];
+
+    /// The counts in the order of [`Ended::CLASSES`].
+    pub fn counts(&self) -> [u64; 6] {
+        [
+            self.delivered,
+            self.http_4xx,
+            self.http_5xx,
+            self.timeout,
+            self.connection,
+            self.other,
+        ]
+    }
+
+    /// Whether no event is counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts().iter().all(|n| *n == 0)
+    }
+
+    /// Counts one event that ended in `state` after `last` (its last attempt's outcome).
+    pub fn count(&mut self, state: DeliveryState, last: Option<AttemptOutcome>) {
+        let slot = match (state, last) {
+            (DeliveryState::Delivered, _) => &mut self.delivered,
+            (_, Some(AttemptOutcome::Http4xx)) => &mut self.http_4xx,
+            (_, Some(AttemptOutcome::Http5xx)) => &mut self.http_5xx,
+            (_, Some(AttemptOutcome::Timeout)) => &mut self.timeout,
+            (_, Some(outcome)) if outcome.is_transport_failure() => &mut self.connection,
+            _ => &mut self.other,
+        };
+        *slot += 1;
+    }
+
+    fn add(&mut self, other: &Ended) {
+        self.delivered += other.delivered;
+        self.http_4xx += other.http_4xx;
+        self.http_5xx += other.http_5xx;
+        self.timeout += other.timeout;
+        self.connection += other.connection;
+        self.other += other.other;
+    }
 }
 
 impl Second {
@@ -127,6 +249,8 @@ impl Second {
             _ => None,
         };
         self.events += other.events;
+        self.ended.add(&other.ended);
+        self.service = ServiceSecond::merge(self.service.as_ref(), other.service.as_ref());
         match merged {
             Some(histogram) => self.summarize(&histogram),
             None => {
@@ -185,9 +309,29 @@ pub struct Stats {
     /// Resident memory of this process, MiB, sampled every second (Linux; empty elsewhere).
     #[serde(default)]
     pub rss_mib: Vec<f64>,
+    /// The first failed deliveries with their attempts (absent in reports of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Failures>,
     /// Histograms of the seconds still open (late answers may still land in them).
     #[serde(skip)]
-    open_seconds: BTreeMap<usize, Micros>,
+    open_seconds: BTreeMap<usize, OpenSecond>,
+}
+
+/// The histograms of a second still open: response times, and the attempts' service times.
+#[derive(Debug, Clone)]
+struct OpenSecond {
+    response: Micros,
+    service: Micros,
+}
+
+impl Default for OpenSecond {
+    fn default() -> Self {
+        let coarse = || Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds"));
+        OpenSecond {
+            response: coarse(),
+            service: coarse(),
+        }
+    }
 }
 
 impl Stats {
@@ -210,47 +354,51 @@ impl Stats {
             .attempts_per_event
             .entry(record.attempts.len() as u32)
             .or_default() += 1;
+        let open = self.open_seconds.entry(second).or_default();
         for attempt in &record.attempts {
             *self.outcomes.entry(attempt.outcome).or_default() += 1;
-            self.service_us
-                .record(Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3));
+            let latency = Duration::from_secs_f64(attempt.latency_ms.max(0.0) / 1e3);
+            self.service_us.record(latency);
+            open.service.record(latency);
         }
+        open.response.record(response);
         self.lag_us.record(lag);
         self.late_starts += u64::from(late);
         self.response_us.record(response);
-        self.open_seconds
-            .entry(second)
-            .or_insert_with(|| {
-                Micros(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid bounds"))
-            })
-            .record(response);
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, Second::default());
+        }
+        self.timeline[second]
+            .ended
+            .count(record.state, record.attempts.last().map(|a| a.outcome));
         // Seconds well in the past are summarized, so memory stays flat on long runs.
         while let Some(entry) = self.open_seconds.first_entry() {
             if *entry.key() + OPEN_SECONDS >= second {
                 break;
             }
-            let (done, histogram) = entry.remove_entry();
-            self.close_second(done, &histogram);
+            let (done, open) = entry.remove_entry();
+            self.close_second(done, &open);
         }
     }
 
-    fn close_second(&mut self, second: usize, histogram: &Micros) {
+    fn close_second(&mut self, second: usize, open: &OpenSecond) {
         if self.timeline.len() <= second {
             self.timeline.resize(second + 1, Second::default());
         }
         let slot = &mut self.timeline[second];
         // An answer later than OPEN_SECONDS adds to the count; the percentiles stay as closed.
         if slot.events == 0 {
-            slot.summarize(histogram);
+            slot.summarize(&open.response);
+            slot.service = ServiceSecond::of(&open.service);
         }
-        slot.events += histogram.0.len();
+        slot.events += open.response.0.len();
     }
 
     /// Summarizes the seconds still open into the timeline (call once, at the end).
     pub fn finish(&mut self, duration: Duration) {
         self.duration_s = duration.as_secs_f64();
-        for (second, histogram) in std::mem::take(&mut self.open_seconds) {
-            self.close_second(second, &histogram);
+        for (second, open) in std::mem::take(&mut self.open_seconds) {
+            self.close_second(second, &open);
         }
     }
 
@@ -290,6 +438,7 @@ impl Stats {
         for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
             mine.merge(theirs);
         }
+        self.failures = Failures::merge(self.failures.take(), other.failures.clone());
     }
 
     /// Memory growth over the run: the last RSS sample against the one a tenth into the run
@@ -354,6 +503,73 @@ mod tests {
             assert!((990.0..1010.0).contains(&second.max_ms), "{second:?}");
         }
         assert_eq!(ab.timeline[0].p99_ms, ba.timeline[0].p99_ms);
+    }
+
+    /// One event that ended in `state` after attempts with these outcomes and latencies (ms).
+    fn event(state: DeliveryState, attempts: &[(AttemptOutcome, f64)]) -> DeliveryOutcome {
+        DeliveryOutcome {
+            state,
+            attempts: attempts
+                .iter()
+                .map(|(outcome, latency_ms)| crate::delivery::AttemptSummary {
+                    outcome: *outcome,
+                    latency_ms: *latency_ms,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_second_counts_how_its_events_ended_and_merges_service_times() {
+        let five = AttemptOutcome::Http5xx;
+        let mut a = Stats::default();
+        let ms = Duration::from_millis;
+        a.record(
+            &event(
+                DeliveryState::Delivered,
+                &[(five, 2.0), (AttemptOutcome::Delivered, 2.0)],
+            ),
+            Duration::ZERO,
+            false,
+            ms(2),
+            0,
+        );
+        a.record(
+            &event(DeliveryState::Exhausted, &[(five, 2.0); 4]),
+            Duration::ZERO,
+            false,
+            ms(2),
+            0,
+        );
+        a.record(
+            &event(DeliveryState::Exhausted, &[(AttemptOutcome::Timeout, 2.0)]),
+            Duration::ZERO,
+            false,
+            ms(2),
+            1,
+        );
+        a.finish(Duration::from_secs(2));
+        let mut b = Stats::default();
+        b.record(
+            &event(DeliveryState::Rejected, &[(AttemptOutcome::Http4xx, 100.0)]),
+            Duration::ZERO,
+            false,
+            ms(100),
+            0,
+        );
+        b.finish(Duration::from_secs(1));
+        let b: Stats = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(a.timeline[0].ended.counts(), [1, 0, 1, 0, 0, 0]);
+        assert_eq!(a.timeline[1].ended.counts(), [0, 0, 0, 1, 0, 0]);
+        // Per-second histograms keep two significant digits.
+        let near = |v: f64, want: f64| (want * 0.98..want * 1.02).contains(&v);
+        assert!(near(a.timeline[0].service.as_ref().unwrap().max_ms, 2.0));
+        a.merge(&b);
+        assert_eq!(a.timeline[0].ended.counts(), [1, 1, 1, 0, 0, 0]);
+        let service = a.timeline[0].service.as_ref().unwrap();
+        // Six attempts of 2 ms and one of 100 ms: the median stays 2 ms, the maximum is 100 ms.
+        assert!(near(service.p50_ms, 2.0), "{service:?}");
+        assert!(near(service.max_ms, 100.0), "{service:?}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub mod threshold;
 
 use std::path::{Path, PathBuf};
 
-pub use spec::{Expectation, Phase, Scenario, SenderFaults, Stage, Step, TargetSpec, WorldSpec};
+pub use spec::{
+    Expectation, Phase, ReportSpec, Scenario, SenderFaults, Stage, Step, TargetSpec, WorldSpec,
+};
 pub use threshold::{Comparison, Metric, Threshold};
 
 /// A position in a scenario file.

@@ -39,6 +39,18 @@ pub struct Scenario {
     /// Pass/fail conditions, e.g. `success_rate >= 0.999`.
     #[serde(default)]
     pub thresholds: Vec<Spanned<String>>,
+    /// What the report keeps.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// What the report of a run keeps (`[report]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The first N failed deliveries kept with every attempt's request and response
+    /// [default: 20; 0 keeps none]; `run --failed-deliveries` overrides it.
+    pub failed_deliveries: Option<usize>,
 }
 
 /// Subscriber and contract settings; everything optional (the built-in receiver by default).

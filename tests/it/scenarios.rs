@@ -52,7 +52,7 @@ async fn the_1k_per_second_load_runs_short_and_passes() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(report["stats"]["events"], 1200);
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("Response time over the run"));
+    assert!(page.contains("<svg") && page.contains("Response and service time over the run"));
     assert!(
         std::fs::read_to_string(&junit)
             .unwrap()
@@ -73,7 +73,7 @@ async fn duplicates_and_reordering_keep_every_event_terminal() {
     )
     .await;
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("400 ("), "{stdout}");
+    assert!(stdout.contains("400 events ("), "{stdout}");
     assert!(stdout.contains("exhausted 0"), "{stdout}");
 }
 
