@@ -13,6 +13,7 @@ pub mod check;
 pub mod contract;
 pub mod delivery;
 pub mod drift;
+pub mod listener_limits;
 #[cfg(feature = "load")]
 pub mod load;
 pub mod markup;

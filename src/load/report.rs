@@ -11,18 +11,8 @@ pub use crate::markup::escape;
 
 pub mod compare;
 pub mod failures;
+pub use crate::scenario::StepResult;
 use crate::scenario::threshold::{Metric, Threshold, Verdict};
-
-/// The outcome of one functional step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepResult {
-    /// Position and kind, e.g. `steps[2] expect`.
-    pub step: String,
-    /// Whether it passed.
-    pub pass: bool,
-    /// What was observed.
-    pub detail: String,
-}
 
 /// Everything a run produced; `report` merges several into one.
 #[derive(Debug, Clone, Serialize, Deserialize)]

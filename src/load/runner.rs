@@ -11,7 +11,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use super::report::failures::{self, Failures};
+use super::report::failures::Failures;
 use super::schedule::{Segment, planned_offsets};
 use super::stats::Stats;
 use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
@@ -307,7 +307,7 @@ fn spawn_send(
         let record = sender.deliver_outcome(subscriber, event).await;
         let ended = Instant::now();
         // The failure path only: a delivered event returns at once.
-        failures::capture(sender.journal(), &stats, &body, planned_at, &record).await;
+        super::stats::capture_failure(sender.journal(), &stats, &body, planned_at, &record).await;
         // Exact when the first attempt was the last; otherwise lag plus the first attempt.
         let response = match record.attempts.as_slice() {
             [_] => ended.saturating_duration_since(planned_at),

@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-use super::report::failures::Failures;
-use crate::delivery::{AttemptOutcome, DeliveryOutcome, DeliveryState, TerminalState};
+use super::report::failures::{self, Failures};
+use crate::delivery::{AttemptOutcome, DeliveryOutcome, DeliveryState, Journal, TerminalState};
 
 /// Seconds of the timeline kept as histograms before they are summarized.
 const OPEN_SECONDS: usize = 30;
@@ -463,6 +466,42 @@ pub fn rss_growth(rss_mib: &[f64]) -> Option<f64> {
     let last = *rss_mib.last()?;
     let early = *rss_mib.get(rss_mib.len() / 10)?;
     (rss_mib.len() >= 2 && early > 0.0).then(|| last / early - 1.0)
+}
+
+/// Keeps the delivery that just ended as `outcome` among `stats`' failures when it failed and is
+/// among the first N: a no-op for a delivered event. `body` is the event's body (to find it in the
+/// journal), `planned` its planned send time.
+pub async fn capture_failure(
+    journal: &Journal,
+    stats: &Mutex<Stats>,
+    body: &Bytes,
+    planned: Instant,
+    outcome: &DeliveryOutcome,
+) {
+    let Some(state) = outcome.state.terminal() else {
+        return;
+    };
+    if state == TerminalState::Delivered {
+        return;
+    }
+    let (planned_us, shard) = {
+        let stats = stats.lock().await;
+        let Some(failures) = stats.failures.as_ref() else {
+            return;
+        };
+        let Some(planned_us) = failures.wants(planned) else {
+            return;
+        };
+        let shard = failures.shard();
+        (planned_us, shard)
+    };
+    let failed = match failures::find(journal, body, outcome) {
+        Some(record) => failures::from_record(&record, shard, planned_us, state),
+        None => failures::from_outcome(body, outcome, shard, planned_us, state),
+    };
+    if let Some(failures) = stats.lock().await.failures.as_mut() {
+        failures.keep(failed);
+    }
 }
 
 #[cfg(test)]

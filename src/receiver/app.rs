@@ -21,7 +21,7 @@ use super::faults::{FaultAnswer, FaultPlan, FaultProgram, Faults};
 use super::store::{ChangeKey, ReceivedRecord, ReceivedStore, Verdict};
 use crate::admin_token::{AdminToken, AdminUnauthorized};
 use crate::contract::{EventType, Signer, format_timestamp, headers};
-use crate::server::limits;
+use crate::listener_limits as limits;
 
 /// Largest body the receiver reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub use spec::{
     Expectation, Phase, ReportSpec, Scenario, SenderFaults, Stage, Step, TargetSpec, WorldSpec,
 };
+pub use steps::StepResult;
 pub use threshold::{Comparison, Metric, Threshold};
 
 /// A position in a scenario file.

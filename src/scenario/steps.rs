@@ -7,8 +7,18 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::spec::{Expectation, Scenario, Step};
-use crate::load::StepResult;
 use crate::model::Faker;
+
+/// The outcome of one functional step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepResult {
+    /// Position and kind, e.g. `steps[2] expect`.
+    pub step: String,
+    /// Whether it passed.
+    pub pass: bool,
+    /// What was observed.
+    pub detail: String,
+}
 
 /// How often `expect` looks at the journal.
 const POLL: Duration = Duration::from_millis(20);

@@ -44,7 +44,6 @@ mod kept {
         }
     }
 }
-pub mod limits;
 pub mod metrics;
 pub mod numbers;
 pub mod openapi;
@@ -75,6 +74,7 @@ pub use subscriber::{SubscriberSettings, SubscriberUpdate};
 use crate::contract::Secret;
 use crate::delivery::engine::SenderError;
 use crate::delivery::{Sender, SenderOptions};
+use crate::listener_limits as limits;
 #[cfg(feature = "state")]
 use crate::persistence::{StateError, StateSpec, StateWriter};
 use crate::receiver::{ReceiverConfig, ReceiverError, RunningReceiver};

@@ -339,9 +339,9 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, limit: usize) -> Ap
         JsonPayloadError::ContentType => ApiError::BadRequest(
             "the body must be JSON, sent with `Content-Type: application/json`".into(),
         ),
-        JsonPayloadError::Payload(payload) if super::limits::timed_out(&payload) => {
+        JsonPayloadError::Payload(payload) if crate::listener_limits::timed_out(&payload) => {
             ApiError::RequestTimeout {
-                seconds: super::limits::BODY_TIMEOUT.as_secs(),
+                seconds: crate::listener_limits::BODY_TIMEOUT.as_secs(),
             }
         }
         other => ApiError::BadRequest(format!("invalid JSON body: {other}")),

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
+use inboxkit_mock::listener_limits::BODY_TIMEOUT;
 use inboxkit_mock::persistence::StateSpec;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
-use inboxkit_mock::server::limits::BODY_TIMEOUT;
 use inboxkit_mock::server::{RunningServer, ServerConfig};
 use inboxkit_mock::simulation::Clock;
 use serde_json::{Value, json};

@@ -3,9 +3,7 @@
 //! order (planned send time, then shard, then delivery id) so that merging shards keeps the same
 //! first N whatever order they come in.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::contract::{EventType, headers};
@@ -13,7 +11,6 @@ use crate::delivery::journal::Filter;
 use crate::delivery::{
     AttemptOutcome, AttemptRecord, DeliveryOutcome, DeliveryRecord, Journal, TerminalState,
 };
-use crate::load::stats::Stats;
 
 /// Failed deliveries a report keeps when the scenario and the command line do not say.
 pub const DEFAULT_FAILED_DELIVERIES: usize = 20;
@@ -167,6 +164,14 @@ impl Failures {
         }
     }
 
+    /// The shard this run's failures are recorded for (empty for a merged report).
+    pub fn shard(&self) -> String {
+        self.origin
+            .as_ref()
+            .map(|(_, shard)| shard.clone())
+            .unwrap_or_default()
+    }
+
     /// The planned time (µs into the run) of a failure planned at `planned`, when it would be
     /// among the first N kept.
     pub fn wants(&self, planned: Instant) -> Option<u64> {
@@ -208,46 +213,6 @@ impl Failures {
     }
 }
 
-/// Keeps the delivery that just ended as `outcome` among `stats`' failures when it failed and is
-/// among the first N: a no-op for a delivered event. `body` is the event's body (to find it in the
-/// journal), `planned` its planned send time.
-pub async fn capture(
-    journal: &Journal,
-    stats: &Mutex<Stats>,
-    body: &Bytes,
-    planned: Instant,
-    outcome: &DeliveryOutcome,
-) {
-    let Some(state) = outcome.state.terminal() else {
-        return;
-    };
-    if state == TerminalState::Delivered {
-        return;
-    }
-    let (planned_us, shard) = {
-        let stats = stats.lock().await;
-        let Some(failures) = stats.failures.as_ref() else {
-            return;
-        };
-        let Some(planned_us) = failures.wants(planned) else {
-            return;
-        };
-        let shard = failures
-            .origin
-            .as_ref()
-            .map(|(_, shard)| shard.clone())
-            .unwrap_or_default();
-        (planned_us, shard)
-    };
-    let failed = match find(journal, body, outcome) {
-        Some(record) => from_record(&record, shard, planned_us, state),
-        None => from_outcome(body, outcome, shard, planned_us, state),
-    };
-    if let Some(failures) = stats.lock().await.failures.as_mut() {
-        failures.keep(failed);
-    }
-}
-
 /// The event type and entity uid a webhook body names (`event`, `data.<entity>.uid`).
 fn event_and_uid(body: &[u8]) -> (Option<String>, Option<String>) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -266,7 +231,11 @@ fn event_and_uid(body: &[u8]) -> (Option<String>, Option<String>) {
 }
 
 /// The journal's record of the delivery that sent `body` and ended as `outcome`.
-fn find(journal: &Journal, body: &[u8], outcome: &DeliveryOutcome) -> Option<DeliveryRecord> {
+pub(crate) fn find(
+    journal: &Journal,
+    body: &[u8],
+    outcome: &DeliveryOutcome,
+) -> Option<DeliveryRecord> {
     let (event, uid) = event_and_uid(body);
     let filter = Filter {
         event,
@@ -325,7 +294,7 @@ fn attempt_of(attempt: &AttemptRecord) -> FailedAttempt {
     }
 }
 
-fn from_record(
+pub(crate) fn from_record(
     record: &DeliveryRecord,
     shard: String,
     planned_us: u64,
@@ -347,7 +316,7 @@ fn from_record(
 }
 
 /// What is known of a failure the journal no longer holds: the body and each attempt's outcome.
-fn from_outcome(
+pub(crate) fn from_outcome(
     body: &[u8],
     outcome: &DeliveryOutcome,
     shard: String,
