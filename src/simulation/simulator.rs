@@ -11,7 +11,7 @@ use super::changes::WorldOp;
 pub use super::failures::FailureRates;
 use super::lifecycle::{DOMAIN, Lifecycle, MAILBOX, REQUEST, StepKind};
 use super::scheduler::Scheduler;
-use super::transition::{IllegalTransition, changed_fields, for_shape};
+use super::transition::{IllegalTransition, changed_fields, for_shape, transition_in};
 use crate::contract::{
     Change, DomainStatus, Entity, Envelope, MailboxStatus, PayloadShape, RenewalStatus,
     RequestStatus, Secret, TriggeredBy,
@@ -401,7 +401,7 @@ impl Simulation {
         triggered_by: TriggeredBy,
     ) -> Result<Vec<Fired>, ActionError> {
         let before = self.world.entity(entity);
-        let (mut object, mut change) = self.world.transition(entity, to, shape)?;
+        let (mut object, mut change) = transition_in(&mut self.world, entity, to, shape)?;
         change.triggered_by = triggered_by;
         if entity.kind == EntityKind::Mailbox {
             self.world.set_held(entity, false);
@@ -431,7 +431,9 @@ impl Simulation {
             let Some(follow) = causality::follow(&self.world, domain, mailbox) else {
                 continue;
             };
-            let Ok((object, mut change)) = self.world.transition(mailbox, follow.to, shape) else {
+            let Ok((object, mut change)) =
+                transition_in(&mut self.world, mailbox, follow.to, shape)
+            else {
                 continue;
             };
             change.reason = follow.reason.to_owned();

@@ -9,6 +9,7 @@ use crate::contract::{
     Failure, Mailbox, MailboxStatus, PayloadShape, RenewalStatus, RequestStatus,
 };
 use crate::model::fake::status_text;
+use crate::model::world::{EntityRef, World};
 
 /// A transition that the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,6 +275,25 @@ pub fn advance_entity(
     }
 }
 
+/// Moves `entity` of `world` to `to` if its lifecycle allows it and writes it back; returns the
+/// new object and the change (a refused step changes nothing).
+pub fn transition_in(
+    world: &mut World,
+    entity: EntityRef,
+    to: &str,
+    shape: PayloadShape,
+) -> Result<(Entity, Change), IllegalTransition> {
+    let before = world.entity(entity);
+    let mut object = before.clone();
+    let mut change = advance_entity(&mut object, to, shape)?;
+    let (stored, provisioned) = world.store(entity, object);
+    if provisioned && let (Entity::Mailbox(prior), Entity::Mailbox(after)) = (&before, &stored) {
+        // The mailbox's credentials appeared with this change.
+        change.changed_fields = changed_fields(prior, after);
+    }
+    Ok((stored, change))
+}
+
 /// The statuses `entity` may move to next.
 pub fn allowed_next(entity: &Entity) -> Vec<String> {
     match entity {
@@ -361,5 +381,33 @@ mod tests {
         let change = advance_consent(&mut request, &RequestStatus::Failed).unwrap();
         assert_eq!(change.failure.unwrap().error_code, "request_failed");
         assert_eq!(request.status_text, "Failed");
+    }
+
+    #[test]
+    fn a_transition_writes_back_and_a_refused_one_changes_nothing() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-10T15:30:45.123Z")
+            .unwrap()
+            .to_utc();
+        let mut world = World::new(9, 1);
+        let domain = world.add_domain(0, "a.io", 1, now).unwrap();
+        let (object, change) = transition_in(
+            &mut world,
+            domain,
+            "waiting_for_dns_propagation",
+            PayloadShape::Seed,
+        )
+        .unwrap();
+        assert_eq!(change.changed_fields, ["status", "dns_propagation_status"]);
+        assert_eq!(world.entity(domain), object);
+        assert_eq!(
+            (world.status(domain), world.epoch(domain)),
+            ("waiting_for_dns_propagation", 1)
+        );
+        assert!(transition_in(&mut world, domain, "cart", PayloadShape::Seed).is_err());
+        assert_eq!(
+            world.epoch(domain),
+            1,
+            "a refused transition changes nothing"
+        );
     }
 }

@@ -1,16 +1,13 @@
-//! Materializing compact records as contract objects, and writing transitions back.
+//! Materializing compact records as contract objects, and writing changed objects back.
 
 use super::{EntityKind, EntityRef, World};
 use crate::contract::{
-    Change, ClientIdRequest, ConnectionType, ConsentRequest, DnsPropagationStatus, Domain,
-    DomainStatus, Entity, Mailbox, MailboxStatus, PayloadShape, Platform, RenewalStatus,
-    RequestStatus, format_timestamp,
+    ClientIdRequest, ConnectionType, ConsentRequest, DnsPropagationStatus, Domain, DomainStatus,
+    Entity, Mailbox, MailboxStatus, Platform, RenewalStatus, RequestStatus, format_timestamp,
 };
 use crate::model::compact::{NONE, encode_uid, index_of, value_at};
 use crate::model::fake::{Faker, MAILBOXES_PER_DOMAIN, status_text};
 use crate::model::ids::IdKind;
-use crate::simulation::IllegalTransition;
-use crate::simulation::transition::advance_entity;
 
 /// Whether a mailbox in `status` takes one of its domain's places (`assigned_mailboxes`):
 /// every status but `cancelled`, `archived` and `deleted`.
@@ -133,16 +130,13 @@ impl World {
         mailbox
     }
 
-    /// Moves the entity to `to` if its lifecycle allows it; returns the new object and the change.
-    pub fn transition(
-        &mut self,
-        entity: EntityRef,
-        to: &str,
-        shape: PayloadShape,
-    ) -> Result<(Entity, Change), IllegalTransition> {
-        let before = self.entity(entity);
-        let mut object = before.clone();
-        let mut change = advance_entity(&mut object, to, shape)?;
+    /// Writes `object`, a changed copy of `entity` (the simulation decides the change), back into
+    /// the compact records; returns the object as stored, and whether the mailbox's credentials
+    /// appeared with it (it became `active` for the first time: the stored object then carries
+    /// them, so its changed fields differ from the copy's).
+    pub fn store(&mut self, entity: EntityRef, object: Entity) -> (Entity, bool) {
+        let mut object = object;
+        let mut provisioned = false;
         let index = entity.index as usize;
         match object.clone() {
             Entity::Domain(d) => {
@@ -173,13 +167,9 @@ impl World {
                 let released = counts(m.previous_status.as_ref()) && !counts(Some(&m.status));
                 if m.status == MailboxStatus::Active && !record.provisioned {
                     record.provisioned = true;
+                    provisioned = true;
                     // Credentials appear with this change.
-                    let after = self.mailbox(entity.index);
-                    if let Entity::Mailbox(prior) = &before {
-                        change.changed_fields =
-                            crate::simulation::transition::changed_fields(prior, &after);
-                    }
-                    object = Entity::Mailbox(after);
+                    object = Entity::Mailbox(self.mailbox(entity.index));
                 }
                 if released {
                     let domain = self.mailboxes[index].domain as usize;
@@ -204,7 +194,7 @@ impl World {
                 record.epoch = record.epoch.wrapping_add(1);
             }
         }
-        Ok((object, change))
+        (object, provisioned)
     }
 }
 
@@ -253,27 +243,21 @@ mod tests {
     }
 
     #[test]
-    fn transitions_write_back_and_bump_the_epoch() {
+    fn a_stored_object_is_read_back_and_bumps_the_epoch() {
         let mut world = World::new(9, 1);
         let domain = world.add_domain(0, "a.io", 1, now()).unwrap();
-        let (object, change) = world
-            .transition(domain, "waiting_for_dns_propagation", PayloadShape::Seed)
-            .unwrap();
-        assert_eq!(change.changed_fields, ["status", "dns_propagation_status"]);
-        assert_eq!(world.entity(domain), object);
+        let Entity::Domain(mut d) = world.entity(domain) else {
+            panic!("a domain");
+        };
+        d.status = DomainStatus::WaitingForDnsPropagation;
+        d.previous_status = Some(DomainStatus::Pending);
+        let (stored, provisioned) = world.store(domain, Entity::Domain(d.clone()));
+        assert!(!provisioned);
+        assert_eq!(stored, Entity::Domain(d));
+        assert_eq!(world.entity(domain), stored);
         assert_eq!(
             (world.status(domain), world.epoch(domain)),
             ("waiting_for_dns_propagation", 1)
-        );
-        assert!(
-            world
-                .transition(domain, "cart", PayloadShape::Seed)
-                .is_err()
-        );
-        assert_eq!(
-            world.epoch(domain),
-            1,
-            "a refused transition changes nothing"
         );
     }
 }
