@@ -323,11 +323,7 @@ async fn connect_domains(
             let mut created = Vec::with_capacity(domains.len());
             for order in &domains {
                 let entity = change.connect_domain(caller.workspace, &order.name)?;
-                created.push(entity_json(
-                    change.world().entity(entity),
-                    false,
-                    change.shape(),
-                ));
+                created.push(shown(change, entity));
             }
             Ok::<_, RestError>(created)
         })
@@ -363,11 +359,7 @@ async fn act_on_domain(
         .change(|change| {
             let domain = one_domain(change.world(), caller, uid)?;
             act(change, domain)?;
-            Ok::<_, RestError>(entity_json(
-                change.world().entity(domain),
-                false,
-                change.shape(),
-            ))
+            Ok::<_, RestError>(shown(change, domain))
         })
         .await?;
     Ok(changed.value)
@@ -525,6 +517,11 @@ fn list(
     Ok(ok(message, fields))
 }
 
+/// An entity as a change left it, as the REST API shows it (no credentials).
+fn shown(change: &Change<'_>, entity: EntityRef) -> Value {
+    entity_json(change.world().entity(entity), false, change.shape())
+}
+
 /// An entity as JSON in the profile's spelling; mailbox credentials only when asked for.
 fn entity_json(mut entity: Entity, credentials: bool, shape: PayloadShape) -> Value {
     for_shape(&mut entity, shape);
@@ -672,11 +669,7 @@ async fn buy_mailboxes(
             let mut created = Vec::with_capacity(orders.len());
             for order in &orders {
                 let entity = change.buy_mailbox(caller.workspace, order)?;
-                created.push(entity_json(
-                    change.world().entity(entity),
-                    false,
-                    change.shape(),
-                ));
+                created.push(shown(change, entity));
             }
             Ok::<_, RestError>(created)
         })
