@@ -230,9 +230,23 @@ fn advance_request(
 ) -> Result<Change, IllegalTransition> {
     let step = find(&REQUEST, status, to)?;
     *status = to.clone();
-    *text = status_text(to);
+    let new_text = status_text(to);
+    let text_changed = *text != new_text;
+    *text = new_text;
     *reason = step.failure.map(|f| f.code.to_owned());
-    Ok(change(step))
+    let mut change = change(step);
+    // `changed_fields` lists every field that changed: the text follows the status.
+    if text_changed && !change.changed_fields.iter().any(|f| f == "status_text") {
+        let after_status = change
+            .changed_fields
+            .iter()
+            .position(|f| f == "status")
+            .map_or(0, |i| i + 1);
+        change
+            .changed_fields
+            .insert(after_status, "status_text".to_owned());
+    }
+    Ok(change)
 }
 
 /// Moves a consent request to `to`.

@@ -81,15 +81,6 @@ struct KnownMismatch {
     why: &'static str,
 }
 
-/// `changed_fields` of a request leaves out `status_text`, which changes with every status.
-const REQUEST_STATUS_TEXT: KnownMismatch = KnownMismatch {
-    documented: r#""changed_fields":["status","status_text"]"#,
-    mock: r#""changed_fields":["status"]"#,
-    why: "the README documents `changed_fields` as every field whose value changed (seed \
-          example); a request's `status_text` changes with its status but is not listed \
-          (src/simulation/transition.rs, advance_request)",
-};
-
 /// One fixture and how the mock is made to produce it.
 struct Case {
     shape: PayloadShape,
@@ -250,7 +241,7 @@ fn cases() -> Vec<Case> {
                 consent_url: "https://app.inboxkit.com/consent/consent-q8w7e6r5t4y3".into(),
             }),
             to: "completed",
-            known_mismatch: Some(REQUEST_STATUS_TEXT),
+            known_mismatch: None,
         },
         Case {
             shape: PayloadShape::Current,
@@ -275,7 +266,7 @@ fn cases() -> Vec<Case> {
                 domain_name: "yourdomain.com".into(),
             }),
             to: "cancelled",
-            known_mismatch: Some(REQUEST_STATUS_TEXT),
+            known_mismatch: None,
         },
         Case {
             shape: PayloadShape::Current,
@@ -819,13 +810,7 @@ fn layout_differences(path: &str, expected: &Value, actual: &Value, out: &mut Ve
 /// Field-set differences the world's events show against the fixtures, found by
 /// [`the_world_sends_each_fixtures_fields_in_order`]; the test fails if they change, so a fix
 /// must remove its line.
-const WORLD_KNOWN: &[(&str, &[&str])] = &[(
-    // The seed example, which the README says the connect flow reproduces, has no
-    // `registration_years`; the world gives a connected domain the purchase's `1`
-    // (src/model/world/view.rs builds every domain as a purchased one).
-    "seed/domain.status_changed",
-    &["$.data.domain.registration_years: not in the fixture"],
-)];
+const WORLD_KNOWN: &[(&str, &[&str])] = &[];
 
 /// The statuses each case's entity is forced through in the world, from where the API creates
 /// it, ending with the fixture's status.

@@ -72,6 +72,11 @@ impl World {
         domain.available_mailboxes = MAILBOXES_PER_DOMAIN.saturating_sub(record.assigned);
         domain.connection_type =
             value_at(ConnectionType::KNOWN, record.connection).unwrap_or(ConnectionType::Purchased);
+        if domain.connection_type == ConnectionType::Dns {
+            // Owned elsewhere and connected through DNS: nothing was registered (as in the seed
+            // page's example, which has no `registration_years`).
+            domain.registration_years = None;
+        }
         if domain.connection_type == ConnectionType::Dns && domain.status == DomainStatus::Cart {
             // Nameservers are issued when the customer asks for them (`domains/nameservers`).
             domain.nameservers.clear();
