@@ -3,8 +3,12 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::answers::{
+    AdvanceAnswer, ClockView, EntityAnswer, Forced, Health, Liveness, Opened, Readiness,
+    ReadyStatus, ResetAnswer, TeamView, Triggered, WorkspaceView, WorldSummary,
+};
 use super::problem::ApiError;
 use super::state::{AppState, Phase};
 use super::subscriber::SubscriberUpdate;
@@ -40,30 +44,34 @@ pub fn routes(config: &mut web::ServiceConfig) {
 }
 
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "alive"}))
+    HttpResponse::Ok().json(Health {
+        status: Liveness::Alive,
+    })
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.phase() {
-        Phase::Ready if state.storage().is_err() => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "state_unsaved"}))
-        }
-        Phase::Ready => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Phase::Starting => HttpResponse::ServiceUnavailable().json(json!({"status": "starting"})),
-        Phase::Draining => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "shutting_down"}))
-        }
+    let status = match state.phase() {
+        Phase::Ready if state.storage().is_err() => ReadyStatus::StateUnsaved,
+        Phase::Ready => ReadyStatus::Ready,
+        Phase::Starting => ReadyStatus::Starting,
+        Phase::Draining => ReadyStatus::ShuttingDown,
+    };
+    let answer = Readiness { status };
+    if status == ReadyStatus::Ready {
+        HttpResponse::Ok().json(answer)
+    } else {
+        HttpResponse::ServiceUnavailable().json(answer)
     }
 }
 
-fn clock_json(state: &AppState) -> Value {
+fn clock_json(state: &AppState) -> ClockView {
     let clock = state.clock();
-    json!({
-        "now": format_timestamp(clock.now()),
-        "paused": clock.is_paused(),
-        "scale": clock.scale(),
-        "next_due": state.read(|sim| sim.next_due()).map(format_timestamp),
-    })
+    ClockView {
+        now: format_timestamp(clock.now()),
+        paused: clock.is_paused(),
+        scale: clock.scale(),
+        next_due: state.read(|sim| sim.next_due()).map(format_timestamp),
+    }
 }
 
 async fn clock(state: web::Data<AppState>) -> HttpResponse {
@@ -96,10 +104,11 @@ async fn advance(
 ) -> Result<HttpResponse, ApiError> {
     let by = duration::parse(&body.by).map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
     let advanced = state.advance(by).await?;
-    let mut answer = clock_json(&state);
-    answer["fired"] = json!(advanced.steps_fired);
-    answer["advanced"] = serde_json::to_value(&advanced).unwrap_or(Value::Null);
-    Ok(HttpResponse::Ok().json(answer))
+    Ok(HttpResponse::Ok().json(AdvanceAnswer {
+        clock: clock_json(&state),
+        fired: advanced.steps_fired,
+        advanced,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,7 +200,9 @@ async fn trigger(
                     uid: uid.clone(),
                 })?;
                 if entity.kind.as_str() != kind_of_event(&event) {
-                    return Err(ApiError::BadRequest(format!(
+                    // A well-formed request about an entity of another kind: a conflict with
+                    // the world as it is, not a malformed body.
+                    return Err(ApiError::Conflict(format!(
                         "`{uid}` is a {}, not the subject of {event}",
                         entity.kind.as_str()
                     )));
@@ -220,7 +231,11 @@ async fn trigger(
         .try_submit(state.subscriber(workspace), outgoing)?;
     // With saved state, "accepted" means saved: a crash after this answer cannot lose the event.
     state.saved().await?;
-    Ok(HttpResponse::Accepted().json(json!({"delivery_id": id, "event": event, "body": value})))
+    Ok(HttpResponse::Accepted().json(Triggered {
+        delivery_id: id.to_string(),
+        event: event.to_string(),
+        body: value,
+    }))
 }
 
 fn kind_of_event(event: &EventType) -> &'static str {
@@ -256,7 +271,10 @@ async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if let Some(receiver) = state.builtin_store() {
         receiver.clear();
     }
-    Ok(HttpResponse::Ok().json(json!({"reset": true, "clock": clock_json(&state)})))
+    Ok(HttpResponse::Ok().json(ResetAnswer {
+        reset: true,
+        clock: clock_json(&state),
+    }))
 }
 
 async fn world(state: web::Data<AppState>) -> HttpResponse {
@@ -266,20 +284,28 @@ async fn world(state: web::Data<AppState>) -> HttpResponse {
 /// The world's summary: seed, team, workspaces, entity counts, steps scheduled and fired.
 fn world_json(sim: &Simulation) -> HttpResponse {
     let world = sim.world();
-    let counts: serde_json::Map<String, Value> = EntityKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_owned(), json!(world.count(*k))))
-        .collect();
-    HttpResponse::Ok().json(json!({
-        "seed": world.seed(),
-        "team": {"id": world.team().id, "name": world.team().name},
-        "workspaces": world.workspaces().iter().map(|w| json!({
-            "id": w.id, "name": w.name, "webhook_url": w.webhook_url.as_ref().map(|u| u.as_str()),
-        })).collect::<Vec<_>>(),
-        "entities": counts,
-        "scheduled": sim.queue_depth(),
-        "fired": sim.fired_total(),
-    }))
+    HttpResponse::Ok().json(WorldSummary {
+        seed: world.seed(),
+        team: TeamView {
+            id: world.team().id.clone(),
+            name: world.team().name.clone(),
+        },
+        workspaces: world
+            .workspaces()
+            .iter()
+            .map(|w| WorkspaceView {
+                id: w.id.clone(),
+                name: w.name.clone(),
+                webhook_url: w.webhook_url.as_ref().map(ToString::to_string),
+            })
+            .collect(),
+        entities: EntityKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_owned(), world.count(*k)))
+            .collect(),
+        scheduled: sim.queue_depth(),
+        fired: sim.fired_total(),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,11 +358,15 @@ async fn open_request(
         .value;
     // The object itself, not wrapped in its data key.
     let object = match entity {
-        Entity::ConsentRequest(c) => serde_json::to_value(c),
-        Entity::ClientIdRequest(c) => serde_json::to_value(c),
-        other => serde_json::to_value(other),
-    }
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Entity::ConsentRequest(c) => Opened::Consent(c),
+        Entity::ClientIdRequest(c) => Opened::ClientId(c),
+        other => {
+            return Err(ApiError::Internal(format!(
+                "a request opened as another kind: {}",
+                other.event_type()
+            )));
+        }
+    };
     Ok(HttpResponse::Created().json(object))
 }
 
@@ -356,12 +386,14 @@ async fn show_entity(
         let entity = sim.find(kind, &uid)?;
         let world = sim.world();
         let object = world.entity(entity);
-        let allowed = allowed_next(&object);
-        Ok(HttpResponse::Ok().json(json!({
-            "entity": object,
-            "workspace_id": world.workspaces()[usize::from(world.workspace_of(entity))].id,
-            "allowed_transitions": allowed,
-        })))
+        let allowed_transitions = allowed_next(&object);
+        Ok(HttpResponse::Ok().json(EntityAnswer {
+            entity: object,
+            workspace_id: world.workspaces()[usize::from(world.workspace_of(entity))]
+                .id
+                .clone(),
+            allowed_transitions,
+        }))
     })
 }
 
@@ -395,6 +427,8 @@ async fn force_transition(
         })
         .await?;
     let (object, own) = changed.value;
-    Ok(HttpResponse::Ok()
-        .json(json!({"entity": object, "delivery_id": changed.deliveries.get(own)})))
+    Ok(HttpResponse::Ok().json(Forced {
+        entity: object,
+        delivery_id: changed.deliveries.get(own).map(ToString::to_string),
+    }))
 }

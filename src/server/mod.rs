@@ -8,6 +8,7 @@
 //! `POST /_mock/clock/advance`) fires due steps in order -> each becomes a signed webhook
 //! submitted to the workspace's subscriber -> the journal records every attempt.
 
+pub mod answers;
 pub mod auth;
 mod control;
 mod deliveries;

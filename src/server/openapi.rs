@@ -20,7 +20,14 @@ use serde_json::{Map, Value, json};
 use super::operations::{
     Answer, Body, MAX_BATCH, MAX_JOURNAL_PAGE, MAX_PAGE_SIZE, OPERATIONS, Operation,
 };
-use crate::contract::{EventType, Platform};
+use schemars::Schema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+
+use super::answers::{
+    AdvanceAnswer, ClockView, EntityAnswer, Forced, Health, Readiness, ResetAnswer, Triggered,
+    WorldSummary,
+};
+use crate::contract::{ClientIdRequest, ConsentRequest, EventType, Platform};
 
 /// A duration as the API takes it: a whole number and a unit (`10s`, `5m`, `2h`, `1d`).
 const DURATION: &str = "^[1-9][0-9]{0,2}(ms|s|m|h|d)$";
@@ -330,7 +337,7 @@ fn operation_id(operation: &Operation) -> String {
         .join("_")
 }
 
-fn operation_json(operation: &Operation) -> Value {
+fn operation_json(operation: &Operation, generator: &mut SchemaGenerator) -> Value {
     let rest = operation.path.starts_with("/v1/api/");
     let mut object = Map::new();
     object.insert("summary".into(), json!(operation.summary));
@@ -365,7 +372,8 @@ fn operation_json(operation: &Operation) -> Value {
     let (status, success) = match operation.answer {
         Answer::Json(status) => (
             status,
-            json!({"description": "Success.", "content": {"application/json": {"schema": {}}}}),
+            json!({"description": "Success.", "content": {"application/json": {
+                "schema": answer_schema(generator, operation.method, operation.path)}}}),
         ),
         Answer::Prometheus => (
             200,
@@ -374,6 +382,13 @@ fn operation_json(operation: &Operation) -> Value {
         ),
     };
     let mut responses = Map::new();
+    if operation.path == "/_mock/ready" {
+        responses.insert(
+            "503".into(),
+            json!({"description": "Not ready: starting, shutting down, or state unsaved.",
+                "content": {"application/json": {"schema": generator.subschema_for::<Readiness>()}}}),
+        );
+    }
     responses.insert(status.to_string(), success);
     responses.insert(
         "default".into(),
@@ -396,17 +411,69 @@ fn operation_json(operation: &Operation) -> Value {
     Value::Object(object)
 }
 
+/// The schema of an operation's success answer, from the type its handler answers with (see
+/// `answers.rs`); any JSON where the answer is not typed (the REST API's answers, whose shapes
+/// follow the profile, and the journal's routes).
+fn answer_schema(generator: &mut SchemaGenerator, method: &str, path: &str) -> Schema {
+    match (method, path) {
+        ("GET", "/_mock/health") => generator.subschema_for::<Health>(),
+        ("GET", "/_mock/ready") => generator.subschema_for::<Readiness>(),
+        ("GET", "/_mock/clock")
+        | ("POST", "/_mock/clock/pause" | "/_mock/clock/resume" | "/_mock/clock/scale") => {
+            generator.subschema_for::<ClockView>()
+        }
+        ("POST", "/_mock/clock/advance") => generator.subschema_for::<AdvanceAnswer>(),
+        ("POST", "/_mock/events") => generator.subschema_for::<Triggered>(),
+        ("POST", "/_mock/reset") => generator.subschema_for::<ResetAnswer>(),
+        ("GET", "/_mock/world") => generator.subschema_for::<WorldSummary>(),
+        ("POST", "/_mock/consent_requests") => generator.subschema_for::<ConsentRequest>(),
+        ("POST", "/_mock/client_id_requests") => generator.subschema_for::<ClientIdRequest>(),
+        ("GET", "/_mock/{kind}/{uid}") => generator.subschema_for::<EntityAnswer>(),
+        ("POST", "/_mock/{kind}/{uid}/transition") => generator.subschema_for::<Forced>(),
+        _ => Schema::default(),
+    }
+}
+
+/// Generates answer schemas with their shared definitions under `#/components/schemas`.
+fn answer_generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        })
+        .into_generator()
+}
+
 /// The OpenAPI 3.1 document of every route in `operations::OPERATIONS`.
 pub fn document() -> Value {
+    let mut generator = answer_generator();
     let mut paths = Map::new();
     for operation in OPERATIONS {
         let item = paths
             .entry(operation.path)
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(item) = item {
-            item.insert(operation.method.to_lowercase(), operation_json(operation));
+            item.insert(
+                operation.method.to_lowercase(),
+                operation_json(operation, &mut generator),
+            );
         }
     }
+    let mut schemas = generator.take_definitions(true);
+    schemas.insert(
+        "Problem".into(),
+        json!({"type": "object", "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "code": {"type": "string"},
+        }}),
+    );
+    schemas.insert(
+        "RestError".into(),
+        json!({"type": "object", "required": ["error", "message"],
+            "properties": {"error": {"const": true}, "message": {"type": "string"}}}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -436,16 +503,7 @@ pub fn document() -> Value {
                 "RestError": {"description": "InboxKit's error envelope.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RestError"}}}},
             },
-            "schemas": {
-                "Problem": {"type": "object", "required": ["type", "title", "status", "code"],
-                    "properties": {
-                        "type": {"type": "string"}, "title": {"type": "string"},
-                        "status": {"type": "integer"}, "detail": {"type": "string"},
-                        "code": {"type": "string"},
-                    }},
-                "RestError": {"type": "object", "required": ["error", "message"],
-                    "properties": {"error": {"const": true}, "message": {"type": "string"}}},
-            },
+            "schemas": schemas,
         },
     })
 }
@@ -663,5 +721,115 @@ mod tests {
         let ids: BTreeSet<String> = OPERATIONS.iter().map(operation_id).collect();
         assert_eq!(ids.len(), OPERATIONS.len(), "operation ids are unique");
         assert_eq!(get["operationId"], "get_mock_deliveries_id");
+    }
+
+    /// The documented schema of `method path`'s answer with `status`, with the document's
+    /// components beside it so its references resolve.
+    fn answer_validator(
+        document: &Value,
+        method: &str,
+        path: &str,
+        status: u16,
+    ) -> jsonschema::Validator {
+        let mut schema = document["paths"][path][method.to_lowercase()]["responses"]
+            [status.to_string()]["content"]["application/json"]["schema"]
+            .clone();
+        assert!(
+            schema.is_object(),
+            "{method} {path} documents no {status} answer"
+        );
+        schema["components"] = document["components"].clone();
+        jsonschema::validator_for(&schema).expect("a valid draft 2020-12 schema")
+    }
+
+    #[actix_web::test]
+    async fn every_typed_control_answer_matches_its_documented_schema() {
+        let document = document();
+        let app = test::init_service(build_app(state())).await;
+        let mut calls: Vec<(&str, String, Option<Value>)> = vec![
+            ("GET", "/_mock/health".into(), None),
+            ("GET", "/_mock/ready".into(), None),
+            ("GET", "/_mock/clock".into(), None),
+            ("POST", "/_mock/clock/resume".into(), None),
+            ("POST", "/_mock/clock/pause".into(), None),
+            (
+                "POST",
+                "/_mock/clock/scale".into(),
+                Some(json!({"scale": 2.5})),
+            ),
+            (
+                "POST",
+                "/_mock/clock/advance".into(),
+                Some(json!({"by": "1m"})),
+            ),
+            (
+                "POST",
+                "/_mock/events".into(),
+                Some(json!({"event": "domain.status_changed"})),
+            ),
+            ("GET", "/_mock/world".into(), None),
+            ("POST", "/_mock/consent_requests".into(), Some(json!({}))),
+            (
+                "POST",
+                "/_mock/client_id_requests".into(),
+                Some(json!({"domain_name": "a.io"})),
+            ),
+        ];
+        let mut checked = 0;
+        let mut consent = None;
+        while let Some((method, path, body)) = (!calls.is_empty()).then(|| calls.remove(0)) {
+            let request = match method {
+                "GET" => test::TestRequest::get(),
+                _ => test::TestRequest::post(),
+            }
+            .uri(&path);
+            let request = match &body {
+                Some(body) => request.set_json(body),
+                None => request,
+            };
+            let response = test::call_service(&app, request.to_request()).await;
+            let status = response.status().as_u16();
+            let answer: Value = test::read_body_json(response).await;
+            let template = OPERATIONS
+                .iter()
+                .find(|o| {
+                    o.method == method
+                        && crate::server::operations::methods_of(&path).contains(&method)
+                        && {
+                            let t: Vec<&str> = o.path.split('/').collect();
+                            let p: Vec<&str> = path.split('/').collect();
+                            t.len() == p.len()
+                                && t.iter().zip(&p).all(|(t, p)| t == p || t.starts_with('{'))
+                        }
+                })
+                .map(|o| o.path)
+                .expect("a documented route");
+            let validator = answer_validator(&document, method, template, status);
+            let errors: Vec<String> = validator
+                .iter_errors(&answer)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{method} {path} answered {status} {answer}: {errors:?}"
+            );
+            checked += 1;
+            if path == "/_mock/consent_requests" {
+                consent = answer["uid"].as_str().map(str::to_owned);
+                let uid = consent.clone().expect("the request's uid");
+                calls.push(("GET", format!("/_mock/consent_requests/{uid}"), None));
+            }
+            if let Some(to) = answer["allowed_transitions"][0].as_str() {
+                let uid = consent.clone().expect("the request's uid");
+                calls.push((
+                    "POST",
+                    format!("/_mock/consent_requests/{uid}/transition"),
+                    Some(json!({"to": to})),
+                ));
+                calls.push(("POST", "/_mock/reset".into(), None));
+            }
+        }
+        assert!(consent.is_some());
+        assert_eq!(checked, 14, "every typed answer was checked");
     }
 }

@@ -151,11 +151,6 @@ impl Simulation {
         &self.world
     }
 
-    /// The world, to change workspaces' webhooks.
-    pub fn world_mut(&mut self) -> &mut World {
-        &mut self.world
-    }
-
     /// Scheduled steps waiting (stale ones included until they come due).
     pub fn queue_depth(&self) -> usize {
         self.scheduler.len()

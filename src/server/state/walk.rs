@@ -14,13 +14,15 @@ use super::refusal::AdvanceError;
 use crate::contract::format_timestamp;
 
 /// What one clock advance did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Advanced {
     /// Simulated now before the advance.
     #[serde(serialize_with = "instant")]
+    #[schemars(with = "String")]
     pub from: DateTime<Utc>,
     /// Simulated now after it (the target).
     #[serde(serialize_with = "instant")]
+    #[schemars(with = "String")]
     pub to: DateTime<Utc>,
     /// Distinct instants at which something was due and happened.
     pub instants: usize,
