@@ -8,7 +8,7 @@
 //! `state` (`--state sqlite:`, module `persistence`), `load` (modules `scenario` and `load`).
 //! A test suite that needs only [`testkit`] depends with `default-features = false`.
 
-pub mod admin_token;
+pub(crate) mod admin_token;
 pub mod check;
 pub mod contract;
 pub mod delivery;
@@ -16,7 +16,7 @@ pub mod drift;
 pub mod listener_limits;
 #[cfg(feature = "load")]
 pub mod load;
-pub mod markup;
+pub(crate) mod markup;
 pub mod model;
 #[cfg(feature = "state")]
 pub mod persistence;

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use clap::ValueEnum;
-use inboxkit_mock::contract::{EventType, FieldOverride, overrides};
+use inboxkit_mock::contract::{EventType, FieldOverride, apply_all};
 use inboxkit_mock::delivery::{OutgoingEvent, Sender};
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::sample::sample_envelope;
@@ -64,7 +64,7 @@ pub async fn run(args: Args) -> Result<u8, CliError> {
     let envelope = sample_envelope(&event, &mut faker, &account, shape, clock.now())
         .expect("known event types always have a sample");
     let mut body = serde_json::to_value(&envelope).expect("envelopes serialize");
-    overrides::apply_all(&mut body, &sets).map_err(|e| CliError::usage(format!("--set {e}")))?;
+    apply_all(&mut body, &sets).map_err(|e| CliError::usage(format!("--set {e}")))?;
     let body = Bytes::from(serde_json::to_vec(&body).expect("JSON values serialize"));
     let outgoing = OutgoingEvent::from_json(body)
         .map_err(|e| CliError::usage(format!("--set made an invalid body: {e}")))?;

@@ -4,17 +4,17 @@
 mod vocab;
 
 pub mod duration;
-pub mod entities;
-pub mod envelope;
+pub(crate) mod entities;
+pub(crate) mod envelope;
 pub mod headers;
-pub mod overrides;
-pub mod profile;
+pub(crate) mod overrides;
+pub(crate) mod profile;
 pub mod schema;
-pub mod signature;
+pub(crate) mod signature;
 
 pub use entities::{ClientIdRequest, ConsentRequest, Domain, Entity, Mailbox};
 pub use envelope::{Account, Change, Envelope, EventData, Failure, format_timestamp};
-pub use overrides::{FieldOverride, OverrideError};
+pub use overrides::{FieldOverride, OverrideError, apply_all};
 pub use profile::{ContractSettings, PayloadShape, Profile};
 pub use signature::{Secret, SignatureError, SignatureScheme, Signer};
 pub use vocab::{

@@ -5,9 +5,9 @@ pub mod engine;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod journal;
-pub mod outcome;
+pub(crate) mod outcome;
 pub mod policy;
-pub mod timeline;
+pub(crate) mod timeline;
 pub mod transport;
 
 #[doc(hidden)]

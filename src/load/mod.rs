@@ -4,7 +4,7 @@ pub mod html;
 pub mod report;
 pub mod runner;
 pub mod schedule;
-pub mod stats;
+pub(crate) mod stats;
 
 pub use report::{Report, StepResult};
 pub use runner::{LoadTarget, PhasePlan, Progress, Shard};

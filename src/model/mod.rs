@@ -1,8 +1,8 @@
 //! The simulated InboxKit account: ids and fake-but-realistic entities.
 
-pub mod compact;
+pub(crate) mod compact;
 pub mod fake;
-pub mod ids;
+pub(crate) mod ids;
 pub mod world;
 
 pub use fake::Faker;

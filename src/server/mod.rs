@@ -8,7 +8,7 @@
 //! `POST /_mock/clock/advance`) fires due steps in order -> each becomes a signed webhook
 //! submitted to the workspace's subscriber -> the journal records every attempt.
 
-pub mod answers;
+pub(crate) mod answers;
 pub mod auth;
 mod control;
 mod deliveries;
@@ -45,12 +45,12 @@ mod kept {
         }
     }
 }
-pub mod metrics;
-pub mod numbers;
-pub mod openapi;
-pub mod operations;
+pub(crate) mod metrics;
+pub(crate) mod numbers;
+pub(crate) mod openapi;
+pub(crate) mod operations;
 pub mod problem;
-pub mod rest;
+pub(crate) mod rest;
 mod shutdown;
 mod state;
 pub mod subscriber;

@@ -523,7 +523,6 @@ mod tests {
     use super::*;
     use crate::contract::{Profile, Secret};
     use crate::delivery::{Sender, SenderOptions};
-    use crate::server::operations::OPENAPI_PATH;
     use crate::server::state::{AppState, Parts};
     use crate::server::{DEFAULT_MAX_BODY_BYTES, SubscriberSettings, build_app};
     use crate::simulation::Clock;
@@ -703,7 +702,9 @@ mod tests {
         let app = test::init_service(build_app(state())).await;
         let response = test::call_service(
             &app,
-            test::TestRequest::get().uri(OPENAPI_PATH).to_request(),
+            test::TestRequest::get()
+                .uri("/_mock/openapi.json")
+                .to_request(),
         )
         .await;
         assert_eq!(response.status(), 200);

@@ -2,9 +2,6 @@
 //! bodies and queries take: the one table that the router's 405 answers, the OpenAPI document
 //! and the handlers all read.
 
-/// Path of the OpenAPI document, under the control API.
-pub const OPENAPI_PATH: &str = "/_mock/openapi.json";
-
 /// Most items one REST batch call may carry.
 pub const MAX_BATCH: usize = 1000;
 /// Default page size of REST list calls.

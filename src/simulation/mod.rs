@@ -1,15 +1,16 @@
 //! Simulation: the clock everything runs on, the entity lifecycles, and applying them.
 
-pub mod causality;
-pub mod changes;
-pub mod clock;
-pub mod failures;
+pub(crate) mod causality;
+pub(crate) mod changes;
+pub(crate) mod clock;
+pub(crate) mod failures;
 pub mod lifecycle;
 #[cfg(test)]
 mod properties;
-pub mod replay;
+#[cfg(feature = "state")]
+pub(crate) mod replay;
 pub mod sample;
-pub mod scheduler;
+pub(crate) mod scheduler;
 pub mod simulator;
 pub mod transition;
 

@@ -93,16 +93,6 @@ impl<T> Scheduler<T> {
     pub fn len(&self) -> usize {
         self.heap.len()
     }
-
-    /// Whether nothing is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
-    /// Drops every item; sequence numbers keep increasing.
-    pub fn clear(&mut self) {
-        self.heap.clear();
-    }
 }
 
 #[cfg(test)]
@@ -124,7 +114,7 @@ mod tests {
         assert_eq!(scheduler.pop_due(at(4)), None);
         assert_eq!(scheduler.pop_due(at(10)).map(|d| d.item), Some("a"));
         assert_eq!(scheduler.pop_due(at(10)).map(|d| d.item), Some("b"));
-        assert!(scheduler.pop_due(at(100)).is_none() && scheduler.is_empty());
+        assert!(scheduler.pop_due(at(100)).is_none() && scheduler.len() == 0);
     }
 
     proptest! {
