@@ -1,6 +1,6 @@
 //! One HTTP attempt over a pooled client: send, read a capped answer, classify failures.
 //!
-//! `http://` subscribers go through keep-alive HTTP/1.1 connections in a [`ConnectionPool`],
+//! `http://` subscribers go through keep-alive HTTP/1.1 connections in a `ConnectionPool`,
 //! written and read by the attempt's own task: it is the hot path of load runs and costs far less
 //! per request than a full-featured client. `https://` ones go through reqwest
 //! with rustls, which also honours [`TransportOptions::insecure`]. Both send the same header set

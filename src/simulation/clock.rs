@@ -24,7 +24,7 @@ pub const MAX_SCALE: f64 = 1_000_000.0;
 /// Why a clock setting was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClockError {
-    /// Scale must be a positive, finite number no larger than [`MAX_SCALE`].
+    /// Scale must be a positive, finite number no larger than `MAX_SCALE`.
     #[error("time scale must be a positive number no larger than {MAX_SCALE}, got {0}")]
     BadScale(f64),
     /// The clock would pass the latest instant the mock represents.
