@@ -2,6 +2,7 @@
 
 pub mod causality;
 pub mod clock;
+mod fields;
 pub mod lifecycle;
 #[cfg(test)]
 mod properties;
