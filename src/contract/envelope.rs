@@ -10,7 +10,42 @@ use super::vocab::{EventType, TriggeredBy};
 
 /// Formats a time the way InboxKit does: ISO 8601, UTC, milliseconds, `Z`.
 pub fn format_timestamp(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+    let mut text = [0u8; TIMESTAMP_LEN];
+    match write_timestamp(time, &mut text) {
+        Some(text) => text.to_owned(),
+        None => time.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }
+}
+
+/// Length of [`format_timestamp`]'s text for the years 0 to 9999.
+pub const TIMESTAMP_LEN: usize = "2024-01-10T15:30:45.123Z".len();
+
+/// Writes [`format_timestamp`]'s text into `buffer`, without allocating, for the years 0 to
+/// 9999 outside a leap second (None otherwise: [`format_timestamp`] falls back to chrono).
+pub fn write_timestamp(time: DateTime<Utc>, buffer: &mut [u8; TIMESTAMP_LEN]) -> Option<&str> {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(time.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = time.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let fields = [
+        (0, 4, year),
+        (5, 2, time.month()),
+        (8, 2, time.day()),
+        (11, 2, time.hour()),
+        (14, 2, time.minute()),
+        (17, 2, time.second()),
+        (20, 3, nanos / 1_000_000),
+    ];
+    *buffer = *b"0000-00-00T00:00:00.000Z";
+    for (start, width, mut value) in fields {
+        for digit in buffer[start..start + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    std::str::from_utf8(buffer).ok()
 }
 
 /// A complete webhook body.
@@ -162,13 +197,41 @@ impl Envelope {
 
     /// The JSON body as text.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("an envelope always serializes")
+        // Room for a typical body (~750 bytes) at once, instead of growing through 7 doublings.
+        let mut text = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut text, self).expect("an envelope always serializes");
+        String::from_utf8(text).expect("serde_json writes UTF-8")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fast formatter writes what chrono writes, for any instant it handles.
+        #[test]
+        fn timestamps_are_written_as_chrono_writes_them(
+            millis in -62_167_219_200_000i64..253_402_300_800_000,
+            sub_milli in 0u32..1_000_000,
+        ) {
+            let time = DateTime::from_timestamp_millis(millis).unwrap()
+                + chrono::Duration::nanoseconds(i64::from(sub_milli));
+            let expected = time.to_rfc3339_opts(SecondsFormat::Millis, true);
+            prop_assert_eq!(format_timestamp(time), expected.clone());
+            let mut buffer = [0u8; TIMESTAMP_LEN];
+            prop_assert_eq!(write_timestamp(time, &mut buffer), Some(expected.as_str()));
+        }
+    }
+
+    #[test]
+    fn timestamps_outside_four_digit_years_fall_back_to_chrono() {
+        let far = DateTime::from_timestamp_millis(253_402_300_800_000).unwrap();
+        assert_eq!(format_timestamp(far), "+10000-01-01T00:00:00.000Z");
+        let mut buffer = [0u8; TIMESTAMP_LEN];
+        assert_eq!(write_timestamp(far, &mut buffer), None);
+    }
 
     /// The example request body of the seed page (shared/seed), verbatim.
     pub(crate) const SEED_EXAMPLE: &str =

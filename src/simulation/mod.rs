@@ -4,6 +4,7 @@ pub(crate) mod causality;
 pub(crate) mod changes;
 pub(crate) mod clock;
 pub(crate) mod failures;
+mod fields;
 pub mod lifecycle;
 #[cfg(test)]
 mod properties;

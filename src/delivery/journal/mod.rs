@@ -6,6 +6,7 @@
 //! it never holds more than `capacity` terminal ones); and at most `max_in_progress` deliveries
 //! may be opened through [`Journal::try_open_signed`] while unfinished (the intake cap).
 
+mod compact;
 mod record;
 mod sink;
 mod table;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use super::outcome::{AttemptOutcome, TerminalState};
+use compact::Held;
 pub use record::{
     AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Targets, Timestamp, Trigger,
 };
@@ -329,25 +331,23 @@ impl Journal {
         let (copy, evicted, room) = self.update(|inner| {
             *inner.counters.attempts.entry(attempt.outcome).or_default() += 1;
             inner.counters.latency.observe(attempt.latency_ms);
-            let finished = inner.table.update(id, |record| {
-                let was_terminal = record.state.terminal().is_some();
+            let finished = inner.table.update(id, |held| {
+                let was_terminal = held.record().state.terminal().is_some();
                 if let Some(store) = store {
-                    store.attempt(
-                        id,
-                        &attempt,
-                        if was_terminal { record.state } else { state },
-                    );
+                    let saved = if was_terminal {
+                        held.record().state
+                    } else {
+                        state
+                    };
+                    store.attempt(id, &attempt, saved);
                 }
-                // Grown one at a time: most deliveries make one attempt, and a doubling Vec
-                // would reserve room for four.
-                record.attempts.reserve_exact(1);
-                record.attempts.push(attempt);
+                held.push_attempt(attempt);
                 if was_terminal {
                     return None;
                 }
-                record.state = state;
+                held.record_mut().state = state;
                 let terminal = state.terminal()?;
-                Some((terminal, snapshot.then(|| record.clone())))
+                Some((terminal, snapshot.then(|| held.expand())))
             });
             let Some((terminal, copy)) = finished.flatten() else {
                 return (None, Vec::new(), false);
@@ -367,7 +367,7 @@ impl Journal {
 
     /// One delivery by id.
     pub fn get(&self, id: &DeliveryId) -> Option<DeliveryRecord> {
-        self.read(|inner| inner.table.get(id).cloned())
+        self.read(|inner| inner.table.get(id).map(Held::expand))
     }
 
     /// Deliveries matching `filter`, oldest first, skipping `offset` and returning up to `limit`;
@@ -379,12 +379,15 @@ impl Journal {
         limit: usize,
     ) -> (Vec<DeliveryRecord>, usize) {
         self.read(|inner| {
-            let matching = inner.table.iter().filter(|record| filter.matches(record));
+            let matching = inner
+                .table
+                .iter()
+                .filter(|held| filter.matches(held.record()));
             let mut total = 0;
             let mut page = Vec::new();
-            for record in matching {
+            for held in matching {
                 if total >= offset && page.len() < limit {
-                    page.push(record.clone());
+                    page.push(held.expand());
                 }
                 total += 1;
             }
@@ -469,7 +472,7 @@ impl Inner {
         record: DeliveryRecord,
         signature: Option<&str>,
         store: Option<&dyn JournalSink>,
-    ) -> Vec<DeliveryRecord> {
+    ) -> Vec<Held> {
         if let Some(store) = store {
             store.open(&record, signature);
         }
@@ -482,7 +485,7 @@ impl Inner {
     /// too) and returns them, so that the caller frees their memory after releasing the lock.
     /// Each eviction is O(1): the terminal records wait in a queue, nothing is searched.
     #[must_use = "drop the evicted records outside the lock"]
-    fn evict(&mut self, store: Option<&dyn JournalSink>) -> Vec<DeliveryRecord> {
+    fn evict(&mut self, store: Option<&dyn JournalSink>) -> Vec<Held> {
         let mut evicted = Vec::new();
         while self.table.len() > self.capacity {
             let Some(record) = self.table.pop_finished() else {
@@ -490,7 +493,7 @@ impl Inner {
             };
             self.counters.evicted += 1;
             if let Some(store) = store {
-                store.forget(&record.id);
+                store.forget(&record.record().id);
             }
             evicted.push(record);
         }

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::compact::Held;
 use super::record::{DeliveryId, DeliveryRecord};
 
 /// No slot: the end of a list.
@@ -12,7 +13,7 @@ const NIL: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct Node {
-    record: DeliveryRecord,
+    record: Held,
     /// The record opened just before (NIL for the oldest).
     prev: u32,
     /// The record opened just after (NIL for the newest).
@@ -64,7 +65,7 @@ impl Table {
         let terminal = record.state.terminal().is_some();
         let id = record.id.clone();
         let node = Node {
-            record,
+            record: Held::new(record),
             prev: self.tail,
             next: NIL,
         };
@@ -90,23 +91,19 @@ impl Table {
     }
 
     /// The record with `id`.
-    pub fn get(&self, id: &DeliveryId) -> Option<&DeliveryRecord> {
+    pub fn get(&self, id: &DeliveryId) -> Option<&Held> {
         let slot = *self.index.get(id)?;
         Some(&self.node(slot).record)
     }
 
     /// Changes the record with `id`; if the change makes it terminal, it joins the eviction
     /// queue. A terminal record must stay terminal.
-    pub fn update<T>(
-        &mut self,
-        id: &DeliveryId,
-        change: impl FnOnce(&mut DeliveryRecord) -> T,
-    ) -> Option<T> {
+    pub fn update<T>(&mut self, id: &DeliveryId, change: impl FnOnce(&mut Held) -> T) -> Option<T> {
         let slot = *self.index.get(id)?;
         let record = &mut self.node_mut(slot).record;
-        let was_terminal = record.state.terminal().is_some();
+        let was_terminal = record.record().state.terminal().is_some();
         let result = change(record);
-        let terminal = record.state.terminal().is_some();
+        let terminal = record.record().state.terminal().is_some();
         debug_assert!(
             terminal || !was_terminal,
             "a terminal record stays terminal"
@@ -118,13 +115,13 @@ impl Table {
     }
 
     /// Removes and returns the terminal record that finished first.
-    pub fn pop_finished(&mut self) -> Option<DeliveryRecord> {
+    pub fn pop_finished(&mut self) -> Option<Held> {
         let slot = self.finished.pop_front()?;
         Some(self.unlink(slot))
     }
 
     /// Every record, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &DeliveryRecord> {
+    pub fn iter(&self) -> impl Iterator<Item = &Held> {
         let mut slot = self.head;
         std::iter::from_fn(move || {
             let node = self.slots.get(slot as usize)?.as_ref()?;
@@ -141,7 +138,7 @@ impl Table {
         self.unlink(slot);
     }
 
-    fn unlink(&mut self, slot: u32) -> DeliveryRecord {
+    fn unlink(&mut self, slot: u32) -> Held {
         let node = self.slots[slot as usize]
             .take()
             .expect("a queued slot holds a record");
@@ -153,7 +150,7 @@ impl Table {
             NIL => self.tail = node.prev,
             next => self.node_mut(next).prev = node.prev,
         }
-        self.index.remove(&node.record.id);
+        self.index.remove(&node.record.record().id);
         self.free.push(slot);
         node.record
     }
