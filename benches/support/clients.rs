@@ -148,10 +148,16 @@ pub fn oha(request: &Request, load: Load) -> Option<ClientRun> {
             .sum()
     };
     let (good, bad) = (count(true), count(false));
+    // Requests cut off when the run's time is up are not failures.
     let errors: f64 = summary
         .get("errorDistribution")
         .and_then(|e| e.as_object())
-        .map(|e| e.values().filter_map(|n| n.as_f64()).sum())
+        .map(|e| {
+            e.iter()
+                .filter(|(what, _)| !what.contains("aborted due to deadline"))
+                .filter_map(|(_, n)| n.as_f64())
+                .sum()
+        })
         .unwrap_or(0.0);
     let total_s = summary.pointer("/summary/total")?.as_f64()?;
     Some(ClientRun {
