@@ -147,6 +147,29 @@ pub async fn run(
     shard: Shard,
     progress: Arc<Progress>,
 ) -> Stats {
+    // The loop that makes and spawns every send runs on a runtime worker, not on the caller's
+    // thread (the CLI's `block_on`): a task spawned from a worker joins its local queue, where
+    // one spawned from outside the runtime wakes a sleeping worker each time.
+    let (phases, faults) = (phases.to_vec(), faults.clone());
+    let looping =
+        tokio::spawn(
+            async move { run_phases(target, &phases, &faults, seed, shard, progress).await },
+        );
+    match looping.await {
+        Ok(stats) => stats,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the load loop was cancelled (the runtime shut down): {error}"),
+    }
+}
+
+async fn run_phases(
+    target: LoadTarget,
+    phases: &[PhasePlan],
+    faults: &SenderFaults,
+    seed: u64,
+    shard: Shard,
+    progress: Arc<Progress>,
+) -> Stats {
     let share = 1.0 / f64::from(shard.count);
     let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut faker = Faker::seeded(shard_seed);
@@ -191,13 +214,14 @@ pub async fn run(
             let event_type = source.pick(&phase.mix);
             let stale = source.rng.random::<f64>() < faults.stale_timestamps;
             let event = source.make(&event_type, stale, target.sender.clock().now());
-            let mut guard = lock(&stats);
-            guard.stale_timestamps += u64::from(stale);
             let bad_signature = source.rng.random::<f64>() < faults.bad_signatures;
-            guard.bad_signature_events += u64::from(bad_signature);
             let duplicate = source.rng.random::<f64>() < faults.duplicates;
-            guard.duplicates_sent += u64::from(duplicate);
-            drop(guard);
+            {
+                let mut stats = lock(&stats);
+                stats.stale_timestamps += u64::from(stale);
+                stats.bad_signature_events += u64::from(bad_signature);
+                stats.duplicates_sent += u64::from(duplicate);
+            }
             let subscriber = if bad_signature {
                 target.mis_signed.clone()
             } else {
