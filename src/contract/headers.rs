@@ -76,15 +76,38 @@ pub const REDACTED: &str = "[redacted]";
 /// `Proxy-Authorization`, cookies, and any name containing `token`, `secret`, `password`,
 /// `api-key` or `apikey` (case-insensitive).
 pub fn is_credential(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
-        "token", "secret", "password", "api-key", "apikey", "api_key",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
+    const EXACT: [&[u8]; 4] = [
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
+        b"set-cookie",
+    ];
+    const WORDS: [&[u8]; 6] = [
+        b"token",
+        b"secret",
+        b"password",
+        b"api-key",
+        b"apikey",
+        b"api_key",
+    ];
+    // Lowercased on the stack: every delivery's header set goes through here.
+    let mut buffer = [0u8; 64];
+    let Some(lower) = buffer.get_mut(..name.len()) else {
+        let lower = name.to_ascii_lowercase();
+        return EXACT.contains(&lower.as_bytes())
+            || WORDS
+                .iter()
+                .any(|word| lower.contains(std::str::from_utf8(word).unwrap_or("")));
+    };
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    let lower = &*lower;
+    EXACT.contains(&lower)
+        || WORDS.iter().any(|word| {
+            lower
+                .windows(word.len())
+                .any(|part| part[0] == word[0] && part == *word)
+        })
 }
 
 /// `value` with its credential hidden: `Bearer abc` becomes `Bearer [redacted]`, anything else

@@ -386,16 +386,41 @@ impl Sender {
 
     /// Delivers one event to a terminal state and returns only its outcome: no bodies or
     /// headers are copied, for load runs (the journal still holds every attempt).
+    ///
+    /// The delivery runs in the caller's task rather than a task of its own (load runs make
+    /// one call per event, each in its own task already): it is counted by [`Sender::drain`]
+    /// and stopped by [`Sender::cancel_all`] like any other, but dropping the returned future
+    /// before it completes abandons the delivery where it is.
     pub async fn deliver_outcome(
         &self,
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
     ) -> DeliveryOutcome {
-        let (id, task) = self.start(subscriber, event, false);
-        match task.await {
-            Ok((outcome, _)) => outcome,
-            Err(error) => panic!("delivery {id} failed: {error}"),
-        }
+        let (record, body, signature) = self.opening(&subscriber, event);
+        let (id, event) = (record.id.clone(), record.event.clone());
+        let work = self.work(&subscriber, &record);
+        self.inner.journal.open_signed(record, signature.as_deref());
+        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let span = debug_span!("delivery", id = %id, event = %event);
+        let (cancel, generation) = self.inner.generation();
+        // Tracked as if it were a task, so that drain and cancel_all wait for it.
+        let (_all, _generation) = (self.inner.tasks.token(), generation.token());
+        let delivery = Delivery {
+            id,
+            event,
+            subscriber,
+            body,
+            signature,
+        };
+        // Boxed: the running delivery's state is large, and the caller's task would otherwise
+        // carry it and be copied whole each time it moves (as it is spawned).
+        Box::pin(
+            self.inner
+                .run_until_cancelled(delivery, None, Resume::fresh(), work, cancel)
+                .instrument(span),
+        )
+        .await
+        .0
     }
 
     fn start(
@@ -487,9 +512,15 @@ impl Sender {
                         body,
                         signature,
                     };
-                    inner
-                        .run_until_cancelled(delivery, skeleton, Resume::fresh(), work, cancel)
-                        .await
+                    // Boxed, so that spawning moves a pointer, not the delivery's whole state.
+                    Box::pin(inner.run_until_cancelled(
+                        delivery,
+                        skeleton,
+                        Resume::fresh(),
+                        work,
+                        cancel,
+                    ))
+                    .await
                 }
                 .instrument(span),
             ),

@@ -1,13 +1,13 @@
 //! Runs load phases in the open model: sends follow the plan, whatever the subscriber does.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
@@ -150,6 +150,29 @@ pub async fn run(
     shard: Shard,
     progress: Arc<Progress>,
 ) -> Stats {
+    // The loop that makes and spawns every send runs on a runtime worker, not on the caller's
+    // thread (the CLI's `block_on`): a task spawned from a worker joins its local queue, where
+    // one spawned from outside the runtime wakes a sleeping worker each time.
+    let (phases, faults) = (phases.to_vec(), faults.clone());
+    let looping =
+        tokio::spawn(
+            async move { run_phases(target, &phases, &faults, seed, shard, progress).await },
+        );
+    match looping.await {
+        Ok(stats) => stats,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("the load loop was cancelled (the runtime shut down): {error}"),
+    }
+}
+
+async fn run_phases(
+    target: LoadTarget,
+    phases: &[PhasePlan],
+    faults: &SenderFaults,
+    seed: u64,
+    shard: Shard,
+    progress: Arc<Progress>,
+) -> Stats {
     let share = 1.0 / f64::from(shard.count);
     let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut faker = Faker::seeded(shard_seed);
@@ -193,16 +216,20 @@ pub async fn run(
         let mut held: Option<OutgoingEvent> = None;
         let mut ticks = ticker(phase_start, segments.clone());
         while let Some(planned_at) = ticks.recv().await {
+            // The slot is taken before the event is made: above capacity, the sends waiting for
+            // one are instants in the ticker's queue, not events and tasks piling up in memory.
+            let slot = take_slot(&in_flight).await;
             let event_type = source.pick(&phase.mix);
             let stale = source.rng.random::<f64>() < faults.stale_timestamps;
             let event = source.make(&event_type, stale, target.sender.clock().now());
-            let mut guard = stats.lock().await;
-            guard.stale_timestamps += u64::from(stale);
             let bad_signature = source.rng.random::<f64>() < faults.bad_signatures;
-            guard.bad_signature_events += u64::from(bad_signature);
             let duplicate = source.rng.random::<f64>() < faults.duplicates;
-            guard.duplicates_sent += u64::from(duplicate);
-            drop(guard);
+            {
+                let mut stats = lock(&stats);
+                stats.stale_timestamps += u64::from(stale);
+                stats.bad_signature_events += u64::from(bad_signature);
+                stats.duplicates_sent += u64::from(duplicate);
+            }
             let subscriber = if bad_signature {
                 target.mis_signed.clone()
             } else {
@@ -212,7 +239,7 @@ pub async fn run(
                 target.sender.submit(subscriber.clone(), event.clone());
             }
             if held.is_none() && source.rng.random::<f64>() < faults.reorder {
-                stats.lock().await.reordered += 1;
+                lock(&stats).reordered += 1;
                 held = Some(event);
                 continue;
             }
@@ -224,13 +251,14 @@ pub async fn run(
                 event,
                 planned_at,
                 second,
-                &in_flight,
+                slot,
                 &stats,
                 &progress,
             );
             // A held event goes out right after the next one; its lag counts from this
             // release, since the hold itself is deliberate.
             if let Some(event) = held.take() {
+                let slot = take_slot(&in_flight).await;
                 spawn_send(
                     &tasks,
                     &target.sender,
@@ -238,13 +266,14 @@ pub async fn run(
                     event,
                     planned_at,
                     second,
-                    &in_flight,
+                    slot,
                     &stats,
                     &progress,
                 );
             }
         }
         if let Some(event) = held.take() {
+            let slot = take_slot(&in_flight).await;
             let second = (Instant::now() - run_start).as_secs() as usize;
             spawn_send(
                 &tasks,
@@ -253,7 +282,7 @@ pub async fn run(
                 event,
                 Instant::now(),
                 second,
-                &in_flight,
+                slot,
                 &stats,
                 &progress,
             );
@@ -266,7 +295,7 @@ pub async fn run(
     target.sender.drain().await;
     sampler.abort();
     let _ = sampler.await;
-    let mut stats = std::mem::take(&mut *stats.lock().await);
+    let mut stats = std::mem::take(&mut *lock(&stats));
     stats.finish(run_start.elapsed());
     stats.load_s = scaled
         .iter()
@@ -284,22 +313,13 @@ fn spawn_send(
     event: OutgoingEvent,
     planned_at: Instant,
     second: usize,
-    in_flight: &Arc<Semaphore>,
+    (permit, late): (OwnedSemaphorePermit, bool),
     stats: &Arc<Mutex<Stats>>,
     progress: &Arc<Progress>,
 ) {
-    let (sender, in_flight, stats, progress) = (
-        sender.clone(),
-        in_flight.clone(),
-        stats.clone(),
-        progress.clone(),
-    );
+    let (sender, stats, progress) = (sender.clone(), stats.clone(), progress.clone());
     tasks.spawn(async move {
-        // A late start is a send that had to wait for a free in-flight slot (k6's meaning).
-        let (_permit, late) = match in_flight.clone().try_acquire_owned() {
-            Ok(permit) => (permit, false),
-            Err(_) => (in_flight.acquire_owned().await.expect("never closed"), true),
-        };
+        let _permit = permit;
         let started = Instant::now();
         let lag = started.saturating_duration_since(planned_at);
         progress.sent.fetch_add(1, Ordering::Relaxed);
@@ -314,13 +334,26 @@ fn spawn_send(
             [first, ..] => lag + Duration::from_secs_f64(first.latency_ms.max(0.0) / 1e3),
             [] => lag,
         };
-        stats
-            .lock()
-            .await
-            .record(&record, lag, late, response, second);
+        lock(&stats).record(&record, lag, late, response, second);
         progress.finished.fetch_add(1, Ordering::Relaxed);
     });
 }
+
+/// A free in-flight slot, and whether the send had to wait for it: a late start (k6's meaning).
+async fn take_slot(in_flight: &Arc<Semaphore>) -> (OwnedSemaphorePermit, bool) {
+    match in_flight.clone().try_acquire_owned() {
+        Ok(permit) => (permit, false),
+        Err(_) => {
+            let permit = in_flight.clone().acquire_owned().await;
+            (permit.expect("never closed"), true)
+        }
+    }
+}
+
+/// The shortest sleep of the ticker: sends planned closer together than this (rates above
+/// 10,000/s) are released together, each at most this much late, instead of one sleep (a system
+/// call and two context switches) per send.
+const TICK_QUANTUM: Duration = Duration::from_micros(100);
 
 /// Sends each planned send time when it comes, from a thread of its own: the OS sleeps there
 /// to within tens of microseconds, where the async timer rounds to whole milliseconds.
@@ -331,7 +364,7 @@ fn ticker(start: Instant, segments: Vec<Segment>) -> tokio::sync::mpsc::Unbounde
         for offset in planned_offsets(&segments) {
             let planned = start + offset;
             if let Some(wait) = planned.checked_duration_since(std::time::Instant::now()) {
-                std::thread::sleep(wait);
+                std::thread::sleep(wait.max(TICK_QUANTUM));
             }
             if tx.send(Instant::from_std(planned)).is_err() {
                 return;
@@ -347,7 +380,7 @@ async fn sample_memory(stats: Arc<Mutex<Stats>>) {
     loop {
         ticks.tick().await;
         if let Some(rss) = resident_mib() {
-            stats.lock().await.rss_mib.push(rss);
+            lock(&stats).rss_mib.push(rss);
         }
     }
 }
@@ -357,4 +390,9 @@ pub fn resident_mib() -> Option<f64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096.0 / (1024.0 * 1024.0))
+}
+
+/// The run's statistics, locked for a moment (never across an await).
+fn lock(stats: &Mutex<Stats>) -> MutexGuard<'_, Stats> {
+    stats.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::lifecycle::{DOMAIN, MAILBOX, REQUEST};
-use super::transition::{advance_client_id, advance_consent, advance_domain, advance_mailbox};
+use super::transition::{
+    advance_client_id, advance_consent, advance_domain, advance_mailbox, walk_domain, walk_mailbox,
+};
 use crate::contract::{
     Account, DomainStatus, Entity, Envelope, EventType, MailboxStatus, PayloadShape, Platform,
     RequestStatus,
@@ -22,32 +24,27 @@ pub fn typical_entity(
     Some(match event {
         EventType::DomainStatusChanged => {
             let mut domain = faker.purchased_domain(None, 1, now);
-            let mut change = None;
-            for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
-                change = Some(
-                    advance_domain(&mut domain, &step.to, shape)
-                        .expect("typical steps are allowed"),
-                );
+            let path = DOMAIN.typical_path(&DomainStatus::RegistrationInProgress);
+            let (last, before) = path.split_last().expect("the domain path has steps");
+            // Only the last step is reported: the ones before it skip the report's cost.
+            for step in before {
+                walk_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
             }
-            (
-                Entity::Domain(domain),
-                change.expect("the domain path has steps"),
-            )
+            let change =
+                advance_domain(&mut domain, &last.to, shape).expect("typical steps are allowed");
+            (Entity::Domain(domain), change)
         }
         EventType::MailboxStatusChanged => {
             let domain = faker.domain_name();
             let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
-            let mut change = None;
-            for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
-                change = Some(
-                    advance_mailbox(&mut mailbox, &step.to, shape)
-                        .expect("typical steps are allowed"),
-                );
+            let path = MAILBOX.typical_path(&MailboxStatus::Scheduled);
+            let (last, before) = path.split_last().expect("the mailbox path has steps");
+            for step in before {
+                walk_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
             }
-            (
-                Entity::Mailbox(mailbox),
-                change.expect("the mailbox path has steps"),
-            )
+            let change =
+                advance_mailbox(&mut mailbox, &last.to, shape).expect("typical steps are allowed");
+            (Entity::Mailbox(mailbox), change)
         }
         EventType::ConsentRequestStatusChanged => {
             let mut request = faker.consent_request();
@@ -97,6 +94,36 @@ pub fn sample_envelope(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample skips the reports of the steps before the last: the same entity and change
+    /// as reporting every step, as the simulation does.
+    #[test]
+    fn a_sample_equals_its_path_walked_with_every_step_reported() {
+        let now = Utc::now();
+        for shape in [PayloadShape::Seed, PayloadShape::Current] {
+            let (mut sampled, mut walked) = (Faker::seeded(3), Faker::seeded(3));
+            let _ = (sampled.account(), walked.account());
+            let (entity, change) =
+                typical_entity(&EventType::DomainStatusChanged, &mut sampled, shape, now).unwrap();
+            let mut domain = walked.purchased_domain(None, 1, now);
+            let mut expected = None;
+            for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
+                expected = Some(advance_domain(&mut domain, &step.to, shape).unwrap());
+            }
+            assert_eq!(entity, Entity::Domain(domain));
+            assert_eq!(Some(change), expected);
+            let (entity, change) =
+                typical_entity(&EventType::MailboxStatusChanged, &mut sampled, shape, now).unwrap();
+            let name = walked.domain_name();
+            let mut mailbox = walked.mailbox(&name, Platform::Google, now);
+            let mut expected = None;
+            for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
+                expected = Some(advance_mailbox(&mut mailbox, &step.to, shape).unwrap());
+            }
+            assert_eq!(entity, Entity::Mailbox(mailbox));
+            assert_eq!(Some(change), expected);
+        }
+    }
 
     #[test]
     fn every_known_event_has_a_sample_in_both_shapes() {

@@ -175,9 +175,29 @@ pub fn advance_domain(
     to: &DomainStatus,
     shape: PayloadShape,
 ) -> Result<Change, IllegalTransition> {
-    let step = find(&DOMAIN, &domain.status, to)?;
     let before = domain.clone();
-    let mut report = change(step);
+    let mut report = change(apply_domain_step(domain, to, shape)?);
+    report.changed_fields = changed_fields(&before, domain);
+    Ok(report)
+}
+
+/// Moves a domain to `to` as [`advance_domain`] does, without its change report (whose changed
+/// fields compare the whole entity before and after): for steps nobody is told about, such as
+/// the ones before the last of a sample's path.
+pub fn walk_domain(
+    domain: &mut Domain,
+    to: &DomainStatus,
+    shape: PayloadShape,
+) -> Result<(), IllegalTransition> {
+    apply_domain_step(domain, to, shape).map(drop)
+}
+
+fn apply_domain_step(
+    domain: &mut Domain,
+    to: &DomainStatus,
+    shape: PayloadShape,
+) -> Result<&'static Step<DomainStatus>, IllegalTransition> {
+    let step = find(&DOMAIN, &domain.status, to)?;
     if step
         .failure
         .is_some_and(|f| f.code == "dns_propagation_failed")
@@ -195,8 +215,7 @@ pub fn advance_domain(
         domain.renewal_status = renewal;
     }
     domain.previous_status = Some(std::mem::replace(&mut domain.status, to.clone()));
-    report.changed_fields = changed_fields(&before, domain);
-    Ok(report)
+    Ok(step)
 }
 
 /// Moves a mailbox to `to` if the table allows it.
@@ -205,8 +224,28 @@ pub fn advance_mailbox(
     to: &MailboxStatus,
     shape: PayloadShape,
 ) -> Result<Change, IllegalTransition> {
-    let step = find(&MAILBOX, &mailbox.status, to)?;
     let before = mailbox.clone();
+    let mut report = change(apply_mailbox_step(mailbox, to, shape)?);
+    report.changed_fields = changed_fields(&before, mailbox);
+    Ok(report)
+}
+
+/// Moves a mailbox to `to` as [`advance_mailbox`] does, without its change report (see
+/// [`walk_domain`]).
+pub fn walk_mailbox(
+    mailbox: &mut Mailbox,
+    to: &MailboxStatus,
+    shape: PayloadShape,
+) -> Result<(), IllegalTransition> {
+    apply_mailbox_step(mailbox, to, shape).map(drop)
+}
+
+fn apply_mailbox_step(
+    mailbox: &mut Mailbox,
+    to: &MailboxStatus,
+    shape: PayloadShape,
+) -> Result<&'static Step<MailboxStatus>, IllegalTransition> {
+    let step = find(&MAILBOX, &mailbox.status, to)?;
     match to {
         MailboxStatus::ConfiguringWorkspace
         | MailboxStatus::ConfiguringDns
@@ -235,9 +274,7 @@ pub fn advance_mailbox(
         mailbox.renewal_status = renewal;
     }
     mailbox.previous_status = Some(std::mem::replace(&mut mailbox.status, to.clone()));
-    let mut report = change(step);
-    report.changed_fields = changed_fields(&before, mailbox);
-    Ok(report)
+    Ok(step)
 }
 
 /// Moves a consent or client-ID request's status to `to` if the table allows it.
