@@ -204,7 +204,7 @@ async fn run_phases(
     let stats = Arc::new(Mutex::new(Stats::default()));
     let tasks = TaskTracker::new();
     let run_start = Instant::now();
-    stats.lock().await.failures = Some(Failures::new(
+    stats.lock().unwrap_or_else(|p| p.into_inner()).failures = Some(Failures::new(
         target.failed_deliveries,
         shard.to_string(),
         run_start,
@@ -327,7 +327,7 @@ fn spawn_send(
         let record = sender.deliver_outcome(subscriber, event).await;
         let ended = Instant::now();
         // The failure path only: a delivered event returns at once.
-        super::stats::capture_failure(sender.journal(), &stats, &body, planned_at, &record).await;
+        super::stats::capture_failure(sender.journal(), &stats, &body, planned_at, &record);
         // Exact when the first attempt was the last; otherwise lag plus the first attempt.
         let response = match record.attempts.as_slice() {
             [_] => ended.saturating_duration_since(planned_at),

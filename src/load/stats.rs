@@ -1,6 +1,7 @@
 //! Run statistics: counters and HDR histograms, serializable and mergeable across shards.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
@@ -8,7 +9,6 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::report::failures::{self, Failures};
@@ -471,7 +471,7 @@ pub fn rss_growth(rss_mib: &[f64]) -> Option<f64> {
 /// Keeps the delivery that just ended as `outcome` among `stats`' failures when it failed and is
 /// among the first N: a no-op for a delivered event. `body` is the event's body (to find it in the
 /// journal), `planned` its planned send time.
-pub async fn capture_failure(
+pub fn capture_failure(
     journal: &Journal,
     stats: &Mutex<Stats>,
     body: &Bytes,
@@ -485,7 +485,7 @@ pub async fn capture_failure(
         return;
     }
     let (planned_us, shard) = {
-        let stats = stats.lock().await;
+        let stats = stats.lock().unwrap_or_else(|p| p.into_inner());
         let Some(failures) = stats.failures.as_ref() else {
             return;
         };
@@ -499,7 +499,12 @@ pub async fn capture_failure(
         Some(record) => failures::from_record(&record, shard, planned_us, state),
         None => failures::from_outcome(body, outcome, shard, planned_us, state),
     };
-    if let Some(failures) = stats.lock().await.failures.as_mut() {
+    if let Some(failures) = stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .failures
+        .as_mut()
+    {
         failures.keep(failed);
     }
 }
