@@ -4,13 +4,14 @@
 //! answered before it moves on. Each webhook's first attempt is therefore made at its change's
 //! instant, retries at their own, and a consumer sees the changes spaced as they happened.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
-use super::refusal::AdvanceError;
+use super::refusal::{AdvanceError, Refused};
 use crate::contract::format_timestamp;
 
 /// What one clock advance did.
@@ -92,6 +93,25 @@ impl AppState {
             steps_scheduled,
             retries_scheduled: timeline.retries_scheduled(),
         })
+    }
+
+    /// Like [`AppState::advance`], run on the runtime the server started on rather than the
+    /// caller's: an HTTP worker runs on one thread, and the deliveries an advance starts would
+    /// all share it (under `serve`, the server's runtime has a thread per core). The advance
+    /// completes even if the caller stops waiting.
+    pub async fn advance_on_server_runtime(
+        self: Arc<Self>,
+        by: Duration,
+    ) -> Result<Advanced, AdvanceError> {
+        let Some(runtime) = self.runtime.clone() else {
+            return self.advance(by).await;
+        };
+        match runtime.spawn(async move { self.advance(by).await }).await {
+            Ok(advanced) => advanced,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(Refused::ShuttingDown.into()),
+        }
     }
 
     /// Before firing more steps, waits while the deliveries in progress are at the intake cap
