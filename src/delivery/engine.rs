@@ -257,6 +257,10 @@ struct Inner {
     timeline: Arc<Timeline>,
     order: DeliveryOrder,
     generation: Mutex<Generation>,
+    /// The runtime the sender was made on, where every delivery runs: a delivery submitted
+    /// from an HTTP worker's single-threaded runtime (a REST call, a clock advance) still gets
+    /// every core of `serve`'s runtime.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// The deliveries started since the last [`Sender::cancel_all`]: cancelled and awaited together.
@@ -267,6 +271,18 @@ struct Generation {
 }
 
 impl Inner {
+    /// Starts a delivery's task on the sender's runtime (the caller's when it has none).
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.runtime {
+            Some(runtime) => self.tasks.spawn_on(task, runtime),
+            None => self.tasks.spawn(task),
+        }
+    }
+
     /// The current generation's cancellation and tracker.
     fn generation(&self) -> (CancellationToken, TaskTracker) {
         let generation = self.generation.lock().unwrap_or_else(|p| p.into_inner());
@@ -293,6 +309,7 @@ impl Sender {
                 timeline: Arc::new(Timeline::default()),
                 order: options.order,
                 generation: Mutex::new(Generation::default()),
+                runtime: tokio::runtime::Handle::try_current().ok(),
             }),
         })
     }
@@ -502,7 +519,7 @@ impl Sender {
         let inner = self.inner.clone();
         let task_id = id.clone();
         let (cancel, generation) = self.inner.generation();
-        let task = self.inner.tasks.spawn(
+        let task = self.inner.spawn(
             generation.track_future(
                 async move {
                     let delivery = Delivery {
@@ -570,7 +587,7 @@ impl Sender {
             debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
         let inner = self.inner.clone();
         let (cancel, generation) = self.inner.generation();
-        self.inner.tasks.spawn(
+        self.inner.spawn(
             generation.track_future(
                 async move {
                     inner

@@ -90,6 +90,9 @@ pub(super) async fn drain(state: &AppState, grace: Duration) -> ShutdownTally {
         }
         tokio::time::sleep(POLL).await;
     }
+    // Past the grace, nothing more is sent: every delivery task ends here (scheduled retries
+    // and attempts still in flight alike), so no webhook leaves a server that has stopped.
+    state.sender().cancel_all().await;
     let journal = state.sender().journal();
     let now = state.clock().now();
     let leftovers = open(state);
