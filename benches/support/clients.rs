@@ -38,8 +38,22 @@ pub struct Load {
     pub connections: usize,
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A file of this run in the temporary directory (see [`remove_scratch`]).
+pub fn scratch(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("inboxkit-mock-bench-{}-{name}", std::process::id()))
+}
+
+/// Removes every file [`scratch`] named in this run.
+pub fn remove_scratch() {
+    let prefix = format!("inboxkit-mock-bench-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) && entry.path().is_file() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// An executable named `name` on the PATH (or in `extra` directories), skipping scripts
