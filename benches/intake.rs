@@ -9,6 +9,9 @@
 //! the CPU time per request of `serve` (from `/proc/PID/stat`) and of wrk (from the kernel's
 //! accounting of finished children).
 
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
 #[path = "support/serve.rs"]
 mod support_serve;
 #[path = "support/sink.rs"]
@@ -20,20 +23,6 @@ use std::time::Duration;
 use serde_json::json;
 use support_serve::{API_KEY, Serve, memory_mib, metric, process_cpu};
 use tokio::net::TcpListener;
-
-/// CPU time used so far by finished child processes (wrk).
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
-}
 
 /// A wrk latency figure (`1.23ms`, `456.00us`, `1.02s`) in milliseconds.
 fn milliseconds(text: &str) -> Option<f64> {
@@ -121,13 +110,13 @@ fn measure(
     seconds: u64,
     connections: usize,
 ) {
-    let (serve_before, wrk_before) = (process_cpu(serve.pid()), children_cpu());
+    let (serve_before, wrk_before) = (process_cpu(serve.pid()), cpu::children());
     let Some(run) = wrk(url, body, headers, seconds, connections) else {
         println!("  {what}: wrk did not run (install the Debian package `wrk`)");
         return;
     };
     let serve_cpu = process_cpu(serve.pid()) - serve_before;
-    let wrk_cpu = children_cpu() - wrk_before;
+    let wrk_cpu = cpu::children() - wrk_before;
     let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / run.requests.max(1.0);
     println!(
         "  {what}: {:.0} req/s ({:.0} requests, {} non-2xx), latency p50 {:.2} ms, p99 {:.2} ms; CPU per request: serve {:.1} µs, wrk {:.1} µs",
