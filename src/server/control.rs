@@ -103,7 +103,11 @@ async fn advance(
     body: web::Json<Advance>,
 ) -> Result<HttpResponse, ApiError> {
     let by = duration::parse(&body.by).map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
-    let advanced = state.clone().into_inner().advance_on_server_runtime(by).await?;
+    let advanced = state
+        .clone()
+        .into_inner()
+        .advance_on_server_runtime(by)
+        .await?;
     Ok(HttpResponse::Ok().json(AdvanceAnswer {
         clock: clock_json(&state),
         fired: advanced.steps_fired,
