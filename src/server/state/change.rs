@@ -16,10 +16,10 @@
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::AppState;
 use super::refusal::Refused;
+use super::{AppState, Phase};
 use crate::contract::{PayloadShape, Secret};
-use crate::delivery::DeliveryId;
+use crate::delivery::{DeliveryId, OutgoingEvent};
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World};
 use crate::simulation::simulator::{ActionError, Fired, Simulation};
 
@@ -152,8 +152,8 @@ impl AppState {
     /// Refuses new work once shutdown began, or while saved state cannot be written.
     pub fn intake(&self) -> Result<(), Refused> {
         match self.phase() {
-            super::Phase::Draining => Err(Refused::ShuttingDown),
-            super::Phase::Starting | super::Phase::Ready => self.storage(),
+            Phase::Draining => Err(Refused::ShuttingDown),
+            Phase::Starting | Phase::Ready => self.storage(),
         }
     }
 
@@ -237,10 +237,8 @@ impl AppState {
                 let subscriber = subscriber
                     .cloned()
                     .expect("there is always a default workspace");
-                self.sender.submit(
-                    subscriber,
-                    crate::delivery::OutgoingEvent::from_envelope(&f.envelope),
-                )
+                self.sender
+                    .submit(subscriber, OutgoingEvent::from_envelope(&f.envelope))
             })
             .collect()
     }
