@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support_serve::{API_KEY, Serve, memory_mib, metric, process_cpu};
+use support_serve::{API_KEY, Serve, memory_mib, metric};
 use tokio::net::TcpListener;
 
 /// A wrk latency figure (`1.23ms`, `456.00us`, `1.02s`) in milliseconds.
@@ -110,12 +110,12 @@ fn measure(
     seconds: u64,
     connections: usize,
 ) {
-    let (serve_before, wrk_before) = (process_cpu(serve.pid()), cpu::children());
+    let (serve_before, wrk_before) = (cpu::process(serve.pid()), cpu::children());
     let Some(run) = wrk(url, body, headers, seconds, connections) else {
         println!("  {what}: wrk did not run (install the Debian package `wrk`)");
         return;
     };
-    let serve_cpu = process_cpu(serve.pid()) - serve_before;
+    let serve_cpu = cpu::process(serve.pid()) - serve_before;
     let wrk_cpu = cpu::children() - wrk_before;
     let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / run.requests.max(1.0);
     println!(

@@ -10,6 +10,9 @@
 //! under 5 s, all terminal within 10 s after); `large` is 20,000 + 200,000 (target: under 60 s,
 //! RSS under 1 GiB).
 
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
 #[path = "support/serve.rs"]
 mod support_serve;
 #[path = "support/sink.rs"]
@@ -17,7 +20,7 @@ mod support_sink;
 
 use std::time::{Duration, Instant};
 
-use support_serve::{Serve, memory_mib, metric, process_cpu};
+use support_serve::{Serve, memory_mib, metric};
 
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -62,8 +65,8 @@ async fn run(domains: usize) {
 
     let (began, serve_cpu, own_cpu) = (
         Instant::now(),
-        process_cpu(serve.pid()),
-        process_cpu(std::process::id()),
+        cpu::process(serve.pid()),
+        cpu::process(std::process::id()),
     );
     let advance = serve
         .client
@@ -80,8 +83,8 @@ async fn run(domains: usize) {
     );
     let answer: Value = advance.json().await.expect("JSON");
     let answered = began.elapsed();
-    let serve_cpu = process_cpu(serve.pid()) - serve_cpu;
-    let sink_cpu = process_cpu(std::process::id()) - own_cpu;
+    let serve_cpu = cpu::process(serve.pid()) - serve_cpu;
+    let sink_cpu = cpu::process(std::process::id()) - own_cpu;
     let fired = answer["fired"].as_u64().unwrap_or(0);
     let instants = answer["advanced"]["instants"].as_u64().unwrap_or(0);
 

@@ -21,30 +21,6 @@ pub fn memory_mib(pid: u32, field: &str) -> f64 {
     kib / 1024.0
 }
 
-/// CPU time used so far by process `pid` (user + system).
-pub fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // `pid (comm) state ...`: the name may hold spaces, so split at the last parenthesis.
-    let fields: Vec<&str> = stat
-        .rfind(')')
-        .map(|close| stat[close + 2..].split(' ').collect())
-        .unwrap_or_default();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let used = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_secs_f64((used(11) + used(12)) as f64 / clock_ticks_per_second())
-}
-
-fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
 /// One value of the metrics exposition.
 pub fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()

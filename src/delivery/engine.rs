@@ -314,6 +314,11 @@ impl Sender {
         })
     }
 
+    /// The runtime every delivery runs on (the one the sender was made on), if it had one.
+    pub fn runtime(&self) -> Option<&tokio::runtime::Handle> {
+        self.inner.runtime.as_ref()
+    }
+
     /// The journal of every delivery.
     pub fn journal(&self) -> &Journal {
         &self.inner.journal

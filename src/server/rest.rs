@@ -233,6 +233,19 @@ fn one_year() -> u16 {
     1
 }
 
+/// Refuses a domain `name` (normalized) that the world cannot take or that a batch lists twice.
+fn check_new_domain(
+    world: &World,
+    seen: &mut HashSet<String>,
+    name: String,
+) -> Result<(), RestError> {
+    world.check_domain(&name)?;
+    if !seen.insert(name.clone()) {
+        return Err(WorldError::DuplicateDomain(name).into());
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 struct Register {
     domains: Vec<DomainOrder>,
@@ -256,10 +269,7 @@ async fn register_domains(
                     ))
                     .into());
                 }
-                change.world().check_domain(&name)?;
-                if !seen.insert(name.clone()) {
-                    return Err(WorldError::DuplicateDomain(name).into());
-                }
+                check_new_domain(change.world(), &mut seen, name)?;
             }
             let mut uids = Vec::with_capacity(domains.len());
             for order in &domains {
@@ -314,11 +324,11 @@ async fn connect_domains(
         .change(|change| {
             let mut seen = HashSet::new();
             for order in &domains {
-                let name = order.name.trim().to_ascii_lowercase();
-                change.world().check_domain(&name)?;
-                if !seen.insert(name.clone()) {
-                    return Err(WorldError::DuplicateDomain(name).into());
-                }
+                check_new_domain(
+                    change.world(),
+                    &mut seen,
+                    order.name.trim().to_ascii_lowercase(),
+                )?;
             }
             let mut created = Vec::with_capacity(domains.len());
             for order in &domains {

@@ -68,9 +68,6 @@ pub struct AppState {
     phase: AtomicU8,
     max_body_bytes: usize,
     store: Option<Arc<dyn StateSink>>,
-    /// The runtime the server was started on (multi-threaded under `serve`), where long work
-    /// asked for by a request runs instead of on the HTTP worker's own thread.
-    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// What [`AppState`] is made of.
@@ -121,7 +118,6 @@ impl AppState {
             phase: AtomicU8::new(Phase::Starting as u8),
             max_body_bytes,
             store,
-            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         state.rebuild_subscribers();
         state

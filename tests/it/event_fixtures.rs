@@ -391,17 +391,27 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// The fields of the fixture's object `want` that `got` lacks, and those it has in excess.
+fn missing_and_extra(
+    path: &str,
+    want: &serde_json::Map<String, Value>,
+    got: &serde_json::Map<String, Value>,
+    out: &mut Vec<String>,
+) {
+    for key in want.keys().filter(|k| !got.contains_key(*k)) {
+        out.push(format!("{path}.{key}: missing"));
+    }
+    for key in got.keys().filter(|k| !want.contains_key(*k)) {
+        out.push(format!("{path}.{key}: not in the fixture"));
+    }
+}
+
 /// Differences between two JSON values as readable lines: missing and extra fields, type and
 /// value changes, and key order, each with its path.
 fn differences(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
     match (expected, actual) {
         (Value::Object(want), Value::Object(got)) => {
-            for key in want.keys().filter(|k| !got.contains_key(*k)) {
-                out.push(format!("{path}.{key}: missing"));
-            }
-            for key in got.keys().filter(|k| !want.contains_key(*k)) {
-                out.push(format!("{path}.{key}: not in the fixture"));
-            }
+            missing_and_extra(path, want, got, out);
             for (key, value) in want {
                 if let Some(other) = got.get(key) {
                     differences(&format!("{path}.{key}"), value, other, out);
@@ -776,12 +786,7 @@ fn layout_differences(path: &str, expected: &Value, actual: &Value, out: &mut Ve
     match (expected, actual) {
         (Value::Null, _) | (_, Value::Null) => {}
         (Value::Object(want), Value::Object(got)) => {
-            for key in want.keys().filter(|k| !got.contains_key(*k)) {
-                out.push(format!("{path}.{key}: missing"));
-            }
-            for key in got.keys().filter(|k| !want.contains_key(*k)) {
-                out.push(format!("{path}.{key}: not in the fixture"));
-            }
+            missing_and_extra(path, want, got, out);
             for (key, value) in want {
                 if let Some(other) = got.get(key) {
                     layout_differences(&format!("{path}.{key}"), value, other, out);

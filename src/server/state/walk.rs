@@ -95,15 +95,15 @@ impl AppState {
         })
     }
 
-    /// Like [`AppState::advance`], run on the runtime the server started on rather than the
-    /// caller's: an HTTP worker runs on one thread, and the deliveries an advance starts would
-    /// all share it (under `serve`, the server's runtime has a thread per core). The advance
-    /// completes even if the caller stops waiting.
+    /// Like [`AppState::advance`], run on the sender's runtime (the one the server started on,
+    /// a thread per core under `serve`) rather than the caller's: an HTTP worker has one thread,
+    /// which the firing would otherwise hold. The advance completes even if the caller stops
+    /// waiting.
     pub async fn advance_on_server_runtime(
         self: Arc<Self>,
         by: Duration,
     ) -> Result<Advanced, AdvanceError> {
-        let Some(runtime) = self.runtime.clone() else {
+        let Some(runtime) = self.sender.runtime().cloned() else {
             return self.advance(by).await;
         };
         match runtime.spawn(async move { self.advance(by).await }).await {
