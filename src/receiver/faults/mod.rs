@@ -308,7 +308,15 @@ mod optional_duration {
         deserializer: D,
     ) -> Result<Option<Duration>, D::Error> {
         Option::<String>::deserialize(deserializer)?
-            .map(|text| humantime::parse_duration(&text).map_err(serde::de::Error::custom))
+            .map(|text| {
+                let duration = humantime::parse_duration(&text).map_err(serde::de::Error::custom)?;
+                if duration.subsec_nanos() != 0 {
+                    return Err(serde::de::Error::custom(format!(
+                        "`{text}` is not a whole number of seconds (Retry-After carries whole seconds)"
+                    )));
+                }
+                Ok(duration)
+            })
             .transpose()
     }
 }

@@ -27,12 +27,21 @@ fn parse_duration(program: &str, token: &str) -> Result<Duration, FaultError> {
     })
 }
 
-/// `Retry-After` takes whole seconds; a bare number means seconds.
+/// `Retry-After` takes whole seconds; a bare number means seconds, and a duration must be a
+/// whole number of seconds (`5µs` or `1.5s` cannot be sent and is refused, not rounded).
 fn parse_seconds(program: &str, token: &str) -> Result<Duration, FaultError> {
-    match token.trim().parse::<u64>() {
-        Ok(seconds) => Ok(Duration::from_secs(seconds)),
-        Err(_) => parse_duration(program, token),
+    if let Ok(seconds) = token.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
     }
+    let duration = parse_duration(program, token)?;
+    if duration.subsec_nanos() != 0 {
+        return Err(FaultError::new(
+            program,
+            token,
+            "is not a whole number of seconds (Retry-After carries whole seconds)".to_owned(),
+        ));
+    }
+    Ok(duration)
 }
 
 impl FromStr for FaultProgram {
@@ -294,6 +303,9 @@ mod tests {
             ("explode", "explode"),
             ("delay=1s:retry-after=3", "retry-after=3"),
             ("status=500:colour=red", "colour=red"),
+            // Found by the fuzzer: Retry-After cannot carry 5µs, so it is refused, not rounded.
+            ("fail=12.5%:retry-after=5µs", "5µs"),
+            ("status=429:retry-after=1.5s", "1.5s"),
             ("", ""),
         ] {
             let error = text.parse::<FaultProgram>().unwrap_err();
@@ -310,6 +322,7 @@ mod tests {
             "delay=250ms",
             "delay=1s..20s:uid=domain-abc",
             "fail=12.5%:503:retry-after=5",
+            "status=503:retry-after=120",
             "close",
             "drip=1m30s",
             "bad-signature",
