@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let length = reply
         .headers
         .iter()
-        .filter(|(name, _)| name == "content-length")
+        .filter(|(name, _)| *name == "content-length")
         .flat_map(|(_, value)| value.split(','))
         .map(|part| {
             part.trim()

@@ -182,11 +182,12 @@ impl Probe {
         if signature.is_none() {
             list.retain(|(name, _)| name != headers::SIGNATURE);
         }
+        let pairs: Vec<(&str, &str)> = list.iter().map(|(n, v)| (&**n, &**v)).collect();
         let exchange = self
             .transport
             .post(
                 &self.config.target,
-                &list,
+                &pairs,
                 request.body.clone(),
                 self.config.deadline,
             )

@@ -27,6 +27,92 @@ pub const CONTENT_TYPE_VALUE: &str = "application/json";
 /// An ordered list of header name/value pairs, as received or recorded.
 pub type HeaderList = Vec<(String, String)>;
 
+/// Header fields in arrival order, held in one allocation (a journaled answer keeps its header
+/// fields for as long as the journal keeps the attempt). Written and read as a list of
+/// `[name, value]` pairs, as [`HeaderList`] is.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// Each field as `<name length>:<name><value length>:<value>`: unambiguous for any text.
+    text: String,
+}
+
+impl HeaderFields {
+    /// No fields, with room for about `bytes` of names and values.
+    pub fn with_capacity(bytes: usize) -> Self {
+        HeaderFields {
+            text: String::with_capacity(bytes),
+        }
+    }
+
+    /// Appends a field.
+    pub fn push(&mut self, name: &str, value: &str) {
+        use std::fmt::Write;
+        for part in [name, value] {
+            let _ = write!(self.text, "{}:", part.len());
+            self.text.push_str(part);
+        }
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut rest = self.text.as_str();
+        std::iter::from_fn(move || {
+            let mut part = || {
+                let (length, tail) = rest.split_once(':')?;
+                let length: usize = length.parse().ok()?;
+                let (part, tail) = tail.split_at_checked(length)?;
+                rest = tail;
+                Some(part)
+            };
+            Some((part()?, part()?))
+        })
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The fields as an owned list.
+    pub fn to_list(&self) -> HeaderList {
+        self.iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for HeaderFields {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Self {
+        let mut all = HeaderFields::default();
+        for (name, value) in fields {
+            all.push(name.as_ref(), value.as_ref());
+        }
+        all
+    }
+}
+
+impl std::fmt::Debug for HeaderFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for HeaderFields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HeaderFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(
+            <HeaderList as serde::Deserialize>::deserialize(deserializer)?
+                .into_iter()
+                .collect(),
+        )
+    }
+}
+
 /// A header name or value: the contract's fixed ones are not copied for every request.
 pub type HeaderText = Cow<'static, str>;
 
@@ -48,23 +134,46 @@ pub struct HeaderInputs<'a> {
     pub mock: Option<(&'a str, u32)>,
 }
 
-/// Builds the header set in a fixed order.
+/// Builds the header set in a fixed order, owned (for records and tests; the sender sends
+/// [`pairs`], which copies nothing).
 pub fn build(inputs: &HeaderInputs<'_>) -> SentHeaders {
-    let owned = |value: &str| Cow::Owned(value.to_owned());
+    let authorization = inputs.bearer.map(|token| format!("Bearer {token}"));
+    let attempt = inputs.mock.map(|(_, number)| number.to_string());
+    pairs(inputs, authorization.as_deref(), attempt.as_deref())
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                CONTENT_TYPE_VALUE => Cow::Borrowed(CONTENT_TYPE_VALUE),
+                USER_AGENT_VALUE => Cow::Borrowed(USER_AGENT_VALUE),
+                value => Cow::Owned(value.to_owned()),
+            };
+            (Cow::Borrowed(name), value)
+        })
+        .collect()
+}
+
+/// The header set [`build`] makes, in the same order, borrowed from `inputs`: `authorization`
+/// is the whole `Authorization` value (sent when `inputs.bearer` is set) and `attempt` the mock
+/// attempt number as text (sent when `inputs.mock` is set).
+pub fn pairs<'a>(
+    inputs: &HeaderInputs<'a>,
+    authorization: Option<&'a str>,
+    attempt: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
     let mut headers = Vec::with_capacity(8);
     headers.extend([
-        (CONTENT_TYPE.into(), CONTENT_TYPE_VALUE.into()),
-        (USER_AGENT.into(), USER_AGENT_VALUE.into()),
-        (EVENT.into(), owned(inputs.event)),
-        (TIMESTAMP.into(), owned(inputs.timestamp)),
-        (SIGNATURE.into(), owned(inputs.signature)),
+        (CONTENT_TYPE, CONTENT_TYPE_VALUE),
+        (USER_AGENT, USER_AGENT_VALUE),
+        (EVENT, inputs.event),
+        (TIMESTAMP, inputs.timestamp),
+        (SIGNATURE, inputs.signature),
     ]);
-    if let Some(token) = inputs.bearer {
-        headers.push((AUTHORIZATION.into(), format!("Bearer {token}").into()));
+    if let (Some(_), Some(value)) = (inputs.bearer, authorization) {
+        headers.push((AUTHORIZATION, value));
     }
-    if let Some((delivery, attempt)) = inputs.mock {
-        headers.push((MOCK_DELIVERY.into(), owned(delivery)));
-        headers.push((MOCK_ATTEMPT.into(), attempt.to_string().into()));
+    if let (Some((delivery, _)), Some(number)) = (inputs.mock, attempt) {
+        headers.push((MOCK_DELIVERY, delivery));
+        headers.push((MOCK_ATTEMPT, number));
     }
     headers
 }
@@ -173,6 +282,28 @@ mod tests {
             shown,
             "redacting twice changes nothing"
         );
+    }
+
+    #[test]
+    fn header_fields_keep_any_text_in_order_and_read_as_a_list() {
+        let list = vec![
+            ("date", "Mon, 30 Nov 2026 10:00:00 GMT"),
+            ("x-odd:name", "12:34"),
+            ("", ""),
+            ("set-cookie", "a=1"),
+            ("été", "vé"),
+        ];
+        let fields: HeaderFields = list.iter().copied().collect();
+        assert_eq!(fields.iter().collect::<Vec<_>>(), list);
+        let json = serde_json::to_string(&fields).unwrap();
+        assert_eq!(
+            json,
+            r#"[["date","Mon, 30 Nov 2026 10:00:00 GMT"],["x-odd:name","12:34"],["",""],["set-cookie","a=1"],["été","vé"]]"#
+        );
+        let back: HeaderFields = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, fields);
+        assert!(HeaderFields::default().is_empty());
+        assert_eq!(HeaderFields::default().iter().count(), 0);
     }
 
     #[test]

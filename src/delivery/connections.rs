@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
-use crate::contract::headers::{HeaderList, SentHeaders};
+use crate::contract::headers::HeaderFields;
 
 /// The longest answer head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -68,7 +68,7 @@ pub struct Request<'a> {
     /// The `Host` value (`host[:port]`).
     pub host: &'a str,
     /// The header set, in order; `Accept: */*` is added unless present.
-    pub headers: &'a SentHeaders,
+    pub headers: &'a [(&'a str, &'a str)],
     /// The body.
     pub body: &'a [u8],
     /// How long connecting may take when no idle connection is at hand, over all the host's
@@ -82,7 +82,7 @@ pub struct Reply {
     /// HTTP status code.
     pub status: u16,
     /// Header fields in arrival order, names in lowercase.
-    pub headers: HeaderList,
+    pub headers: HeaderFields,
     /// The body, at most the cap given.
     pub body: Vec<u8>,
     /// Whether the body was longer than the cap (the rest was not read).
@@ -313,9 +313,8 @@ fn encode(request: &Request<'_>, wire: &mut Vec<u8>) -> Result<(), ReplyError> {
     if !accept {
         wire.extend_from_slice(b"accept: */*\r\n");
     }
-    wire.extend_from_slice(b"content-length: ");
-    wire.extend_from_slice(request.body.len().to_string().as_bytes());
-    wire.extend_from_slice(b"\r\n\r\n");
+    // Written straight into the buffer: a Vec's io::Write cannot fail.
+    let _ = write!(wire, "content-length: {}\r\n\r\n", request.body.len());
     wire.extend_from_slice(request.body);
     Ok(())
 }
@@ -359,7 +358,7 @@ enum Framing {
 /// The parts of an answer head that matter past parsing.
 struct Head {
     status: u16,
-    headers: HeaderList,
+    headers: HeaderFields,
     framing: Framing,
     keep_alive: bool,
 }
@@ -665,13 +664,30 @@ impl<S: AsyncRead + Unpin> Conn<S> {
 
 /// The head's status and fields, and what they say about the body and the connection.
 fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<Head, ReplyError> {
-    let mut headers = Vec::with_capacity(fields.len());
+    let size: usize = fields
+        .iter()
+        .map(|f| f.name.len() + f.value.len() + 8)
+        .sum();
+    let mut headers = HeaderFields::with_capacity(size);
     let (mut chunked, mut transfer_coded, mut length) = (false, false, None);
     let (mut close, mut keep_alive) = (false, false);
+    // Names are matched and kept in lowercase: lowered on the stack when short enough.
+    let mut lowered = [0u8; 64];
     for field in fields {
-        let name = field.name.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(field.value).into_owned();
-        match name.as_str() {
+        let owned;
+        let name = match lowered.get_mut(..field.name.len()) {
+            Some(buffer) => {
+                buffer.copy_from_slice(field.name.as_bytes());
+                buffer.make_ascii_lowercase();
+                std::str::from_utf8(buffer).expect("a lowered token is ASCII")
+            }
+            None => {
+                owned = field.name.to_ascii_lowercase();
+                owned.as_str()
+            }
+        };
+        let value = String::from_utf8_lossy(field.value);
+        match name {
             "transfer-encoding" => {
                 transfer_coded = true;
                 // Only the last coding decides whether the body is chunked; empty list
@@ -700,7 +716,7 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
             }
             _ => {}
         }
-        headers.push((name, value));
+        headers.push(name, &value);
     }
     let framing = if status == 204 || status == 304 {
         Framing::Empty
@@ -733,7 +749,7 @@ pub struct ParsedReply {
     /// The final answer's status.
     pub status: u16,
     /// Header fields in arrival order, names in lowercase.
-    pub headers: HeaderList,
+    pub headers: HeaderFields,
     /// The body kept (at most the cap).
     pub body: Vec<u8>,
     /// Whether the body was longer than the cap.
@@ -813,7 +829,6 @@ mod differential;
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -878,23 +893,17 @@ mod tests {
         (url, accepted, requests)
     }
 
-    fn headers() -> SentHeaders {
+    fn headers() -> Vec<(&'static str, &'static str)> {
         vec![
-            (
-                Cow::Borrowed("X-InboxKit-Event"),
-                Cow::Borrowed("domain.status_changed"),
-            ),
-            (
-                Cow::Borrowed("Content-Type"),
-                Cow::Borrowed("application/json"),
-            ),
+            ("X-InboxKit-Event", "domain.status_changed"),
+            ("Content-Type", "application/json"),
         ]
     }
 
     async fn post(
         pool: &ConnectionPool,
         url: &Url,
-        headers: &SentHeaders,
+        headers: &[(&str, &str)],
     ) -> Result<Reply, ReplyError> {
         let request = Request {
             target: &url[url::Position::BeforePath..url::Position::AfterQuery],
@@ -932,14 +941,14 @@ mod tests {
         let (url, accepted, _) =
             server(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false).await;
         let mut injected = headers();
-        injected.push((Cow::Borrowed("X-Evil"), Cow::Borrowed("a\r\nX-Injected: 1")));
+        injected.push(("X-Evil", "a\r\nX-Injected: 1"));
         let error = post(&pool(), &url, &injected).await.unwrap_err();
         assert!(
             matches!(error, ReplyError::InvalidHeader(ref name) if name == "X-Evil"),
             "{error}"
         );
         let mut bad_name = headers();
-        bad_name.push((Cow::Borrowed("Bad Name"), Cow::Borrowed("x")));
+        bad_name.push(("Bad Name", "x"));
         assert!(matches!(
             post(&pool(), &url, &bad_name).await,
             Err(ReplyError::InvalidHeader(_))
@@ -958,7 +967,7 @@ mod tests {
         for _ in 0..5 {
             let answer = post(&pool, &url, &headers()).await.unwrap();
             assert_eq!(answer.body, b"ok");
-            assert_eq!(answer.headers[1], ("x-seen".to_owned(), "yes".to_owned()));
+            assert_eq!(answer.headers.iter().nth(1), Some(("x-seen", "yes")));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(pool.idle_count(), 1);

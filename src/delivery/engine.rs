@@ -4,6 +4,7 @@
 //! decide (pure policy) -> journal -> wait for the next attempt or finish. Attempts in flight are
 //! bounded by a semaphore; waits between attempts hold no permit.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,13 +19,14 @@ use tracing::{Instrument, debug, debug_span};
 use url::Url;
 
 use super::journal::{
-    AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded, SavedDelivery,
-    Targets, Timestamp, Trigger,
+    AttemptRecord, BuiltHeaders, DeliveryId, DeliveryRecord, DeliveryState, Journal, Overloaded,
+    SavedDelivery, Targets, Timestamp, Trigger, canonical_digest,
 };
 use super::outcome::{AttemptOutcome, TerminalState};
 use super::policy::{Decision, RetryPolicy};
 use super::timeline::{Busy, Timeline, Turn};
 use super::transport::{Transport, TransportOptions};
+use crate::contract::envelope::{TIMESTAMP_LEN, write_timestamp};
 use crate::contract::headers::{self, HeaderInputs};
 use crate::contract::{Envelope, EventType, Secret, Signer, duration, format_timestamp};
 use crate::simulation::Clock;
@@ -363,15 +365,13 @@ impl Sender {
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
     ) -> Result<DeliveryId, Overloaded> {
-        let (record, body, signature) = self.opening(&subscriber, event);
-        let (id, event) = (record.id.clone(), record.event.clone());
+        let (record, delivery, fixed) = self.opening(subscriber, event);
+        // Refused, the work is dropped at once: its turn passes to the next in line.
+        let work = self.work(&delivery.subscriber, &record);
         self.inner
             .journal
-            .try_open_signed(record.clone(), signature.as_deref())?;
-        let work = self.work(&subscriber, &record);
-        Ok(self
-            .launch(subscriber, id, event, body, signature, None, work)
-            .0)
+            .try_open_signed(record, fixed.then_some(&*delivery.signature.text))?;
+        Ok(self.launch(delivery, None, work).0)
     }
 
     /// Waits until fewer deliveries than the intake cap are in progress (at once if so). Room
@@ -418,31 +418,21 @@ impl Sender {
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
     ) -> DeliveryOutcome {
-        let (record, body, signature) = self.opening(&subscriber, event);
-        let (id, event) = (record.id.clone(), record.event.clone());
-        let work = self.work(&subscriber, &record);
-        self.inner.journal.open_signed(record, signature.as_deref());
-        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
-        let span = debug_span!("delivery", id = %id, event = %event);
+        let (record, delivery, fixed) = self.opening(subscriber, event);
+        let work = self.work(&delivery.subscriber, &record);
+        self.inner
+            .journal
+            .open_signed(record, fixed.then_some(&*delivery.signature.text));
+        let span = debug_span!("delivery", id = %delivery.id, event = %delivery.event);
         let (cancel, generation) = self.inner.generation();
         // Tracked as if it were a task, so that drain and cancel_all wait for it.
         let (_all, _generation) = (self.inner.tasks.token(), generation.token());
-        let delivery = Delivery {
-            id,
-            event,
-            subscriber,
-            body,
-            signature,
-        };
-        // Boxed: the running delivery's state is large, and the caller's task would otherwise
-        // carry it and be copied whole each time it moves (as it is spawned).
-        Box::pin(
-            self.inner
-                .run_until_cancelled(delivery, None, Resume::fresh(), work, cancel)
-                .instrument(span),
-        )
-        .await
-        .0
+        let job = Job::new(delivery, None, Resume::fresh(), work);
+        self.inner
+            .run_until_cancelled(job, cancel)
+            .instrument(span)
+            .await
+            .0
     }
 
     fn start(
@@ -451,14 +441,15 @@ impl Sender {
         event: OutgoingEvent,
         snapshot: bool,
     ) -> (DeliveryId, DeliveryTask) {
-        let (record, body, signature) = self.opening(&subscriber, event);
-        let (id, event) = (record.id.clone(), record.event.clone());
+        let (record, delivery, fixed) = self.opening(subscriber, event);
         let skeleton = snapshot.then(|| record.clone());
-        let work = self.work(&subscriber, &record);
+        let work = self.work(&delivery.subscriber, &record);
         // A fixed signature (a replay) is saved with the body; any other is computed again from
         // the subscriber's key when a saved delivery resumes.
-        self.inner.journal.open_signed(record, signature.as_deref());
-        self.launch(subscriber, id, event, body, signature, skeleton, work)
+        self.inner
+            .journal
+            .open_signed(record, fixed.then_some(&*delivery.signature.text));
+        self.launch(delivery, skeleton, work)
     }
 
     /// A new delivery's place on the timeline: busy from now, and in its entity's line.
@@ -476,13 +467,13 @@ impl Sender {
         }
     }
 
-    /// The record a new delivery of `event` opens with, its body to send, and its fixed
-    /// signature if it has one.
+    /// The record a new delivery of `event` opens with, what it sends (signed), and whether its
+    /// signature is a fixed one (a replay's, saved with the record).
     fn opening(
         &self,
-        subscriber: &Subscriber,
+        subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
-    ) -> (DeliveryRecord, Bytes, Option<String>) {
+    ) -> (DeliveryRecord, Delivery, bool) {
         let OutgoingEvent {
             text,
             body,
@@ -492,61 +483,47 @@ impl Sender {
             previous_status,
             signature,
         } = event;
+        let target = self.inner.targets.get(subscriber.url.as_str());
         let record = DeliveryRecord {
             id: DeliveryId::generate(),
             event,
             entity_uid,
             status,
             previous_status,
-            target: self.inner.targets.get(subscriber.url.as_str()),
+            target: target.clone(),
             created_at: self.inner.clock.now().into(),
             state: DeliveryState::Pending,
             body: text,
             attempts: Vec::new(),
         };
-        (record, body, signature)
+        let fixed = signature.is_some();
+        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let delivery = Delivery {
+            id: record.id.clone(),
+            event: record.event.clone(),
+            subscriber,
+            target,
+            body,
+            signature: Signature::new(signature),
+        };
+        (record, delivery, fixed)
     }
 
     /// Starts the attempts of an opened delivery in the background.
-    #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
-        subscriber: Arc<Subscriber>,
-        id: DeliveryId,
-        event: String,
-        body: Bytes,
-        signature: Option<String>,
+        delivery: Delivery,
         skeleton: Option<DeliveryRecord>,
         work: Work,
     ) -> (DeliveryId, DeliveryTask) {
-        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
-        let span = debug_span!("delivery", id = %id, event = %event);
+        let span = debug_span!("delivery", id = %delivery.id, event = %delivery.event);
         let inner = self.inner.clone();
-        let task_id = id.clone();
+        let id = delivery.id.clone();
+        let job = Job::new(delivery, skeleton, Resume::fresh(), work);
         let (cancel, generation) = self.inner.generation();
-        let task = self.inner.spawn(
-            generation.track_future(
-                async move {
-                    let delivery = Delivery {
-                        id: task_id,
-                        event,
-                        subscriber,
-                        body,
-                        signature,
-                    };
-                    // Boxed, so that spawning moves a pointer, not the delivery's whole state.
-                    Box::pin(inner.run_until_cancelled(
-                        delivery,
-                        skeleton,
-                        Resume::fresh(),
-                        work,
-                        cancel,
-                    ))
-                    .await
-                }
-                .instrument(span),
-            ),
-        );
+        let task = self.inner.spawn(generation.track_future(
+            async move { inner.run_until_cancelled(job, cancel).await }.instrument(span),
+        ));
         (id, task)
     }
 
@@ -577,8 +554,9 @@ impl Sender {
             id: record.id.clone(),
             event: record.event.clone(),
             subscriber,
+            target: record.target.clone(),
             body,
-            signature,
+            signature: Signature::new(signature),
         };
         let work = self.work(&delivery.subscriber, &record);
         self.inner.journal.restore(record);
@@ -591,13 +569,12 @@ impl Sender {
         let span =
             debug_span!("delivery", id = %delivery.id, event = %delivery.event, resumed = true);
         let inner = self.inner.clone();
+        let job = Job::new(delivery, None, resume, work);
         let (cancel, generation) = self.inner.generation();
         self.inner.spawn(
             generation.track_future(
                 async move {
-                    inner
-                        .run_until_cancelled(delivery, None, resume, work, cancel)
-                        .await;
+                    inner.run_until_cancelled(job, cancel).await;
                 }
                 .instrument(span),
             ),
@@ -618,23 +595,18 @@ impl Sender {
             .get(id)
             .ok_or_else(|| RedeliverError::UnknownDelivery(id.clone()))?;
         let body = shared_bytes(&record.body);
-        let signature = subscriber.signer.sign(&body);
+        let delivery = Delivery {
+            id: id.clone(),
+            event: record.event.clone(),
+            signature: Signature::new(subscriber.signer.sign(&body)),
+            subscriber: Arc::new(subscriber.clone()),
+            target: self.inner.targets.get(subscriber.url.as_str()),
+            body,
+        };
         let number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1;
-        let attempt = self
-            .inner
-            .attempt(
-                id,
-                &record.event,
-                subscriber,
-                &body,
-                &signature,
-                number,
-                Trigger::Manual,
-            )
-            .await;
-        self.inner
-            .journal
-            .record_attempt(id, attempt.clone(), record.state);
+        let made = self.inner.attempt(&delivery, number, Trigger::Manual).await;
+        let attempt = made.full(id, &record.event);
+        made.journal(&self.inner.journal, id, record.state, false);
         Ok(attempt)
     }
 
@@ -654,8 +626,10 @@ struct Delivery {
     id: DeliveryId,
     event: String,
     subscriber: Arc<Subscriber>,
+    /// The subscriber's URL as every record of it holds it.
+    target: Arc<str>,
     body: Bytes,
-    signature: String,
+    signature: Signature,
 }
 
 /// Where a delivery's schedule starts: attempt 1 now, or further on after a restart.
@@ -684,18 +658,43 @@ struct Work {
     turn: Option<Turn>,
 }
 
+/// Everything a delivery's run holds, boxed once: a waiting delivery's task then holds a
+/// pointer and a few counters, not copies of it (an `async fn` keeps its arguments apart from
+/// its locals), and never an attempt's transport state, which is boxed only while it runs. A
+/// flood of deliveries waiting for their retries stays small (the intake cap times this).
+struct Job {
+    delivery: Delivery,
+    /// The record as opened, when the caller wants the final record back.
+    skeleton: Option<DeliveryRecord>,
+    resume: Resume,
+    work: Work,
+}
+
+impl Job {
+    fn new(
+        delivery: Delivery,
+        skeleton: Option<DeliveryRecord>,
+        resume: Resume,
+        work: Work,
+    ) -> Box<Job> {
+        Box::new(Job {
+            delivery,
+            skeleton,
+            resume,
+            work,
+        })
+    }
+}
+
 impl Inner {
     /// [`Inner::run`] until `cancel` fires; a cancelled delivery stops where it is (waiting,
     /// queued or mid-attempt) and returns its record as opened.
     async fn run_until_cancelled(
         &self,
-        delivery: Delivery,
-        skeleton: Option<DeliveryRecord>,
-        resume: Resume,
-        work: Work,
+        job: Box<Job>,
         cancel: CancellationToken,
     ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
-        let opened = skeleton.clone();
+        let opened = job.skeleton.clone().map(Box::new);
         tokio::select! {
             biased;
             () = cancel.cancelled() => {
@@ -704,92 +703,83 @@ impl Inner {
                     state: opened.as_ref().map_or(DeliveryState::Pending, |r| r.state),
                     attempts: Vec::new(),
                 };
-                (outcome, opened)
+                (outcome, opened.map(|record| *record))
             }
-            finished = self.run(delivery, skeleton, resume, work) => finished,
+            finished = self.run(job) => finished,
         }
     }
 
     /// Runs scheduled attempts until a terminal state. Returns the outcome and, when a
     /// `skeleton` (the record as opened) is given, the final record: the journal's snapshot, or
     /// the skeleton with its attempts if the journal dropped the delivery (a reset).
-    async fn run(
-        &self,
-        delivery: Delivery,
-        mut skeleton: Option<DeliveryRecord>,
-        resume: Resume,
-        work: Work,
-    ) -> (DeliveryOutcome, Option<DeliveryRecord>) {
-        let Work { mut busy, mut turn } = work;
-        let Delivery {
-            id,
-            event,
-            subscriber,
-            body,
-            signature,
-        } = delivery;
+    async fn run(&self, mut job: Box<Job>) -> (DeliveryOutcome, Option<DeliveryRecord>) {
+        // Only the small parts leave the box; the delivery and the skeleton stay in it.
+        let mut busy = job.work.busy;
+        let mut turn = job.work.turn.take();
+        let (mut number, mut resent) = (job.resume.number, job.resume.resent);
         let mut outcome = DeliveryOutcome {
             state: DeliveryState::Pending,
-            attempts: Vec::with_capacity(subscriber.policy.max_attempts() as usize),
+            attempts: Vec::with_capacity(job.delivery.subscriber.policy.max_attempts() as usize),
         };
-        if let Some(due) = resume.due {
+        if let Some(due) = job.resume.due {
             busy = self.wait_for(due, busy).await;
         }
-        let mut number = resume.number;
-        let mut resent = resume.resent;
         loop {
             // With saved state, the delivery and this attempt's start are durable before it is
             // sent: a crash can then cause a duplicate, never a loss.
             if let Some(turn) = &mut turn {
                 turn.wait().await;
             }
+            let delivery = &job.delivery;
             if let Some(store) = self.journal.store() {
-                store.started(&id, number);
+                store.started(&delivery.id, number);
                 store.flush().await;
             }
-            let mut attempt = self
-                .attempt(
-                    &id,
-                    &event,
-                    &subscriber,
-                    &body,
-                    &signature,
-                    number,
-                    Trigger::Scheduled,
-                )
-                .await;
-            attempt.resent_after_crash = std::mem::take(&mut resent);
+            // Boxed: an attempt's transport state (kilobytes) exists only while it runs, not
+            // in every delivery waiting for a retry.
+            let mut made = Box::pin(self.attempt(delivery, number, Trigger::Scheduled)).await;
+            made.record.resent_after_crash = std::mem::take(&mut resent);
             // The next delivery about this entity may go once this first attempt is answered.
             drop(turn.take());
+            let attempted = made.record.outcome;
             outcome.attempts.push(AttemptSummary {
-                outcome: attempt.outcome,
-                latency_ms: attempt.latency_ms,
+                outcome: attempted,
+                latency_ms: made.record.latency_ms,
             });
-            let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
-            match subscriber.policy.decide(number, attempt.outcome, sample) {
+            // Drawn only when a retry may follow: a delivered attempt takes no lock for it.
+            let sample = if job.delivery.subscriber.policy.is_retryable(attempted) {
+                self.jitter.lock().expect("jitter lock").random::<f64>()
+            } else {
+                0.5
+            };
+            let Delivery {
+                id,
+                event,
+                subscriber,
+                ..
+            } = &job.delivery;
+            match subscriber.policy.decide(number, attempted, sample) {
                 Decision::Finish(state) => {
                     debug!(attempts = number, state = %state, "delivery finished");
                     outcome.state = DeliveryState::from(state);
-                    let Some(mut skeleton) = skeleton else {
-                        self.journal.record_attempt(&id, attempt, outcome.state);
+                    let Some(mut skeleton) = job.skeleton.take() else {
+                        made.journal(&self.journal, id, outcome.state, false);
                         return (outcome, None);
                     };
-                    skeleton.attempts.push(attempt.clone());
+                    skeleton.attempts.push(made.full(id, event));
                     skeleton.state = outcome.state;
-                    let record = self
-                        .journal
-                        .record_final_attempt(&id, attempt, outcome.state)
+                    let record = made
+                        .journal(&self.journal, id, outcome.state, true)
                         .unwrap_or(skeleton);
                     return (outcome, Some(record));
                 }
                 Decision::RetryAfter(delay) => {
                     let due = duration::saturating_add(self.clock.now(), delay);
-                    attempt.next_attempt_at = Some(due.into());
-                    if let Some(skeleton) = &mut skeleton {
-                        skeleton.attempts.push(attempt.clone());
+                    made.record.next_attempt_at = Some(due.into());
+                    if let Some(skeleton) = &mut job.skeleton {
+                        skeleton.attempts.push(made.full(id, event));
                     }
-                    self.journal
-                        .record_attempt(&id, attempt, DeliveryState::Retrying);
+                    made.journal(&self.journal, id, DeliveryState::Retrying, false);
                     busy = self.wait_for(due, busy).await;
                     number += 1;
                 }
@@ -803,59 +793,129 @@ impl Inner {
     async fn wait_for(&self, due: DateTime<Utc>, busy: Busy) -> Busy {
         let scheduled = self.timeline.retry_at(due);
         drop(busy);
-        self.clock.sleep_until(due).await;
+        // Boxed: the sleep's state exists only while a delivery waits.
+        Box::pin(self.clock.sleep_until(due)).await;
         let busy = self.timeline.busy();
         drop(scheduled);
         busy
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt(
-        &self,
-        id: &DeliveryId,
-        event: &str,
-        subscriber: &Subscriber,
-        body: &Bytes,
-        signature: &str,
-        number: u32,
-        trigger: Trigger,
-    ) -> AttemptRecord {
+    async fn attempt(&self, delivery: &Delivery, number: u32, trigger: Trigger) -> Made {
+        let Delivery {
+            id,
+            event,
+            subscriber,
+            target,
+            body,
+            signature,
+        } = delivery;
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("the semaphore is never closed");
         let started_at = self.clock.now();
-        let request_headers = headers::build(&HeaderInputs {
+        let mut stamp = [0u8; TIMESTAMP_LEN];
+        let timestamp = match write_timestamp(started_at, &mut stamp) {
+            Some(written) => Cow::Borrowed(written),
+            None => Cow::Owned(format_timestamp(started_at)),
+        };
+        let inputs = HeaderInputs {
             event,
-            timestamp: &format_timestamp(started_at),
-            signature,
+            timestamp: &timestamp,
+            signature: &signature.text,
             bearer: subscriber.bearer.as_ref().map(Secret::expose),
             mock: subscriber.mock_headers.then_some((id.as_str(), number)),
-        });
+        };
+        let authorization = inputs.bearer.map(|token| format!("Bearer {token}"));
+        let attempt_text = inputs.mock.map(|(_, number)| number.to_string());
+        let wire = headers::pairs(&inputs, authorization.as_deref(), attempt_text.as_deref());
         let exchange = self
             .transport
-            .post(
-                &subscriber.url,
-                &request_headers,
-                body.clone(),
-                subscriber.timeout,
-            )
+            .post(&subscriber.url, &wire, body.clone(), subscriber.timeout)
             .await;
         self.timeline.count_attempt();
         debug!(attempt = number, outcome = %exchange.outcome, latency_ms = exchange.latency.as_secs_f64() * 1e3, "attempt");
-        AttemptRecord {
-            number,
-            trigger,
-            started_at: started_at.into(),
-            url: self.targets.get(subscriber.url.as_str()),
-            request_headers: headers::redacted(request_headers),
-            response: exchange.response,
-            latency_ms: exchange.latency.as_secs_f64() * 1e3,
-            outcome: exchange.outcome,
-            error: exchange.error,
-            next_attempt_at: None,
-            resent_after_crash: false,
+        // The journal keeps the built set as its few varying values; only a signature it cannot
+        // write back the same (a replayed one in another form) keeps the list itself.
+        let (request_headers, built) = match signature.digest {
+            Some(digest) => (
+                Vec::new(),
+                Some(BuiltHeaders {
+                    signature: digest,
+                    bearer: inputs.bearer.is_some(),
+                    mock_attempt: inputs.mock.map(|(_, number)| number),
+                }),
+            ),
+            None => (headers::redacted(headers::build(&inputs)), None),
+        };
+        Made {
+            record: AttemptRecord {
+                number,
+                trigger,
+                started_at: started_at.into(),
+                url: target.clone(),
+                request_headers,
+                response: exchange.response,
+                latency_ms: exchange.latency.as_secs_f64() * 1e3,
+                outcome: exchange.outcome,
+                error: exchange.error,
+                next_attempt_at: None,
+                resent_after_crash: false,
+            },
+            built,
+        }
+    }
+}
+
+/// A `X-InboxKit-Signature` value, with its digest when it is in the canonical form.
+struct Signature {
+    text: String,
+    digest: Option<[u8; 32]>,
+}
+
+impl Signature {
+    fn new(text: String) -> Self {
+        Signature {
+            digest: canonical_digest(&text),
+            text,
+        }
+    }
+}
+
+/// An attempt as made: its record, and its request headers as built when they were (the
+/// record's own list is then empty).
+struct Made {
+    record: AttemptRecord,
+    built: Option<BuiltHeaders>,
+}
+
+impl Made {
+    /// The record with its request headers, for a caller that returns it.
+    fn full(&self, id: &DeliveryId, event: &str) -> AttemptRecord {
+        let mut record = self.record.clone();
+        if let Some(built) = &self.built {
+            record.request_headers = built.render(id.as_str(), event, &record);
+        }
+        record
+    }
+
+    /// Journals the attempt, moving the delivery to `state`; with `snapshot`, returns the
+    /// record if this attempt made it terminal.
+    fn journal(
+        self,
+        journal: &Journal,
+        id: &DeliveryId,
+        state: DeliveryState,
+        snapshot: bool,
+    ) -> Option<DeliveryRecord> {
+        match self.built {
+            Some(built) => journal.record_built_attempt(id, self.record, built, state, snapshot),
+            None if snapshot => journal.record_final_attempt(id, self.record, state),
+            None => {
+                journal.record_attempt(id, self.record, state);
+                None
+            }
         }
     }
 }
@@ -866,4 +926,47 @@ pub fn terminal_state(record: &DeliveryRecord) -> TerminalState {
         .state
         .terminal()
         .expect("deliver returns terminal records")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::SignatureScheme;
+
+    /// What a delivery in progress costs while it waits: its task holds a boxed job and the
+    /// wait's state, never an attempt's transport state, so that a flood of deliveries waiting
+    /// for their retries stays within the intake cap's memory bound.
+    #[tokio::test]
+    async fn a_waiting_delivery_holds_a_small_state() {
+        let sender = Sender::new(Clock::real(), SenderOptions::default()).expect("sender");
+        let subscriber = Arc::new(Subscriber {
+            url: Url::parse("http://127.0.0.1:9/hook").expect("url"),
+            signer: Signer::new(SignatureScheme::HmacBody, Secret::new("s")),
+            bearer: None,
+            timeout: Duration::from_secs(10),
+            policy: RetryPolicy::with_delays(vec![Duration::from_secs(10)]),
+            mock_headers: false,
+        });
+        let record = DeliveryRecord {
+            attempts: Vec::new(),
+            ..crate::delivery::fixtures::delivered("domain.status_changed", "d", Vec::new())
+        };
+        let delivery = Delivery {
+            id: record.id.clone(),
+            event: record.event.clone(),
+            subscriber: subscriber.clone(),
+            target: record.target.clone(),
+            body: Bytes::from_static(b"{}"),
+            signature: Signature::new(String::new()),
+        };
+        let work = sender.work(&subscriber, &record);
+        let job = Job::new(delivery, None, Resume::fresh(), work);
+        let boxed = std::mem::size_of_val(&*job);
+        let running = sender
+            .inner
+            .run_until_cancelled(job, CancellationToken::new());
+        let size = std::mem::size_of_val(&running);
+        eprintln!("a delivery's running state: {size} bytes, its boxed job {boxed} bytes");
+        assert!(size + boxed <= 1024, "{size} + {boxed} bytes");
+    }
 }

@@ -16,7 +16,7 @@ pub fn attempt(status: Option<u16>, outcome: AttemptOutcome, trigger: Trigger) -
         request_headers: vec![],
         response: status.map(|status| RecordedResponse {
             status,
-            headers: vec![],
+            headers: Default::default(),
             body: String::new(),
             body_truncated: false,
         }),

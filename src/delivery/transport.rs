@@ -17,7 +17,7 @@ use url::{Position, Url};
 
 use super::connections::{self, CappedBody, ConnectionPool, Origin, ReplyError};
 use super::outcome::AttemptOutcome;
-use crate::contract::headers::{self, HeaderList, SentHeaders};
+use crate::contract::headers::{self, HeaderFields};
 
 /// The most of a response body the journal keeps.
 pub const RESPONSE_BODY_CAP: usize = 64 * 1024;
@@ -31,7 +31,7 @@ pub struct RecordedResponse {
     /// HTTP status code.
     pub status: u16,
     /// Response headers in arrival order.
-    pub headers: HeaderList,
+    pub headers: HeaderFields,
     /// Body as text (lossy UTF-8), at most [`RESPONSE_BODY_CAP`] bytes.
     pub body: String,
     /// Whether the body was longer than the cap.
@@ -98,7 +98,7 @@ impl Transport {
     pub async fn post(
         &self,
         url: &Url,
-        headers: &SentHeaders,
+        headers: &[(&str, &str)],
         body: Bytes,
         deadline: Duration,
     ) -> Exchange {
@@ -143,7 +143,7 @@ impl Transport {
     async fn post_plain(
         &self,
         url: &Url,
-        headers: &SentHeaders,
+        headers: &[(&str, &str)],
         body: &[u8],
         deadline: Duration,
     ) -> Option<Verdict> {
@@ -243,10 +243,10 @@ fn body_failure(error: &dyn StdError) -> String {
 }
 
 /// The header list as a map; the contract's own names and fixed values are not parsed again.
-fn header_map(list: &SentHeaders) -> Result<HeaderMap, String> {
+fn header_map(list: &[(&str, &str)]) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::with_capacity(list.len() + 3);
-    for (name, value) in list {
-        let (name, value) = match (name.as_ref(), value.as_ref()) {
+    for &(name, value) in list {
+        let (name, value) = match (name, value) {
             (headers::CONTENT_TYPE, headers::CONTENT_TYPE_VALUE) => (
                 http_header::CONTENT_TYPE,
                 HeaderValue::from_static(headers::CONTENT_TYPE_VALUE),

@@ -18,7 +18,7 @@ use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
 use crate::delivery::{OutgoingEvent, Sender, Subscriber};
 use crate::model::Faker;
 use crate::scenario::SenderFaults;
-use crate::simulation::sample::sample_envelope;
+use crate::simulation::sample::Sampler;
 
 /// Default bound on deliveries in flight during load.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
@@ -101,6 +101,7 @@ pub struct Progress {
 
 /// Makes the events of a load run from a seeded generator.
 struct EventSource {
+    sampler: Sampler,
     faker: Faker,
     account: Account,
     shape: PayloadShape,
@@ -132,7 +133,9 @@ impl EventSource {
         } else {
             now
         };
-        let mut envelope = sample_envelope(event, &mut self.faker, &self.account, self.shape, at)
+        let mut envelope = self
+            .sampler
+            .envelope(event, &mut self.faker, &self.account, self.shape, at)
             .expect("mixes hold known event types");
         if stale {
             envelope.timestamp = format_timestamp(at);
@@ -177,6 +180,7 @@ async fn run_phases(
     let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut faker = Faker::seeded(shard_seed);
     let mut source = EventSource {
+        sampler: Sampler::default(),
         account: faker.account(),
         faker,
         shape: target.shape,

@@ -37,7 +37,7 @@ pub enum ClockError {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct State {
     anchor_real: Instant,
     anchor_sim: DateTime<Utc>,
@@ -112,7 +112,9 @@ impl Clock {
 
     /// Simulated now.
     pub fn now(&self) -> DateTime<Utc> {
-        self.state().now()
+        // Copied out, so that the lock is held for a copy, not for reading the time.
+        let state = *self.state();
+        state.now()
     }
 
     /// Simulated seconds per real second.

@@ -111,7 +111,7 @@ async fn a_429_carries_retry_after_and_is_a_4xx_without_retry() {
         .headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
-        .map(|(_, value)| value.as_str());
+        .map(|(_, value)| value);
     assert_eq!(retry_after, Some("30"));
     receiver.stop().await;
 }

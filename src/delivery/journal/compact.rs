@@ -13,19 +13,43 @@ use crate::contract::signature::SIGNATURE_PREFIX;
 
 use super::record::{AttemptRecord, DeliveryRecord};
 
+/// An attempt's request headers exactly as [`headers::build`] makes them, redacted, for its
+/// record's event and id and its `started_at`: the few values that vary. The sender hands these
+/// to the journal directly, so the hot path builds no header list at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BuiltHeaders {
+    /// The `X-InboxKit-Signature` digest (written `sha256=<64 lowercase hex>`).
+    pub signature: [u8; 32],
+    /// Whether `Authorization: Bearer [redacted]` was sent.
+    pub bearer: bool,
+    /// The `X-InboxKit-Mock-Attempt` number, when the mock headers were sent.
+    pub mock_attempt: Option<u32>,
+}
+
+impl BuiltHeaders {
+    /// The header list they stand for, redacted, for delivery `id` of `event` made at `attempt`'s
+    /// `started_at`.
+    pub fn render(&self, id: &str, event: &str, attempt: &AttemptRecord) -> SentHeaders {
+        let mut digits = [0u8; 64];
+        hex::encode_to_slice(self.signature, &mut digits).expect("64 digits for 32 bytes");
+        let mut signature = String::with_capacity(SIGNATURE_PREFIX.len() + digits.len());
+        signature.push_str(SIGNATURE_PREFIX);
+        signature.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
+        headers::build(&HeaderInputs {
+            event,
+            timestamp: &format_timestamp(attempt.started_at.instant()),
+            signature: &signature,
+            bearer: self.bearer.then_some(REDACTED),
+            mock: self.mock_attempt.map(|number| (id, number)),
+        })
+    }
+}
+
 /// The request headers of one attempt.
 #[derive(Debug, Clone, PartialEq)]
 enum StoredHeaders {
-    /// Exactly the set [`headers::build`] makes, redacted, for the record's event and id and
-    /// the attempt's `started_at`.
-    Built {
-        /// The `X-InboxKit-Signature` digest (written `sha256=<64 lowercase hex>`).
-        signature: [u8; 32],
-        /// Whether `Authorization: Bearer [redacted]` was sent.
-        bearer: bool,
-        /// The `X-InboxKit-Mock-Attempt` number, when the mock headers were sent.
-        mock_attempt: Option<u32>,
-    },
+    /// Exactly the built set.
+    Built(BuiltHeaders),
     /// Any other list, as it was.
     Verbatim(SentHeaders),
 }
@@ -62,6 +86,16 @@ impl Held {
     /// Appends an attempt.
     pub fn push_attempt(&mut self, mut attempt: AttemptRecord) {
         let stored = StoredHeaders::take(&self.record.id.0, &self.record.event, &mut attempt);
+        self.push(attempt, stored);
+    }
+
+    /// Appends an attempt whose request headers were `built` (its own list is ignored).
+    pub fn push_built(&mut self, mut attempt: AttemptRecord, built: BuiltHeaders) {
+        attempt.request_headers = Vec::new();
+        self.push(attempt, StoredHeaders::Built(built));
+    }
+
+    fn push(&mut self, attempt: AttemptRecord, stored: StoredHeaders) {
         // Grown one at a time: most deliveries make one attempt, and a doubling Vec would
         // reserve room for four.
         self.headers.reserve_exact(1);
@@ -102,24 +136,7 @@ impl StoredHeaders {
     fn rebuild(&self, id: &str, event: &str, attempt: &AttemptRecord) -> SentHeaders {
         match self {
             StoredHeaders::Verbatim(list) => list.clone(),
-            StoredHeaders::Built {
-                signature,
-                bearer,
-                mock_attempt,
-            } => {
-                let mut digits = [0u8; 64];
-                hex::encode_to_slice(signature, &mut digits).expect("64 digits for 32 bytes");
-                let mut signature = String::with_capacity(SIGNATURE_PREFIX.len() + digits.len());
-                signature.push_str(SIGNATURE_PREFIX);
-                signature.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
-                headers::build(&HeaderInputs {
-                    event,
-                    timestamp: &format_timestamp(attempt.started_at.instant()),
-                    signature: &signature,
-                    bearer: bearer.then_some(REDACTED),
-                    mock: mock_attempt.map(|number| (id, number)),
-                })
-            }
+            StoredHeaders::Built(built) => built.render(id, event, attempt),
         }
     }
 }
@@ -145,7 +162,7 @@ fn built(id: &str, event: &str, attempt: &AttemptRecord) -> Option<StoredHeaders
     if Some(expect(TIMESTAMP)?) != write_timestamp(attempt.started_at.instant(), &mut written) {
         return None;
     }
-    let signature = digest(expect(SIGNATURE)?)?;
+    let signature = canonical_digest(expect(SIGNATURE)?)?;
     let rest = &list[5..];
     let bearer = rest.first().is_some_and(|(name, _)| name == AUTHORIZATION);
     let rest = if bearer {
@@ -165,16 +182,16 @@ fn built(id: &str, event: &str, attempt: &AttemptRecord) -> Option<StoredHeaders
         }
         _ => return None,
     };
-    Some(StoredHeaders::Built {
+    Some(StoredHeaders::Built(BuiltHeaders {
         signature,
         bearer,
         mock_attempt,
-    })
+    }))
 }
 
 /// The digest of `sha256=<64 lowercase hex>` (None for any other form, which would not be
 /// written back the same).
-fn digest(value: &str) -> Option<[u8; 32]> {
+pub fn canonical_digest(value: &str) -> Option<[u8; 32]> {
     let digits = value.strip_prefix(SIGNATURE_PREFIX)?;
     if digits.len() != 64
         || !digits
@@ -234,6 +251,43 @@ mod tests {
             mock: mock.map(|n| ("dlv_0190f1a2b3c4d5e6f708192a3b4c5d6e", n)),
         }));
         attempt
+    }
+
+    /// What the sender hands over (the built values, no list) reads back as the contract's
+    /// header list, written out here by hand, and as the same record as the list itself gives.
+    #[test]
+    fn built_headers_read_back_as_the_list_that_was_sent() {
+        let id = "dlv_0190f1a2b3c4d5e6f708192a3b4c5d6e";
+        let built = BuiltHeaders {
+            signature: canonical_digest(SIGNATURE).unwrap(),
+            bearer: true,
+            mock_attempt: Some(2),
+        };
+        let mut bare = sent(None, None, 2);
+        bare.request_headers = Vec::new();
+        let mut held = Held::new(record(vec![]));
+        held.push_built(bare, built);
+        let expected: Vec<(&str, &str)> = vec![
+            ("Content-Type", "application/json"),
+            ("User-Agent", "InboxKit-Webhook/1.0"),
+            ("X-InboxKit-Event", "domain.status_changed"),
+            ("X-InboxKit-Timestamp", "2024-01-10T15:30:45.123Z"),
+            ("X-InboxKit-Signature", SIGNATURE),
+            ("Authorization", "Bearer [redacted]"),
+            ("X-InboxKit-Mock-Delivery", id),
+            ("X-InboxKit-Mock-Attempt", "2"),
+        ];
+        let read = held.expand();
+        let list: Vec<(&str, &str)> = read.attempts[0]
+            .request_headers
+            .iter()
+            .map(|(n, v)| (&**n, &**v))
+            .collect();
+        assert_eq!(list, expected);
+        let mut listed = Held::new(record(vec![]));
+        listed.push_attempt(sent(Some("ik_live_key"), Some(2), 2));
+        assert_eq!(listed.expand(), read);
+        assert_eq!(is_built(&listed), [true]);
     }
 
     fn is_built(held: &Held) -> Vec<bool> {

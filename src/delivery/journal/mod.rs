@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use super::outcome::{AttemptOutcome, TerminalState};
 use compact::Held;
+pub use compact::{BuiltHeaders, canonical_digest};
 pub use record::{
     AttemptRecord, DeliveryId, DeliveryRecord, DeliveryState, Targets, Timestamp, Trigger,
 };
@@ -306,7 +307,22 @@ impl Journal {
 
     /// Appends an attempt and moves the delivery to `state`.
     pub fn record_attempt(&self, id: &DeliveryId, attempt: AttemptRecord, state: DeliveryState) {
-        drop(self.append(id, attempt, state, false));
+        drop(self.append(id, attempt, None, state, false));
+    }
+
+    /// Like [`Journal::record_attempt`] for an attempt whose request headers are the `built`
+    /// set (its own list is ignored): nothing is compared or copied; the list is rendered only
+    /// when the record is read (or saved). With `snapshot`, returns the record when this attempt
+    /// made it terminal (None otherwise, or when the record is gone).
+    pub fn record_built_attempt(
+        &self,
+        id: &DeliveryId,
+        attempt: AttemptRecord,
+        built: BuiltHeaders,
+        state: DeliveryState,
+        snapshot: bool,
+    ) -> Option<DeliveryRecord> {
+        self.append(id, attempt, Some(built), state, snapshot)
     }
 
     /// Like [`Journal::record_attempt`], and returns a snapshot of the record when this attempt
@@ -317,13 +333,14 @@ impl Journal {
         attempt: AttemptRecord,
         state: DeliveryState,
     ) -> Option<DeliveryRecord> {
-        self.append(id, attempt, state, true)
+        self.append(id, attempt, None, state, true)
     }
 
     fn append(
         &self,
         id: &DeliveryId,
         attempt: AttemptRecord,
+        built: Option<BuiltHeaders>,
         state: DeliveryState,
         snapshot: bool,
     ) -> Option<DeliveryRecord> {
@@ -339,9 +356,20 @@ impl Journal {
                     } else {
                         state
                     };
-                    store.attempt(id, &attempt, saved);
+                    match built {
+                        Some(built) => {
+                            let record = held.record();
+                            let mut full = attempt.clone();
+                            full.request_headers = built.render(&record.id.0, &record.event, &full);
+                            store.attempt(id, &full, saved);
+                        }
+                        None => store.attempt(id, &attempt, saved),
+                    }
                 }
-                held.push_attempt(attempt);
+                match built {
+                    Some(built) => held.push_built(attempt, built),
+                    None => held.push_attempt(attempt),
+                }
                 if was_terminal {
                     return None;
                 }

@@ -20,12 +20,13 @@ pub struct DeliveryId(pub Arc<str>);
 impl DeliveryId {
     /// A new, time-ordered, unique id (`dlv_` + UUIDv7).
     pub fn generate() -> Self {
-        let mut buffer = uuid::Uuid::encode_buffer();
-        let digits = uuid::Uuid::now_v7().simple().encode_lower(&mut buffer);
-        let mut id = String::with_capacity(4 + digits.len());
-        id.push_str("dlv_");
-        id.push_str(digits);
-        DeliveryId(id.into())
+        let mut buffer = [0u8; 4 + uuid::fmt::Simple::LENGTH];
+        buffer[..4].copy_from_slice(b"dlv_");
+        uuid::Uuid::now_v7().simple().encode_lower(&mut buffer[4..]);
+        // One allocation: the shared text is made from the stack buffer directly.
+        DeliveryId(Arc::from(
+            std::str::from_utf8(&buffer).expect("dlv_ and hex digits are ASCII"),
+        ))
     }
 
     /// The id as text.
@@ -262,5 +263,23 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(&*c, "http://127.0.0.1:2/hook");
+    }
+
+    #[test]
+    fn delivery_ids_are_dlv_and_a_time_ordered_uuid() {
+        let (first, second) = (DeliveryId::generate(), DeliveryId::generate());
+        for id in [&first, &second] {
+            let digits = id.as_str().strip_prefix("dlv_").expect("dlv_ prefix");
+            assert_eq!(digits.len(), 32, "{id}");
+            assert!(
+                digits
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+            let uuid = uuid::Uuid::parse_str(digits).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 7, "{id}");
+        }
+        assert!(first < second, "{first} then {second}");
     }
 }

@@ -281,7 +281,7 @@ fn attempt_of(attempt: &AttemptRecord) -> FailedAttempt {
         ),
         response: attempt.response.as_ref().map(|response| FailedResponse {
             status: response.status,
-            headers: redacted(response.headers.iter().cloned()),
+            headers: redacted(response.headers.to_list()),
             body: Excerpt::of(
                 &response.body,
                 RESPONSE_BODY_EXCERPT,
