@@ -161,10 +161,11 @@ pub fn main() -> ExitCode {
     };
     quiet_broken_pipes();
     init_logging(cli.verbose, cli.quiet, cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Command::Run(args) = &cli.command {
+        builder.worker_threads(run::worker_threads(args));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");

@@ -157,12 +157,19 @@ impl Signer {
     /// assert!(signer.verify(b"Hello, World!", Some(&signature)).is_ok());
     /// ```
     pub fn sign(&self, body: &[u8]) -> String {
+        self.sign_with_digest(body).0
+    }
+
+    /// [`Signer::sign`]'s value and the digest it writes (for a caller that keeps the digest
+    /// rather than reading it back from the text).
+    pub fn sign_with_digest(&self, body: &[u8]) -> (String, [u8; 32]) {
+        let digest = self.digest(body);
         let mut hex = [0u8; 64];
-        hex::encode_to_slice(self.digest(body), &mut hex).expect("64 digits for 32 bytes");
+        hex::encode_to_slice(digest, &mut hex).expect("64 digits for 32 bytes");
         let mut value = String::with_capacity(SIGNATURE_PREFIX.len() + hex.len());
         value.push_str(SIGNATURE_PREFIX);
         value.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
-        value
+        (value, digest)
     }
 
     /// Checks a header value against `body` in constant time.

@@ -497,14 +497,23 @@ impl Sender {
             attempts: Vec::new(),
         };
         let fixed = signature.is_some();
-        let signature = signature.unwrap_or_else(|| subscriber.signer.sign(&body));
+        let signature = match signature {
+            Some(text) => Signature::new(text),
+            None => {
+                let (text, digest) = subscriber.signer.sign_with_digest(&body);
+                Signature {
+                    text,
+                    digest: Some(digest),
+                }
+            }
+        };
         let delivery = Delivery {
             id: record.id.clone(),
             event: record.event.clone(),
             subscriber,
             target,
             body,
-            signature: Signature::new(signature),
+            signature,
         };
         (record, delivery, fixed)
     }

@@ -27,7 +27,7 @@ pub struct Timeline {
     attempts: AtomicU64,
     waiters: AtomicUsize,
     changed: Notify,
-    lines: Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>,
+    lines: Mutex<Lines>,
     tickets: AtomicU64,
 }
 
@@ -95,17 +95,16 @@ impl Timeline {
 
     /// Takes the next turn in the line of deliveries to `target` about `entity`.
     pub fn take_turn(self: &Arc<Self>, target: &url::Url, entity: &str) -> Turn {
-        let entity = [target.as_str(), entity].join("\n");
-        let entity = entity.as_str();
+        let entity: Arc<str> = [target.as_str(), entity].join("\n").into();
         let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
         let (done, next) = oneshot::channel();
         let before = self
             .lines()
-            .insert(entity.to_owned(), (ticket, next))
+            .insert(entity.clone(), (ticket, next))
             .map(|(_, before)| before);
         Turn {
             timeline: self.clone(),
-            entity: entity.to_owned(),
+            entity,
             ticket,
             before,
             done: Some(done),
@@ -116,7 +115,7 @@ impl Timeline {
         self.retries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lines(&self) -> MutexGuard<'_, HashMap<String, (u64, oneshot::Receiver<()>)>> {
+    fn lines(&self) -> MutexGuard<'_, Lines> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -168,11 +167,14 @@ impl Drop for ScheduledRetry {
     }
 }
 
+/// The last turn taken in each line (target and entity), and how to wait for it.
+type Lines = HashMap<Arc<str>, (u64, oneshot::Receiver<()>), foldhash::fast::RandomState>;
+
 /// A delivery's place in its entity's line.
 #[derive(Debug)]
 pub struct Turn {
     timeline: Arc<Timeline>,
-    entity: String,
+    entity: Arc<str>,
     ticket: u64,
     before: Option<oneshot::Receiver<()>>,
     done: Option<oneshot::Sender<()>>,

@@ -206,7 +206,7 @@ impl DeliveryRecord {
 /// shares one allocation of its URL.
 #[derive(Debug, Default)]
 pub struct Targets {
-    known: Mutex<HashSet<Arc<str>>>,
+    known: Mutex<HashSet<Arc<str>, foldhash::fast::RandomState>>,
 }
 
 /// Distinct URLs [`Targets`] keeps before it starts over (a bound, not a working set: a mock

@@ -26,7 +26,8 @@ struct Node {
 pub(super) struct Table {
     slots: Vec<Option<Node>>,
     free: Vec<u32>,
-    index: HashMap<DeliveryId, u32>,
+    /// foldhash: seeded per process and minimally DoS-resistant; ids are made by the mock.
+    index: HashMap<DeliveryId, u32, foldhash::fast::RandomState>,
     head: u32,
     tail: u32,
     /// Exactly the slots of terminal records, in the order they became terminal.
@@ -38,7 +39,7 @@ impl Default for Table {
         Table {
             slots: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             head: NIL,
             tail: NIL,
             finished: VecDeque::new(),
