@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer};
 use inboxkit_mock::delivery::{
-    OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
+    DeliveryOrder, OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
 };
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::Clock;
@@ -123,7 +123,13 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let sender = Sender::new(Clock::real(), SenderOptions::default()).expect("sender");
+        // The same event (one entity) again and again: kept in order, the deliveries would form
+        // one chain, each waiting for the one before it to be answered.
+        let options = SenderOptions {
+            order: DeliveryOrder::Any,
+            ..SenderOptions::default()
+        };
+        let sender = Sender::new(Clock::real(), options).expect("sender");
         let subscriber = Arc::new(Subscriber {
             url: format!("http://127.0.0.1:{port}/webhook").parse().expect("url"),
             signer: Signer::new(SignatureScheme::HmacBody, Secret::new("bench-secret")),

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer, headers};
 use inboxkit_mock::delivery::{
-    OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
+    DeliveryOrder, OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
 };
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
@@ -318,7 +318,9 @@ fn main() {
         let load = Load { seconds, connections };
         let sender = Sender::new(
             Clock::real(),
-            SenderOptions { concurrency: connections, journal_capacity: 10_000, ..SenderOptions::default() },
+            // Every worker sends the same event, about one entity: kept in order, the deliveries
+            // would form one chain, each waiting for the one before it to be answered.
+            SenderOptions { concurrency: connections, journal_capacity: 10_000, order: DeliveryOrder::Any, ..SenderOptions::default() },
         )
         .expect("sender");
         let subscriber = Arc::new(Subscriber {
