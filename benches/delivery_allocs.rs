@@ -104,19 +104,7 @@ fn main() {
         .find(|a| !a.starts_with("--"))
         .map(|a| a.parse().expect("DELIVERIES is a number"))
         .unwrap_or(20_000);
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind the sink");
-    let port = listener.local_addr().expect("sink address").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .expect("sink runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("sink listener");
-            support_sink::sink(listener).await;
-        });
-    });
+    let port = support_sink::start_on_thread("sink");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -145,21 +145,7 @@ fn start_nginx(nginx: &std::path::Path) -> Result<Cheap, String> {
 }
 
 fn start_sink() -> Cheap {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind the sink");
-    let port = listener.local_addr().expect("sink address").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::Builder::new()
-        .name(SINK_THREAD.to_owned())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-                .expect("sink runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("sink listener");
-                support_sink::sink(listener).await;
-            });
-        })
-        .expect("sink thread");
-    Cheap::Sink { port }
+    Cheap::Sink {
+        port: support_sink::start_on_thread(SINK_THREAD),
+    }
 }

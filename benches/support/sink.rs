@@ -6,6 +6,32 @@ use tokio::net::TcpListener;
 /// The answer to every request.
 const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
 
+/// Starts the sink on a thread of its own, named `name` (its CPU time is then the sink's), on a
+/// current-thread runtime; returns its loopback port.
+#[allow(
+    dead_code,
+    reason = "not every bench that includes this file starts the sink this way"
+)]
+pub fn start_on_thread(name: &str) -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind the sink");
+    let port = listener.local_addr().expect("sink address").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .expect("sink runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("sink listener");
+                sink(listener).await;
+            });
+        })
+        .expect("sink thread");
+    port
+}
+
 /// A keep-alive HTTP/1.1 sink: reads each request (head, then `Content-Length` bytes) and
 /// answers `200` with an empty body. No allocation per request: one buffer per connection,
 /// the head scanned in place.

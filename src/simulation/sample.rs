@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::lifecycle::{DOMAIN, MAILBOX, REQUEST};
+use super::lifecycle::{DOMAIN, MAILBOX, REQUEST, Step};
 use super::transition::{
-    advance_client_id, advance_consent, advance_domain, advance_mailbox, walk_domain, walk_mailbox,
+    IllegalTransition, advance_client_id, advance_consent, advance_domain, advance_mailbox,
+    walk_domain, walk_mailbox,
 };
 use crate::contract::{
-    Account, DomainStatus, Entity, Envelope, EventType, MailboxStatus, PayloadShape, Platform,
-    RequestStatus,
+    Account, Change, Domain, DomainStatus, Entity, Envelope, EventType, Mailbox, MailboxStatus,
+    PayloadShape, Platform, RequestStatus,
 };
 use crate::model::Faker;
 
@@ -18,7 +19,7 @@ use crate::model::Faker;
 /// for each event type and shape's first sample only; later samples walk the path unreported.
 #[derive(Debug, Default)]
 pub struct Sampler {
-    reports: Vec<((EventType, PayloadShape), crate::contract::Change)>,
+    reports: Vec<((EventType, PayloadShape), Change)>,
 }
 
 impl Sampler {
@@ -34,21 +35,14 @@ impl Sampler {
         let key = (event.clone(), shape);
         let known = self.reports.iter().find(|(k, _)| *k == key);
         let (entity, change) = match (known, event) {
-            (Some((_, change)), EventType::DomainStatusChanged) => {
-                let mut domain = faker.purchased_domain(None, 1, now);
-                for step in DOMAIN.typical_path(&DomainStatus::RegistrationInProgress) {
-                    walk_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
-                }
-                (Entity::Domain(domain), change.clone())
-            }
-            (Some((_, change)), EventType::MailboxStatusChanged) => {
-                let domain = faker.domain_name();
-                let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
-                for step in MAILBOX.typical_path(&MailboxStatus::Scheduled) {
-                    walk_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
-                }
-                (Entity::Mailbox(mailbox), change.clone())
-            }
+            (Some((_, change)), EventType::DomainStatusChanged) => (
+                Entity::Domain(typical_domain(faker, shape, now, false).0),
+                change.clone(),
+            ),
+            (Some((_, change)), EventType::MailboxStatusChanged) => (
+                Entity::Mailbox(typical_mailbox(faker, shape, now, false).0),
+                change.clone(),
+            ),
             _ => {
                 let (entity, change) = typical_entity(event, faker, shape, now)?;
                 if known.is_none() {
@@ -63,6 +57,66 @@ impl Sampler {
     }
 }
 
+/// A new domain walked along its typical path, with the last step's report when `report` is set.
+fn typical_domain(
+    faker: &mut Faker,
+    shape: PayloadShape,
+    now: DateTime<Utc>,
+    report: bool,
+) -> (Domain, Option<Change>) {
+    let mut domain = faker.purchased_domain(None, 1, now);
+    let path = DOMAIN.typical_path(&DomainStatus::RegistrationInProgress);
+    let change = walk_path(
+        &mut domain,
+        &path,
+        report,
+        |domain, to| walk_domain(domain, to, shape),
+        |domain, to| advance_domain(domain, to, shape),
+    );
+    (domain, change)
+}
+
+/// A new mailbox walked along its typical path, as [`typical_domain`] walks a domain.
+fn typical_mailbox(
+    faker: &mut Faker,
+    shape: PayloadShape,
+    now: DateTime<Utc>,
+    report: bool,
+) -> (Mailbox, Option<Change>) {
+    let domain = faker.domain_name();
+    let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
+    let path = MAILBOX.typical_path(&MailboxStatus::Scheduled);
+    let change = walk_path(
+        &mut mailbox,
+        &path,
+        report,
+        |mailbox, to| walk_mailbox(mailbox, to, shape),
+        |mailbox, to| advance_mailbox(mailbox, to, shape),
+    );
+    (mailbox, change)
+}
+
+/// Takes every step of `path`; reports the last one (with `advance`) when `report` is set. The
+/// steps before it skip the report's cost: it compares the whole entity before and after.
+fn walk_path<E, S>(
+    entity: &mut E,
+    path: &[&Step<S>],
+    report: bool,
+    walk: impl Fn(&mut E, &S) -> Result<(), IllegalTransition>,
+    advance: impl Fn(&mut E, &S) -> Result<Change, IllegalTransition>,
+) -> Option<Change> {
+    let (last, before) = path.split_last().expect("a typical path has steps");
+    for step in before {
+        walk(entity, &step.to).expect("typical steps are allowed");
+    }
+    if report {
+        Some(advance(entity, &last.to).expect("typical steps are allowed"))
+    } else {
+        walk(entity, &last.to).expect("typical steps are allowed");
+        None
+    }
+}
+
 /// A plausible entity of `event`'s kind that has just taken the last step of its typical path
 /// (a domain becoming `active`, a mailbox becoming `active`, a request `completed`).
 /// `None` for an event type the contract does not list.
@@ -71,31 +125,15 @@ pub fn typical_entity(
     faker: &mut Faker,
     shape: PayloadShape,
     now: DateTime<Utc>,
-) -> Option<(Entity, crate::contract::Change)> {
+) -> Option<(Entity, Change)> {
     Some(match event {
         EventType::DomainStatusChanged => {
-            let mut domain = faker.purchased_domain(None, 1, now);
-            let path = DOMAIN.typical_path(&DomainStatus::RegistrationInProgress);
-            let (last, before) = path.split_last().expect("the domain path has steps");
-            // Only the last step is reported: the ones before it skip the report's cost.
-            for step in before {
-                walk_domain(&mut domain, &step.to, shape).expect("typical steps are allowed");
-            }
-            let change =
-                advance_domain(&mut domain, &last.to, shape).expect("typical steps are allowed");
-            (Entity::Domain(domain), change)
+            let (domain, change) = typical_domain(faker, shape, now, true);
+            (Entity::Domain(domain), change.expect("reported"))
         }
         EventType::MailboxStatusChanged => {
-            let domain = faker.domain_name();
-            let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
-            let path = MAILBOX.typical_path(&MailboxStatus::Scheduled);
-            let (last, before) = path.split_last().expect("the mailbox path has steps");
-            for step in before {
-                walk_mailbox(&mut mailbox, &step.to, shape).expect("typical steps are allowed");
-            }
-            let change =
-                advance_mailbox(&mut mailbox, &last.to, shape).expect("typical steps are allowed");
-            (Entity::Mailbox(mailbox), change)
+            let (mailbox, change) = typical_mailbox(faker, shape, now, true);
+            (Entity::Mailbox(mailbox), change.expect("reported"))
         }
         EventType::ConsentRequestStatusChanged => {
             let mut request = faker.consent_request();
