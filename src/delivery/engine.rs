@@ -366,11 +366,14 @@ impl Sender {
         event: OutgoingEvent,
     ) -> Result<DeliveryId, Overloaded> {
         let (record, delivery, fixed) = self.opening(subscriber, event);
-        // Refused, the work is dropped at once: its turn passes to the next in line.
-        let work = self.work(&delivery.subscriber, &record);
+        // The turn is taken only once the delivery is opened: a refused one must not take a
+        // place in its entity's line (dropping it would let the next one past the delivery
+        // before it).
+        let entity_uid = record.entity_uid.clone();
         self.inner
             .journal
             .try_open_signed(record, fixed.then_some(&*delivery.signature.text))?;
+        let work = self.work_about(&delivery.subscriber, entity_uid.as_deref(), true);
         Ok(self.launch(delivery, None, work).0)
     }
 
@@ -456,9 +459,19 @@ impl Sender {
     /// A delivery whose first attempt was already made (a resumed one) takes no turn.
     fn work(&self, subscriber: &Subscriber, record: &DeliveryRecord) -> Work {
         let first_attempt_due = record.scheduled_attempts() == 0;
+        self.work_about(subscriber, record.entity_uid.as_deref(), first_attempt_due)
+    }
+
+    /// [`Sender::work`] for a delivery about `entity_uid`.
+    fn work_about(
+        &self,
+        subscriber: &Subscriber,
+        entity_uid: Option<&str>,
+        first_attempt_due: bool,
+    ) -> Work {
         Work {
             busy: self.inner.timeline.busy(),
-            turn: match (self.inner.order, record.entity_uid.as_deref()) {
+            turn: match (self.inner.order, entity_uid) {
                 (DeliveryOrder::PerEntity, Some(uid)) if first_attempt_due => {
                     Some(self.inner.timeline.take_turn(&subscriber.url, uid))
                 }
@@ -977,5 +990,81 @@ mod tests {
         let size = std::mem::size_of_val(&running);
         eprintln!("a delivery's running state: {size} bytes, its boxed job {boxed} bytes");
         assert!(size + boxed <= 1024, "{size} + {boxed} bytes");
+    }
+
+    /// A delivery refused at the intake cap takes no place in its entity's line: the next one
+    /// about the entity still waits for the delivery in flight before it.
+    #[tokio::test]
+    async fn a_refused_delivery_does_not_let_the_next_one_jump_the_line() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::AsyncReadExt;
+        // A subscriber that reads requests and never answers, counting them.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    let mut seen = Vec::new();
+                    while let Ok(read) = socket.read(&mut buffer).await {
+                        if read == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buffer[..read]);
+                        if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            seen.clear();
+                        }
+                    }
+                });
+            }
+        });
+        let options = SenderOptions {
+            max_in_progress: 1,
+            ..SenderOptions::default()
+        };
+        let sender = Sender::new(Clock::real(), options).expect("sender");
+        let subscriber = Arc::new(Subscriber {
+            url,
+            signer: Signer::new(SignatureScheme::HmacBody, Secret::new("s")),
+            bearer: None,
+            timeout: Duration::from_secs(60),
+            policy: RetryPolicy::with_delays(vec![]),
+            mock_headers: false,
+        });
+        let event = |status: &str| {
+            let body = format!(
+                r#"{{"event":"domain.status_changed","data":{{"domain":{{"uid":"x","status":"{status}"}}}}}}"#
+            );
+            OutgoingEvent::from_json(Bytes::from(body)).expect("event")
+        };
+        sender
+            .try_submit(subscriber.clone(), event("registered"))
+            .expect("the first is accepted");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while requests.load(Ordering::SeqCst) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the first was never sent"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            sender
+                .try_submit(subscriber.clone(), event("dns_pending"))
+                .is_err(),
+            "the second is refused at the cap"
+        );
+        sender.submit(subscriber.clone(), event("active"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            1,
+            "the third went out before the first was answered"
+        );
+        sender.cancel_all().await;
     }
 }
