@@ -113,11 +113,14 @@ pub fn worker_threads(args: &Args) -> usize {
     if local { (cores / 2).max(1) } else { cores }
 }
 
-/// Whether `url` names this machine: a loopback address or `localhost`.
+/// Whether `url` names this machine: a loopback or unspecified address, or `localhost`.
 fn is_this_machine(url: &str) -> bool {
     match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        Some(url::Host::Ipv4(address)) => address.is_loopback() || address.is_unspecified(),
+        Some(url::Host::Ipv6(address)) => {
+            let address = address.to_canonical();
+            address.is_loopback() || address.is_unspecified()
+        }
         Some(url::Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || name.ends_with(".localhost")
@@ -470,6 +473,9 @@ mod tests {
             "http://localhost:3000/",
             "https://LOCALHOST./",
             "http://api.localhost/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://0.0.0.0:3000/",
+            "http://[::]:3000/",
         ] {
             assert!(is_this_machine(url), "{url}");
         }

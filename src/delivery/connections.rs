@@ -671,6 +671,8 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
     let mut headers = HeaderFields::with_capacity(size);
     let (mut chunked, mut transfer_coded, mut length) = (false, false, None);
     let (mut close, mut keep_alive) = (false, false);
+    // A Content-Length is given (valid or not), and the first invalid one.
+    let (mut length_given, mut invalid_length) = (false, None::<String>);
     // Names are matched and kept in lowercase: lowered on the stack when short enough.
     let mut lowered = [0u8; 64];
     for field in fields {
@@ -697,13 +699,14 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
                 }
             }
             "content-length" => {
+                length_given = true;
                 for part in value.split(',') {
                     let part = part.trim();
                     let digits = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
                     let parsed = part.parse::<u64>().ok().filter(|_| digits);
                     if parsed.is_none() || length.is_some_and(|known| Some(known) != parsed) {
-                        let error = format!("invalid Content-Length `{value}`");
-                        return Err(ReplyError::InvalidResponse(error));
+                        invalid_length.get_or_insert_with(|| value.to_string());
+                        break;
                     }
                     length = parsed;
                 }
@@ -717,6 +720,12 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
             _ => {}
         }
         headers.push(name, &value);
+    }
+    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3), as hyper reads it: an invalid
+    // length is an error only when it would frame the body.
+    if let (Some(value), false) = (invalid_length, transfer_coded) {
+        let error = format!("invalid Content-Length `{value}`");
+        return Err(ReplyError::InvalidResponse(error));
     }
     let framing = if status == 204 || status == 304 {
         Framing::Empty
@@ -737,7 +746,7 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
         // after a switch of protocol the connection no longer speaks HTTP/1.1: never reuse those.
         keep_alive: !close
             && (http11 || keep_alive)
-            && !(transfer_coded && (length.is_some() || !http11))
+            && !(transfer_coded && (length_given || !http11))
             && status != 101,
     })
 }

@@ -365,6 +365,9 @@ impl Sender {
         subscriber: Arc<Subscriber>,
         event: OutgoingEvent,
     ) -> Result<DeliveryId, Overloaded> {
+        // Refused before anything is made or signed (an overload's refusals stay cheap); the
+        // journal checks again as it opens the delivery.
+        self.inner.journal.check_room()?;
         let (record, delivery, fixed) = self.opening(subscriber, event);
         // The turn is taken only once the delivery is opened: a refused one must not take a
         // place in its entity's line (dropping it would let the next one past the delivery
@@ -575,8 +578,9 @@ impl Sender {
         let delivery = Delivery {
             id: record.id.clone(),
             event: record.event.clone(),
+            // Where it goes now: a resumed delivery is sent to the current subscriber.
+            target: self.inner.targets.get(subscriber.url.as_str()),
             subscriber,
-            target: record.target.clone(),
             body,
             signature: Signature::new(signature),
         };
@@ -768,12 +772,9 @@ impl Inner {
                 outcome: attempted,
                 latency_ms: made.record.latency_ms,
             });
-            // Drawn only when a retry may follow: a delivered attempt takes no lock for it.
-            let sample = if job.delivery.subscriber.policy.is_retryable(attempted) {
-                self.jitter.lock().expect("jitter lock").random::<f64>()
-            } else {
-                0.5
-            };
+            // Drawn for every attempt, so that a seeded sender's delays depend on the seed and
+            // the attempts' order only.
+            let sample = self.jitter.lock().expect("jitter lock").random::<f64>();
             let Delivery {
                 id,
                 event,
@@ -860,7 +861,9 @@ impl Inner {
         debug!(attempt = number, outcome = %exchange.outcome, latency_ms = exchange.latency.as_secs_f64() * 1e3, "attempt");
         // The journal keeps the built set as its few varying values; only a signature it cannot
         // write back the same (a replayed one in another form) keeps the list itself.
-        let (request_headers, built) = match signature.digest {
+        // A bearer token that is empty or blank is redacted as a whole value: the list keeps it.
+        let blank_bearer = inputs.bearer.is_some_and(|token| token.trim().is_empty());
+        let (request_headers, built) = match signature.digest.filter(|_| !blank_bearer) {
             Some(digest) => (
                 Vec::new(),
                 Some(BuiltHeaders {
