@@ -136,7 +136,7 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    let cli = match command
+    let mut cli = match command
         .clone()
         .try_get_matches_from(&args)
         .and_then(|matches| {
@@ -162,7 +162,7 @@ pub fn main() -> ExitCode {
     quiet_broken_pipes();
     init_logging(cli.verbose, cli.quiet, cli.log_format);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Command::Run(args) = &cli.command {
+    if let Command::Run(args) = &mut cli.command {
         builder.worker_threads(run::worker_threads(args));
     }
     let runtime = match builder.enable_all().build() {

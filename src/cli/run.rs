@@ -19,8 +19,8 @@ use inboxkit_mock::load::{
     LoadTarget, PhasePlan, Progress, Report, Shard, StepResult, html, runner,
 };
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
-use inboxkit_mock::scenario::Scenario;
 use inboxkit_mock::scenario::steps::StepRunner;
+use inboxkit_mock::scenario::{Scenario, ScenarioError};
 use inboxkit_mock::server::subscriber::SubscriberSettings;
 use inboxkit_mock::server::{RunningServer, ServerConfig};
 use inboxkit_mock::simulation::Clock;
@@ -88,26 +88,38 @@ pub struct Args {
         value_parser = clap::value_parser!(u16).range(1..=1024)
     )]
     threads: Option<u16>,
+    /// The scenario, once read: `worker_threads` reads it before the runtime starts, `run`
+    /// takes it from here.
+    #[arg(skip)]
+    loaded: Option<Box<Result<Scenario, ScenarioError>>>,
+}
+
+impl Args {
+    /// The scenario file, read on first use.
+    fn scenario(&mut self) -> &Result<Scenario, ScenarioError> {
+        let path = &self.scenario;
+        self.loaded
+            .get_or_insert_with(|| Box::new(Scenario::load(path)))
+    }
 }
 
 /// How many worker threads `run` gets: `--threads`, else one per core, or half as many when
 /// the subscriber shares the machine. On 2 cores against a local nginx, one sender thread
 /// delivered 63,000/s at 16.5 µs of CPU each where two delivered 49,000/s at 24.9 µs: the
 /// second fought the subscriber for its core and added cross-thread wake-ups.
-pub fn worker_threads(args: &Args) -> usize {
+pub fn worker_threads(args: &mut Args) -> usize {
     if let Some(threads) = args.threads {
         return usize::from(threads);
     }
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     // An unreadable scenario is reported by `run` itself; here it only means "not known".
-    let scenario_url = || {
-        Scenario::load(&args.scenario)
-            .ok()
-            .map(|scenario| scenario.target.url)
-    };
     let url = match &args.target {
         Some(url) => Some(url.clone()),
-        None => scenario_url().unwrap_or_default(),
+        None => args
+            .scenario()
+            .as_ref()
+            .ok()
+            .and_then(|scenario| scenario.target.url.clone()),
     };
     let local = url.is_none_or(|url| is_this_machine(&url));
     if local { (cores / 2).max(1) } else { cores }
@@ -130,8 +142,12 @@ fn is_this_machine(url: &str) -> bool {
 }
 
 /// Runs the scenario; 0 pass, 99 breach, 65 invalid scenario, 70 runtime error.
-pub async fn run(args: Args) -> Result<u8, CliError> {
-    let scenario = match Scenario::load(&args.scenario) {
+pub async fn run(mut args: Args) -> Result<u8, CliError> {
+    let loaded = match args.loaded.take() {
+        Some(loaded) => *loaded,
+        None => Scenario::load(&args.scenario),
+    };
+    let scenario = match loaded {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("error: {error}");
@@ -504,17 +520,17 @@ mod tests {
             Cli::try_parse_from(argv).expect("valid arguments").args
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(worker_threads(&parse(&["--threads", "3"])), 3);
+        assert_eq!(worker_threads(&mut parse(&["--threads", "3"])), 3);
         assert_eq!(
-            worker_threads(&parse(&["--target", "http://127.0.0.1:1/"])),
+            worker_threads(&mut parse(&["--target", "http://127.0.0.1:1/"])),
             (cores / 2).max(1)
         );
         assert_eq!(
-            worker_threads(&parse(&["--target", "https://hooks.example.com/"])),
+            worker_threads(&mut parse(&["--target", "https://hooks.example.com/"])),
             cores
         );
         // No target anywhere: the built-in receiver, in this process.
-        assert_eq!(worker_threads(&parse(&[])), (cores / 2).max(1));
+        assert_eq!(worker_threads(&mut parse(&[])), (cores / 2).max(1));
         assert!(Cli::try_parse_from(["run", "s.toml", "--threads", "0"]).is_err());
     }
 

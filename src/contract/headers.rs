@@ -46,21 +46,9 @@ impl HeaderFields {
 
     /// Appends a field.
     pub fn push(&mut self, name: &str, value: &str) {
+        let mut digits = itoa::Buffer::new();
         for part in [name, value] {
-            // The length in decimal, written by hand: every answer's fields go through here.
-            let mut digits = [0u8; 20];
-            let mut at = digits.len();
-            let mut length = part.len();
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (length % 10) as u8;
-                length /= 10;
-                if length == 0 {
-                    break;
-                }
-            }
-            self.text
-                .push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+            self.text.push_str(digits.format(part.len()));
             self.text.push(':');
             self.text.push_str(part);
         }

@@ -50,13 +50,8 @@ impl State {
         if self.paused {
             return self.anchor_sim;
         }
-        let real = self.anchor_real.elapsed();
-        if self.scale == 1.0 {
-            // Real time (every load run): no round trip through floating point.
-            return duration::saturating_add(self.anchor_sim, real);
-        }
-        let simulated =
-            Duration::try_from_secs_f64(real.as_secs_f64() * self.scale).unwrap_or(Duration::MAX);
+        let real = self.anchor_real.elapsed().as_secs_f64() * self.scale;
+        let simulated = Duration::try_from_secs_f64(real).unwrap_or(Duration::MAX);
         duration::saturating_add(self.anchor_sim, simulated)
     }
 

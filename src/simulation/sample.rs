@@ -8,8 +8,8 @@ use super::transition::{
     walk_domain, walk_mailbox,
 };
 use crate::contract::{
-    Account, Change, Domain, DomainStatus, Entity, Envelope, EventType, Mailbox, MailboxStatus,
-    PayloadShape, Platform, RequestStatus,
+    Account, Change, DomainStatus, Entity, Envelope, EventType, MailboxStatus, PayloadShape,
+    Platform, RequestStatus,
 };
 use crate::model::Faker;
 
@@ -33,67 +33,24 @@ impl Sampler {
         now: DateTime<Utc>,
     ) -> Option<Envelope> {
         let key = (event.clone(), shape);
-        let known = self.reports.iter().find(|(k, _)| *k == key);
-        let (entity, change) = match (known, event) {
-            (Some((_, change)), EventType::DomainStatusChanged) => (
-                Entity::Domain(typical_domain(faker, shape, now, false).0),
-                change.clone(),
-            ),
-            (Some((_, change)), EventType::MailboxStatusChanged) => (
-                Entity::Mailbox(typical_mailbox(faker, shape, now, false).0),
-                change.clone(),
-            ),
-            _ => {
-                let (entity, change) = typical_entity(event, faker, shape, now)?;
-                if known.is_none() {
-                    self.reports.push((key, change.clone()));
-                }
-                (entity, change)
+        let known = self
+            .reports
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, change)| change.clone());
+        let (entity, report) = walk_typical(event, faker, shape, now, known.is_none())?;
+        let change = match known {
+            Some(change) => change,
+            None => {
+                let change = report.expect("a report was asked for");
+                self.reports.push((key, change.clone()));
+                change
             }
         };
         Some(Envelope::status_changed(
             shape, account, entity, &change, now,
         ))
     }
-}
-
-/// A new domain walked along its typical path, with the last step's report when `report` is set.
-fn typical_domain(
-    faker: &mut Faker,
-    shape: PayloadShape,
-    now: DateTime<Utc>,
-    report: bool,
-) -> (Domain, Option<Change>) {
-    let mut domain = faker.purchased_domain(None, 1, now);
-    let path = DOMAIN.typical_path(&DomainStatus::RegistrationInProgress);
-    let change = walk_path(
-        &mut domain,
-        &path,
-        report,
-        |domain, to| walk_domain(domain, to, shape),
-        |domain, to| advance_domain(domain, to, shape),
-    );
-    (domain, change)
-}
-
-/// A new mailbox walked along its typical path, as [`typical_domain`] walks a domain.
-fn typical_mailbox(
-    faker: &mut Faker,
-    shape: PayloadShape,
-    now: DateTime<Utc>,
-    report: bool,
-) -> (Mailbox, Option<Change>) {
-    let domain = faker.domain_name();
-    let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
-    let path = MAILBOX.typical_path(&MailboxStatus::Scheduled);
-    let change = walk_path(
-        &mut mailbox,
-        &path,
-        report,
-        |mailbox, to| walk_mailbox(mailbox, to, shape),
-        |mailbox, to| advance_mailbox(mailbox, to, shape),
-    );
-    (mailbox, change)
 }
 
 /// Takes every step of `path`; reports the last one (with `advance`) when `report` is set. The
@@ -126,41 +83,66 @@ pub fn typical_entity(
     shape: PayloadShape,
     now: DateTime<Utc>,
 ) -> Option<(Entity, Change)> {
+    let (entity, change) = walk_typical(event, faker, shape, now, true)?;
+    Some((entity, change.expect("a report was asked for")))
+}
+
+/// [`typical_entity`], with the last step's report only when `report` is set for a domain or a
+/// mailbox (whose report compares the whole entity before and after; a request's costs little
+/// and is always made).
+fn walk_typical(
+    event: &EventType,
+    faker: &mut Faker,
+    shape: PayloadShape,
+    now: DateTime<Utc>,
+    report: bool,
+) -> Option<(Entity, Option<Change>)> {
     Some(match event {
         EventType::DomainStatusChanged => {
-            let (domain, change) = typical_domain(faker, shape, now, true);
-            (Entity::Domain(domain), change.expect("reported"))
+            let mut domain = faker.purchased_domain(None, 1, now);
+            let change = walk_path(
+                &mut domain,
+                &DOMAIN.typical_path(&DomainStatus::RegistrationInProgress),
+                report,
+                |domain, to| walk_domain(domain, to, shape),
+                |domain, to| advance_domain(domain, to, shape),
+            );
+            (Entity::Domain(domain), change)
         }
         EventType::MailboxStatusChanged => {
-            let (mailbox, change) = typical_mailbox(faker, shape, now, true);
-            (Entity::Mailbox(mailbox), change.expect("reported"))
+            let domain = faker.domain_name();
+            let mut mailbox = faker.mailbox(&domain, Platform::Google, now);
+            let change = walk_path(
+                &mut mailbox,
+                &MAILBOX.typical_path(&MailboxStatus::Scheduled),
+                report,
+                |mailbox, to| walk_mailbox(mailbox, to, shape),
+                |mailbox, to| advance_mailbox(mailbox, to, shape),
+            );
+            (Entity::Mailbox(mailbox), change)
         }
         EventType::ConsentRequestStatusChanged => {
             let mut request = faker.consent_request();
-            let mut change = None;
-            for step in REQUEST.typical_path(&RequestStatus::Queued) {
-                change = Some(
-                    advance_consent(&mut request, &step.to).expect("typical steps are allowed"),
-                );
-            }
-            (
-                Entity::ConsentRequest(request),
-                change.expect("the request path has steps"),
-            )
+            let change = REQUEST
+                .typical_path(&RequestStatus::Queued)
+                .into_iter()
+                .map(|step| {
+                    advance_consent(&mut request, &step.to).expect("typical steps are allowed")
+                })
+                .last();
+            (Entity::ConsentRequest(request), change)
         }
         EventType::ClientIdRequestStatusChanged => {
             let domain = faker.domain_name();
             let mut request = faker.client_id_request(&domain);
-            let mut change = None;
-            for step in REQUEST.typical_path(&RequestStatus::Queued) {
-                change = Some(
-                    advance_client_id(&mut request, &step.to).expect("typical steps are allowed"),
-                );
-            }
-            (
-                Entity::ClientIdRequest(request),
-                change.expect("the request path has steps"),
-            )
+            let change = REQUEST
+                .typical_path(&RequestStatus::Queued)
+                .into_iter()
+                .map(|step| {
+                    advance_client_id(&mut request, &step.to).expect("typical steps are allowed")
+                })
+                .last();
+            (Entity::ClientIdRequest(request), change)
         }
         EventType::Other(_) => return None,
     })
