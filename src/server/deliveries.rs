@@ -6,13 +6,16 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::answers::{
+    AttemptView, BulkRedelivery, DeliverySummary, DeliveryView, JournalPage, Redelivered,
+    RedeliveryResult,
+};
 use super::operations::MAX_JOURNAL_PAGE;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::delivery::journal::Filter;
-use crate::delivery::{AttemptOutcome, DeliveryId, DeliveryRecord, DeliveryState};
+use crate::delivery::{AttemptOutcome, AttemptRecord, DeliveryId, DeliveryState};
 
 /// Default page size of `GET /_mock/deliveries`.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -82,22 +85,6 @@ fn normalize(text: &str, field: &str) -> Result<DateTime<Utc>, ApiError> {
         })
 }
 
-fn summary(record: &DeliveryRecord) -> Value {
-    json!({
-        "id": record.id,
-        "event": record.event,
-        "entity_uid": record.entity_uid,
-        "status": record.status,
-        "previous_status": record.previous_status,
-        "target": record.target,
-        "created_at": record.created_at,
-        "state": record.state,
-        "attempts": record.attempts.len(),
-        "last_outcome": record.last_attempt().map(|a| a.outcome),
-        "last_latency_ms": record.last_attempt().map(|a| a.latency_ms),
-    })
-}
-
 async fn list(
     state: web::Data<AppState>,
     query: web::Query<Query>,
@@ -105,12 +92,12 @@ async fn list(
     let filter = query.filter()?;
     let (offset, limit) = query.page()?;
     let (page, total) = state.sender().journal().list(&filter, offset, limit);
-    Ok(HttpResponse::Ok().json(json!({
-        "total": total,
-        "offset": offset,
-        "limit": limit,
-        "deliveries": page.iter().map(summary).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(JournalPage {
+        total,
+        offset,
+        limit,
+        deliveries: page.iter().map(DeliverySummary::from).collect(),
+    }))
 }
 
 async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -120,22 +107,23 @@ async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpR
         .journal()
         .get(&id)
         .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
-    Ok(HttpResponse::Ok().json(record))
+    Ok(HttpResponse::Ok().json(DeliveryView::from(&record)))
 }
 
-async fn redeliver(state: &AppState, id: DeliveryId) -> Result<Value, ApiError> {
+/// One manual attempt of delivery `id`.
+async fn redeliver(state: &AppState, id: &DeliveryId) -> Result<AttemptRecord, ApiError> {
     let record = state
         .sender()
         .journal()
-        .get(&id)
+        .get(id)
         .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
     let subscriber = state.subscriber(state.workspace_of(&record));
     let attempt = state
         .sender()
-        .redeliver(&id, &subscriber)
+        .redeliver(id, &subscriber)
         .await
         .map_err(|_| ApiError::UnknownDelivery(id.to_string()))?;
-    Ok(json!({"delivery_id": id, "attempt": attempt}))
+    Ok(attempt)
 }
 
 async fn redeliver_one(
@@ -143,8 +131,12 @@ async fn redeliver_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
-    let answer = redeliver(&state, DeliveryId(id.into_inner().into())).await?;
-    Ok(HttpResponse::Ok().json(answer))
+    let id = DeliveryId(id.into_inner().into());
+    let attempt = redeliver(&state, &id).await?;
+    Ok(HttpResponse::Ok().json(Redelivered {
+        delivery_id: id.as_str(),
+        attempt: AttemptView::from(&attempt),
+    }))
 }
 
 async fn redeliver_many(
@@ -155,21 +147,28 @@ async fn redeliver_many(
     let filter = body.filter()?;
     let (offset, limit) = body.page()?;
     let (page, matched) = state.sender().journal().list(&filter, offset, limit);
-    let results: Vec<Value> = futures::stream::iter(page.into_iter().map(|r| r.id))
+    let results: Vec<RedeliveryResult> = futures::stream::iter(page.into_iter().map(|r| r.id))
         .map(|id| {
             let state = state.clone();
             async move {
-                match redeliver(&state, id.clone()).await {
-                    Ok(answer) => {
-                        json!({"delivery_id": id, "outcome": answer["attempt"]["outcome"]})
-                    }
-                    Err(error) => json!({"delivery_id": id, "error": error.code()}),
+                match redeliver(&state, &id).await {
+                    Ok(attempt) => RedeliveryResult::Sent {
+                        delivery_id: id,
+                        outcome: attempt.outcome,
+                    },
+                    Err(error) => RedeliveryResult::Failed {
+                        delivery_id: id,
+                        error: error.code(),
+                    },
                 }
             }
         })
         .buffered(REDELIVERY_CONCURRENCY)
         .collect()
         .await;
-    Ok(HttpResponse::Ok()
-        .json(json!({"matched": matched, "redelivered": results.len(), "results": results})))
+    Ok(HttpResponse::Ok().json(BulkRedelivery {
+        matched,
+        redelivered: results.len(),
+        results,
+    }))
 }

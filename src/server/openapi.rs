@@ -22,10 +22,15 @@ use super::operations::{
 };
 use schemars::Schema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::transform::Transform;
 
 use super::answers::{
-    AdvanceAnswer, ClockView, EntityAnswer, Forced, Health, Readiness, ResetAnswer, Triggered,
-    WorldSummary,
+    AdvanceAnswer, BulkRedelivery, ByProfile, ClockView, Connected, Credentials, CredentialsAnswer,
+    DeliveryView, DomainPage, DomainUids, EntityAnswer, Envelope, Forced, Health, JournalPage,
+    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, OUTCOMES,
+    ObservedWorkspace, PageTotals, Paged, PricedRegistration, PublicMailbox, Readiness,
+    Redelivered, RemovalResult, ResetAnswer, RestWorkspace, STATES, Triggered, UidStatus,
+    WebhookSet, WorkspaceList, WorldSummary,
 };
 use crate::contract::{ClientIdRequest, ConsentRequest, EventType, Platform};
 
@@ -36,28 +41,12 @@ const DURATION: &str = "^[1-9][0-9]{0,2}(ms|s|m|h|d)$";
 const DOMAIN: &str = "^[a-z][a-z0-9-]{0,30}[a-z0-9]\\.(com|net|org|io|dev)$";
 /// An http(s) URL with a host.
 const URL: &str = "^https?://[a-z][a-z0-9-]{0,20}(\\.[a-z][a-z0-9-]{0,20}){0,3}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9_-]{0,20}){0,3}$";
-/// Profiles (`Profile`), body layouts (`PayloadShape`), signature schemes
-/// (`SignatureScheme`), delivery states (`DeliveryState`) and attempt outcomes
-/// (`AttemptOutcome`) as the API spells them; a test deserializes each into its type.
+/// Profiles (`Profile`), body layouts (`PayloadShape`) and signature schemes
+/// (`SignatureScheme`) as the API spells them (delivery states and attempt outcomes are
+/// `answers::STATES` and `answers::OUTCOMES`); a test deserializes each into its type.
 const PROFILES: [&str; 2] = ["seed", "current"];
 const SHAPES: [&str; 2] = ["seed", "current"];
 const SCHEMES: [&str; 2] = ["hmac-body", "api-key-sha256"];
-const STATES: [&str; 5] = ["pending", "retrying", "delivered", "rejected", "exhausted"];
-const OUTCOMES: [&str; 13] = [
-    "delivered",
-    "http_4xx",
-    "http_5xx",
-    "redirect_not_followed",
-    "unexpected_status",
-    "timeout",
-    "connect_error",
-    "dns_error",
-    "tls_error",
-    "connection_closed",
-    "invalid_response",
-    "request_error",
-    "interrupted",
-];
 /// Largest clock scale `POST /_mock/clock/scale` takes (documented and enforced).
 pub const MAX_SCALE: f64 = 1e6;
 /// Entity kinds of `/_mock/{kind}/{uid}`.
@@ -412,10 +401,52 @@ fn operation_json(operation: &Operation, generator: &mut SchemaGenerator) -> Val
 }
 
 /// The schema of an operation's success answer, from the type its handler answers with (see
-/// `answers.rs`); any JSON where the answer is not typed (the REST API's answers, whose shapes
-/// follow the profile, and the journal's routes).
+/// `answers.rs`): answers whose shape follows the profile are a `oneOf` of both shapes
+/// (`answers::ByProfile` says why); only `GET /_mock/openapi.json` and `/_mock/subscriber`
+/// are left as any JSON.
 fn answer_schema(generator: &mut SchemaGenerator, method: &str, path: &str) -> Schema {
-    match (method, path) {
+    type Rest<T> = Envelope<T>;
+    let mut schema = match (method, path) {
+        ("POST", "/v1/api/workspaces/webhook") => generator.subschema_for::<Rest<WebhookSet>>(),
+        ("GET", "/v1/api/workspaces/list") => {
+            generator.subschema_for::<ByProfile<
+                Rest<WorkspaceList<RestWorkspace>>,
+                Rest<WorkspaceList<ObservedWorkspace>>,
+            >>()
+        }
+        ("POST", "/v1/api/domains/register") => {
+            generator.subschema_for::<ByProfile<Rest<DomainUids>, Rest<PricedRegistration>>>()
+        }
+        ("POST", "/v1/api/domains/list") => generator
+            .subschema_for::<ByProfile<Rest<DomainPage<Paged>>, Rest<DomainPage<PageTotals>>>>(),
+        ("POST", "/v1/api/domains/remove") => {
+            generator.subschema_for::<ByProfile<Rest<DomainUids>, Rest<RemovalResult>>>()
+        }
+        ("POST", "/v1/api/domains/connect") => generator.subschema_for::<Rest<Connected>>(),
+        ("POST", "/v1/api/domains/nameservers") => generator.subschema_for::<Rest<Nameservers>>(),
+        ("POST", "/v1/api/domains/check-nameservers") => {
+            generator.subschema_for::<Rest<NameserverCheck>>()
+        }
+        ("POST", "/v1/api/mailboxes/buy") => {
+            generator.subschema_for::<Rest<Mailboxes<PublicMailbox>>>()
+        }
+        ("POST", "/v1/api/mailboxes/list") => generator
+            .subschema_for::<ByProfile<Rest<MailboxPage<Paged>>, Rest<MailboxPage<PageTotals>>>>(),
+        ("POST", "/v1/api/mailboxes/status") => {
+            generator.subschema_for::<Rest<Mailboxes<MailboxStatusView>>>()
+        }
+        ("POST", "/v1/api/mailboxes/cancel" | "/v1/api/mailboxes/uncancel") => {
+            generator.subschema_for::<Rest<Mailboxes<UidStatus>>>()
+        }
+        ("GET", "/v1/api/mailboxes/show-credentials") => {
+            generator.subschema_for::<ByProfile<Rest<CredentialsAnswer>, Rest<Credentials>>>()
+        }
+        ("GET", "/_mock/deliveries") => generator.subschema_for::<JournalPage<'static>>(),
+        ("GET", "/_mock/deliveries/{id}") => generator.subschema_for::<DeliveryView<'static>>(),
+        ("POST", "/_mock/deliveries/{id}/redeliver") => {
+            generator.subschema_for::<Redelivered<'static>>()
+        }
+        ("POST", "/_mock/deliveries/redeliver") => generator.subschema_for::<BulkRedelivery>(),
         ("GET", "/_mock/health") => generator.subschema_for::<Health>(),
         ("GET", "/_mock/ready") => generator.subschema_for::<Readiness>(),
         ("GET", "/_mock/clock")
@@ -431,15 +462,30 @@ fn answer_schema(generator: &mut SchemaGenerator, method: &str, path: &str) -> S
         ("GET", "/_mock/{kind}/{uid}") => generator.subschema_for::<EntityAnswer>(),
         ("POST", "/_mock/{kind}/{uid}/transition") => generator.subschema_for::<Forced>(),
         _ => Schema::default(),
+    };
+    schemars::transform::RecursiveTransform(closed).transform(&mut schema);
+    schema
+}
+
+/// Closes every object schema that lists its properties and says nothing of others
+/// (`additionalProperties: false`): every answer is a fixed set of fields, so a field the
+/// document does not describe, or one that goes missing, fails validation.
+fn closed(schema: &mut Schema) {
+    if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+        schema.insert("additionalProperties".into(), false.into());
     }
 }
 
 /// Generates answer schemas with their shared definitions under `#/components/schemas`.
 fn answer_generator() -> SchemaGenerator {
     SchemaSettings::draft2020_12()
+        .for_serialize()
         .with(|settings| {
             settings.definitions_path = "/components/schemas".into();
             settings.meta_schema = None;
+            settings
+                .transforms
+                .push(Box::new(schemars::transform::RecursiveTransform(closed)));
         })
         .into_generator()
 }

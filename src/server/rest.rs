@@ -15,15 +15,21 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use super::answers::{
+    ByProfile, Connected, Credentials, CredentialsAnswer, DomainPage, DomainUids, Envelope,
+    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, ObservedWorkspace,
+    Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal, RemovalResult, Removed,
+    RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
+};
 use super::operations::{DEFAULT_PAGE_SIZE, MAX_BATCH, MAX_PAGE_SIZE};
 use super::problem::{ApiError, RestError};
 use super::state::{AppState, Change};
 use super::subscriber::parse_url;
-use crate::contract::{Entity, PayloadShape, Platform, Secret};
+use crate::contract::{Domain, Entity, Mailbox, PayloadShape, Platform, Secret};
 use crate::model::fake::INBOXKIT_NAMESERVERS;
 use crate::model::world::{EntityKind, EntityRef, MailboxOrder, World, WorldError};
 use crate::simulation::simulator::ActionError;
@@ -115,12 +121,9 @@ fn same(presented: &str, key: &Secret) -> bool {
     presented.as_bytes().ct_eq(key.expose().as_bytes()).into()
 }
 
-fn ok(message: &str, mut fields: Value) -> HttpResponse {
-    let mut body = json!({"error": false, "message": message});
-    if let (Some(body), Some(fields)) = (body.as_object_mut(), fields.as_object_mut()) {
-        body.append(fields);
-    }
-    HttpResponse::Ok().json(body)
+/// A 200 with `answer` as its JSON body.
+fn ok(answer: impl Serialize) -> HttpResponse {
+    HttpResponse::Ok().json(answer)
 }
 
 fn check_batch(len: usize, what: &str) -> Result<(), RestError> {
@@ -134,15 +137,18 @@ fn check_batch(len: usize, what: &str) -> Result<(), RestError> {
     }
 }
 
-fn workspace_json(world: &World, index: usize) -> Value {
+fn workspace(world: &World, index: usize) -> RestWorkspace {
     let ws = &world.workspaces()[index];
-    json!({"uid": ws.id, "name": ws.name, "webhook_url": ws.webhook_url.as_ref().map(|u| u.as_str())})
+    RestWorkspace {
+        uid: ws.id.clone(),
+        name: ws.name.clone(),
+        webhook_url: ws.webhook_url.as_ref().map(|u| u.as_str().to_owned()),
+    }
 }
 
 /// A workspace as `workspaces/list` answers it under the `current` shape: with its team and
 /// its domain counts (live answers carry both; the count names are chosen).
-fn workspace_observed(world: &World, index: usize) -> Value {
-    let mut value = workspace_json(world, index);
+fn workspace_observed(world: &World, index: usize) -> ObservedWorkspace {
     let workspace = u16::try_from(index).unwrap_or(u16::MAX);
     let (mut domains, mut active) = (0usize, 0usize);
     for domain in world.list(EntityKind::Domain, workspace) {
@@ -155,15 +161,15 @@ fn workspace_observed(world: &World, index: usize) -> Value {
             _ => domains += 1,
         }
     }
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "team".into(),
-            json!({"uid": world.team().id, "name": world.team().name}),
-        );
-        map.insert("domains_count".into(), json!(domains));
-        map.insert("active_domains_count".into(), json!(active));
+    ObservedWorkspace {
+        workspace: self::workspace(world, index),
+        team: RestTeam {
+            uid: world.team().id.clone(),
+            name: world.team().name.clone(),
+        },
+        domains_count: domains,
+        active_domains_count: active,
     }
-    value
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,33 +199,37 @@ async fn set_webhook(
             if !change.set_webhook(index, url, secret) {
                 return Err(unknown());
             }
-            Ok(workspace_json(change.world(), usize::from(index)))
+            Ok(workspace(change.world(), usize::from(index)))
         })
         .await?
         .value;
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Webhook URL updated successfully",
-        json!({"workspace": view}),
-    ))
+        WebhookSet { workspace: view },
+    )))
 }
 
 async fn list_workspaces(_: Caller, state: web::Data<AppState>) -> HttpResponse {
-    let observed = state.shape() == PayloadShape::Current;
-    let workspaces: Vec<Value> = state.with_world(|w| {
-        (0..w.workspaces().len())
-            .map(|i| {
-                if observed {
-                    workspace_observed(w, i)
-                } else {
-                    workspace_json(w, i)
-                }
-            })
-            .collect()
+    let message = "Workspaces retrieved successfully";
+    let shape = state.shape();
+    let answer = state.with_world(|w| {
+        let all = 0..w.workspaces().len();
+        match shape {
+            PayloadShape::Seed => ByProfile::Seed(Envelope::new(
+                message,
+                WorkspaceList {
+                    workspaces: all.map(|i| workspace(w, i)).collect(),
+                },
+            )),
+            PayloadShape::Current => ByProfile::Current(Envelope::new(
+                message,
+                WorkspaceList {
+                    workspaces: all.map(|i| workspace_observed(w, i)).collect(),
+                },
+            )),
+        }
     });
-    ok(
-        "Workspaces retrieved successfully",
-        json!({"workspaces": workspaces}),
-    )
+    ok(answer)
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,17 +298,21 @@ async fn register_domains(
         .iter()
         .map(|d| u32::from(d.registration_years))
         .sum();
-    let fields = if shape == PayloadShape::Current {
-        json!({
-            "domain_uids": uids,
-            "domains_count": uids.len(),
-            "total_cost": f64::from(years) * DOMAIN_YEAR_PRICE,
-            "payment_type": "wallet",
-        })
-    } else {
-        json!({"domain_uids": uids})
-    };
-    Ok(ok("Domain registration started", fields))
+    let message = "Domain registration started";
+    Ok(ok(match shape {
+        PayloadShape::Seed => {
+            ByProfile::Seed(Envelope::new(message, DomainUids { domain_uids: uids }))
+        }
+        PayloadShape::Current => ByProfile::Current(Envelope::new(
+            message,
+            PricedRegistration {
+                domains_count: uids.len(),
+                domain_uids: uids,
+                total_cost: f64::from(years) * DOMAIN_YEAR_PRICE,
+                payment_type: PaymentType::Wallet,
+            },
+        )),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,11 +353,17 @@ async fn connect_domains(
         })
         .await?
         .value;
-    let uids: Vec<Value> = created.iter().map(|d| d["uid"].clone()).collect();
-    Ok(ok(
+    let domains = created
+        .into_iter()
+        .map(as_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok(Envelope::new(
         "Domains added; get their nameservers to connect them",
-        json!({"domain_uids": uids, "domains": created}),
-    ))
+        Connected {
+            domain_uids: domains.iter().map(|d| d.uid.clone()).collect(),
+            domains,
+        },
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,7 +384,7 @@ async fn act_on_domain(
     state: &AppState,
     uid: &str,
     act: impl FnOnce(&mut Change<'_>, EntityRef) -> Result<(), ActionError>,
-) -> Result<Value, RestError> {
+) -> Result<Domain, RestError> {
     let changed = state
         .change(|change| {
             let domain = one_domain(change.world(), caller, uid)?;
@@ -372,7 +392,7 @@ async fn act_on_domain(
             Ok::<_, RestError>(shown(change, domain))
         })
         .await?;
-    Ok(changed.value)
+    as_domain(changed.value)
 }
 
 /// "Get nameservers for domain connection": issues InboxKit's nameservers for a connected
@@ -386,10 +406,13 @@ async fn domain_nameservers(
         change.issue_nameservers(domain)
     })
     .await?;
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Nameservers retrieved successfully",
-        json!({"nameservers": INBOXKIT_NAMESERVERS, "domain": domain}),
-    ))
+        Nameservers {
+            nameservers: INBOXKIT_NAMESERVERS.to_vec(),
+            domain,
+        },
+    )))
 }
 
 /// "Check nameservers propagation": the customer pointed the domain at the nameservers
@@ -405,17 +428,17 @@ async fn check_nameservers(
     })
     .await?;
     let propagated = matches!(
-        domain["dns_propagation_status"].as_str(),
-        Some("completed" | "propagated")
+        domain.dns_propagation_status.as_str(),
+        "completed" | "propagated"
     );
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Nameserver propagation checked",
-        json!({
-            "propagated": propagated,
-            "dns_propagation_status": domain["dns_propagation_status"],
-            "domain": domain,
-        }),
-    ))
+        NameserverCheck {
+            propagated,
+            dns_propagation_status: domain.dns_propagation_status.clone(),
+            domain,
+        },
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -429,9 +452,6 @@ struct ListBody {
     /// Mailbox lists only: just this domain's mailboxes.
     #[serde(default)]
     domain_name: Option<String>,
-    /// Answer in the shape integrators observe (set from the profile, not the body).
-    #[serde(skip)]
-    observed: bool,
 }
 
 /// One page of entities of `kind` in the caller's workspace, `deleted` ones left out.
@@ -440,7 +460,7 @@ fn page(
     kind: EntityKind,
     caller: Caller,
     body: &ListBody,
-) -> Result<(Vec<EntityRef>, Value), RestError> {
+) -> Result<(Vec<EntityRef>, Pagination), RestError> {
     let page = body.page.unwrap_or(1).max(1);
     let limit = body.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
@@ -477,10 +497,11 @@ fn page(
         }
         total += 1;
     }
-    let pagination = if body.observed {
-        json!({"total": total, "pages": total.div_ceil(limit), "current_page": page, "limit": limit})
-    } else {
-        json!({"pagination": {"page": page, "limit": limit, "total": total, "total_pages": total.div_ceil(limit)}})
+    let pagination = Pagination {
+        page,
+        limit,
+        total,
+        total_pages: total.div_ceil(limit),
     };
     Ok((items, pagination))
 }
@@ -490,64 +511,73 @@ async fn list_domains(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
-    let mut body = body.into_inner();
-    body.observed = state.shape() == PayloadShape::Current;
-    list(
-        caller,
-        &state,
-        &body,
-        EntityKind::Domain,
-        "domains",
-        "Domains retrieved successfully",
-    )
+    let (domains, pagination) = list(caller, &state, &body, EntityKind::Domain)?;
+    let domains = domains
+        .into_iter()
+        .map(as_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    let message = "Domains retrieved successfully";
+    Ok(ok(match state.shape() {
+        PayloadShape::Seed => ByProfile::Seed(Envelope::new(
+            message,
+            DomainPage {
+                domains,
+                paging: pagination.seed(),
+            },
+        )),
+        PayloadShape::Current => ByProfile::Current(Envelope::new(
+            message,
+            DomainPage {
+                domains,
+                paging: pagination.current(),
+            },
+        )),
+    }))
 }
 
-/// One page of a caller's entities of `kind`, answered under `key` with the pagination block.
+/// One page of a caller's entities of `kind`, in the profile's spelling, and where it is.
 fn list(
     caller: Caller,
     state: &AppState,
     body: &ListBody,
     kind: EntityKind,
-    key: &str,
-    message: &str,
-) -> Result<HttpResponse, RestError> {
+) -> Result<(Vec<Entity>, Pagination), RestError> {
     let shape = state.shape();
-    let (entities, mut paging) = state.with_world(|world| {
-        let (items, paging) = page(world, kind, caller, body)?;
+    state.with_world(|world| {
+        let (items, pagination) = page(world, kind, caller, body)?;
         let entities = items
             .into_iter()
-            .map(|e| entity_json(world.entity(e), false, shape))
-            .collect::<Vec<_>>();
-        Ok::<_, RestError>((entities, paging))
-    })?;
-    let mut fields = json!({key: entities});
-    if let (Some(fields), Some(paging)) = (fields.as_object_mut(), paging.as_object_mut()) {
-        fields.append(paging);
-    }
-    Ok(ok(message, fields))
+            .map(|e| for_shape_of(world.entity(e), shape))
+            .collect();
+        Ok((entities, pagination))
+    })
 }
 
-/// An entity as a change left it, as the REST API shows it (no credentials).
-fn shown(change: &Change<'_>, entity: EntityRef) -> Value {
-    entity_json(change.world().entity(entity), false, change.shape())
+/// An entity as a change left it, in the profile's spelling.
+fn shown(change: &Change<'_>, entity: EntityRef) -> Entity {
+    for_shape_of(change.world().entity(entity), change.shape())
 }
 
-/// An entity as JSON in the profile's spelling; mailbox credentials only when asked for.
-fn entity_json(mut entity: Entity, credentials: bool, shape: PayloadShape) -> Value {
+/// `entity` in the spelling of `shape`.
+fn for_shape_of(mut entity: Entity, shape: PayloadShape) -> Entity {
     for_shape(&mut entity, shape);
-    let mut value = match entity {
-        Entity::Domain(d) => serde_json::to_value(d),
-        Entity::Mailbox(m) => serde_json::to_value(m),
-        Entity::ConsentRequest(c) => serde_json::to_value(c),
-        Entity::ClientIdRequest(c) => serde_json::to_value(c),
+    entity
+}
+
+/// The domain a domain uid resolved to.
+fn as_domain(entity: Entity) -> Result<Domain, RestError> {
+    match entity {
+        Entity::Domain(domain) => Ok(domain),
+        _ => Err(ApiError::Internal("a domain uid resolved to another kind".into()).into()),
     }
-    .unwrap_or(Value::Null);
-    if !credentials && let Some(map) = value.as_object_mut() {
-        for field in ["password", "app_password", "secret"] {
-            map.remove(field);
-        }
+}
+
+/// The mailbox a mailbox uid resolved to.
+fn as_mailbox(entity: Entity) -> Result<Mailbox, RestError> {
+    match entity {
+        Entity::Mailbox(mailbox) => Ok(mailbox),
+        _ => Err(ApiError::Internal("a mailbox uid resolved to another kind".into()).into()),
     }
-    value
 }
 
 #[derive(Debug, Deserialize)]
@@ -603,12 +633,12 @@ async fn remove_domains(
                 let previous = change.world().status(*domain);
                 change.transition(*domain, "deleted")?;
                 let world = change.world();
-                deleted.push(json!({
-                    "name": world.label(*domain),
-                    "uid": world.uid(*domain),
-                    "previous_status": previous,
-                    "new_status": world.status(*domain),
-                }));
+                deleted.push(Removed {
+                    name: world.label(*domain).to_string(),
+                    uid: world.uid(*domain),
+                    previous_status: previous.to_owned(),
+                    new_status: world.status(*domain).to_owned(),
+                });
             }
             let uids = domains
                 .iter()
@@ -618,14 +648,18 @@ async fn remove_domains(
         })
         .await?
         .value;
-    Ok(if shape == PayloadShape::Current {
-        ok(
+    Ok(ok(match shape {
+        PayloadShape::Seed => ByProfile::Seed(Envelope::new(
+            "Domains removed successfully",
+            DomainUids { domain_uids: uids },
+        )),
+        PayloadShape::Current => ByProfile::Current(Envelope::new(
             "Domains scheduled for deletion",
-            json!({"result": {"deleted": deleted}}),
-        )
-    } else {
-        ok("Domains removed successfully", json!({"domain_uids": uids}))
-    })
+            RemovalResult {
+                result: Removal { deleted },
+            },
+        )),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -685,10 +719,14 @@ async fn buy_mailboxes(
         })
         .await?
         .value;
-    Ok(ok(
+    let mailboxes = mailboxes
+        .into_iter()
+        .map(|m| as_mailbox(m).map(PublicMailbox))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok(Envelope::new(
         "Mailboxes purchased successfully",
-        json!({"mailboxes": mailboxes}),
-    ))
+        Mailboxes { mailboxes },
+    )))
 }
 
 async fn list_mailboxes(
@@ -696,16 +734,28 @@ async fn list_mailboxes(
     state: web::Data<AppState>,
     body: web::Json<ListBody>,
 ) -> Result<HttpResponse, RestError> {
-    let mut body = body.into_inner();
-    body.observed = state.shape() == PayloadShape::Current;
-    list(
-        caller,
-        &state,
-        &body,
-        EntityKind::Mailbox,
-        "mailboxes",
-        "Mailboxes retrieved successfully",
-    )
+    let (mailboxes, pagination) = list(caller, &state, &body, EntityKind::Mailbox)?;
+    let mailboxes = mailboxes
+        .into_iter()
+        .map(|m| as_mailbox(m).map(PublicMailbox))
+        .collect::<Result<Vec<_>, _>>()?;
+    let message = "Mailboxes retrieved successfully";
+    Ok(ok(match state.shape() {
+        PayloadShape::Seed => ByProfile::Seed(Envelope::new(
+            message,
+            MailboxPage {
+                mailboxes,
+                paging: pagination.seed(),
+            },
+        )),
+        PayloadShape::Current => ByProfile::Current(Envelope::new(
+            message,
+            MailboxPage {
+                mailboxes,
+                paging: pagination.current(),
+            },
+        )),
+    }))
 }
 
 async fn mailbox_status(
@@ -713,24 +763,18 @@ async fn mailbox_status(
     state: web::Data<AppState>,
     body: web::Json<Uids>,
 ) -> Result<HttpResponse, RestError> {
-    let shape = state.shape();
     let statuses = state.with_world(|world| {
-        let statuses = resolve(world, EntityKind::Mailbox, caller, &body.uids)?
+        resolve(world, EntityKind::Mailbox, caller, &body.uids)?
             .into_iter()
-            .map(|m| match world.entity(m) {
-                Entity::Mailbox(m) => json!({
-                    "uid": m.uid, "email": m.email, "status": m.status, "previous_status": m.previous_status,
-                    "mailbox_cancellation_status": m.mailbox_cancellation_status,
-                }),
-                other => entity_json(other, false, shape),
-            })
-            .collect::<Vec<_>>();
-        Ok::<_, RestError>(statuses)
+            .map(|m| as_mailbox(world.entity(m)).map(MailboxStatusView::from))
+            .collect::<Result<Vec<_>, RestError>>()
     })?;
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Mailbox statuses retrieved successfully",
-        json!({"mailboxes": statuses}),
-    ))
+        Mailboxes {
+            mailboxes: statuses,
+        },
+    )))
 }
 
 async fn cancel_mailboxes(
@@ -753,17 +797,22 @@ async fn cancel_mailboxes(
         })
         .await?
         .value;
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Mailbox cancellation requested",
-        json!({"mailboxes": statuses}),
-    ))
+        Mailboxes {
+            mailboxes: statuses,
+        },
+    )))
 }
 
 /// `{"uid", "status"}` of each entity, as the cancel calls answer.
-fn uid_statuses(world: &World, entities: &[EntityRef]) -> Vec<Value> {
+fn uid_statuses(world: &World, entities: &[EntityRef]) -> Vec<UidStatus> {
     entities
         .iter()
-        .map(|e| json!({"uid": world.uid(*e), "status": world.status(*e)}))
+        .map(|e| UidStatus {
+            uid: world.uid(*e),
+            status: world.status(*e).to_owned(),
+        })
         .collect()
 }
 
@@ -803,10 +852,12 @@ async fn uncancel_mailboxes(
         })
         .await?
         .value;
-    Ok(ok(
+    Ok(ok(Envelope::new(
         "Mailbox cancellation withdrawn",
-        json!({"mailboxes": statuses}),
-    ))
+        Mailboxes {
+            mailboxes: statuses,
+        },
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -828,9 +879,7 @@ async fn show_credentials(
         )?;
         Ok::<_, RestError>(world.entity(found[0]))
     })?;
-    let Entity::Mailbox(m) = mailbox else {
-        return Err(ApiError::Internal("a mailbox uid resolved to another kind".into()).into());
-    };
+    let m = as_mailbox(mailbox)?;
     if m.password.is_none() {
         return Err(ApiError::Conflict(format!(
             "the mailbox `{}` is `{}`: its credentials exist once it is provisioned (`active`)",
@@ -838,16 +887,19 @@ async fn show_credentials(
         ))
         .into());
     }
-    let credentials = json!({
-        "uid": m.uid, "email": m.email, "password": m.password, "app_password": m.app_password, "secret": m.secret,
-    });
-    Ok(ok(
-        "Credentials retrieved successfully",
-        if state.shape() == PayloadShape::Current {
-            // Flat, as integrators captured it.
-            credentials
-        } else {
-            json!({"credentials": credentials})
-        },
-    ))
+    let credentials = Credentials {
+        uid: m.uid,
+        email: m.email,
+        password: m.password,
+        app_password: m.app_password,
+        secret: m.secret,
+    };
+    let message = "Credentials retrieved successfully";
+    Ok(ok(match state.shape() {
+        PayloadShape::Seed => {
+            ByProfile::Seed(Envelope::new(message, CredentialsAnswer { credentials }))
+        }
+        // Flat, as integrators captured it.
+        PayloadShape::Current => ByProfile::Current(Envelope::new(message, credentials)),
+    }))
 }

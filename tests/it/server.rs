@@ -1,5 +1,6 @@
 //! `serve` over real loopback HTTP: the REST API, the control API, lifecycles on a paused clock.
 
+mod answers;
 mod control;
 mod intake;
 mod lifecycle;
