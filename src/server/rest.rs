@@ -9,6 +9,8 @@
 //! shapes integrators captured from the live service (top-level paging, register totals, flat
 //! credentials, removal results, `{"code":401,...}`, workspaces with their team and domain
 //! counts); under `seed` they keep the mock's earlier shapes (the seed page shows none).
+//! Every success answer is a type of `answers/rest.rs` (both shapes in a `ByProfile`), which the
+//! OpenAPI document describes.
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
@@ -137,7 +139,7 @@ fn check_batch(len: usize, what: &str) -> Result<(), RestError> {
     }
 }
 
-fn workspace(world: &World, index: usize) -> RestWorkspace {
+fn workspace_view(world: &World, index: usize) -> RestWorkspace {
     let ws = &world.workspaces()[index];
     RestWorkspace {
         uid: ws.id.clone(),
@@ -162,7 +164,7 @@ fn workspace_observed(world: &World, index: usize) -> ObservedWorkspace {
         }
     }
     ObservedWorkspace {
-        workspace: self::workspace(world, index),
+        workspace: workspace_view(world, index),
         team: RestTeam {
             uid: world.team().id.clone(),
             name: world.team().name.clone(),
@@ -199,7 +201,7 @@ async fn set_webhook(
             if !change.set_webhook(index, url, secret) {
                 return Err(unknown());
             }
-            Ok(workspace(change.world(), usize::from(index)))
+            Ok(workspace_view(change.world(), usize::from(index)))
         })
         .await?
         .value;
@@ -218,7 +220,7 @@ async fn list_workspaces(_: Caller, state: web::Data<AppState>) -> HttpResponse 
             PayloadShape::Seed => ByProfile::Seed(Envelope::new(
                 message,
                 WorkspaceList {
-                    workspaces: all.map(|i| workspace(w, i)).collect(),
+                    workspaces: all.map(|i| workspace_view(w, i)).collect(),
                 },
             )),
             PayloadShape::Current => ByProfile::Current(Envelope::new(

@@ -61,7 +61,6 @@ async fn every_route(profile: &str) -> usize {
     let mut checked = 0;
     let mut rest = async |method: &str, path: &str, body: Option<Value>| {
         let answer = mock.rest(method, path, body).await;
-        dump(profile, method, path, &answer.body);
         let template = path.split('?').next().unwrap();
         check(
             &document,
@@ -145,7 +144,6 @@ async fn every_route(profile: &str) -> usize {
 
     let mut control = async |method: &str, path: &str, template: &str, body: Option<Value>| {
         let answer = mock.control(method, path, body).await;
-        dump(profile, method, path, &answer.body);
         check(
             &document,
             method,
@@ -196,16 +194,4 @@ async fn every_rest_and_journal_answer_matches_the_served_document_under_both_pr
     // 14 REST routes and 4 journal routes (one twice).
     assert_eq!(every_route("seed").await, 19);
     assert_eq!(every_route("current").await, 19);
-}
-
-fn dump(profile: &str, method: &str, path: &str, body: &Value) {
-    if let Ok(file) = std::env::var("ANSWERS_DUMP") {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file)
-            .unwrap();
-        writeln!(f, "{profile} {method} {path} {body}").unwrap();
-    }
 }
