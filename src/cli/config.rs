@@ -304,7 +304,8 @@ mod tests {
 
     #[test]
     fn switches_lists_and_required_options_can_come_from_the_file() {
-        let config = "[serve]\npaused = true\nfailure = [\"dkim_setup_failed=0.5\"]\n\
+        let config = "[serve]\npaused = true\n\
+                      failure = [\"dkim_setup_failed=0.5\", \"payment_declined=1\"]\n\
                       [send]\nto = \"http://127.0.0.1:9/hook\"\n";
         let serve = format!(
             "{:?}",
@@ -312,7 +313,7 @@ mod tests {
         );
         assert!(serve.contains("paused: true"), "{serve}");
         assert!(
-            serve.contains(r#"failures: ["dkim_setup_failed=0.5"]"#),
+            serve.contains(r#"failures: ["dkim_setup_failed=0.5", "payment_declined=1"]"#),
             "{serve}"
         );
         let send = format!(

@@ -212,6 +212,12 @@ mod tests {
             signer.sign(b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
+        // Every byte is signed, whitespace included (a captured body often ends in a newline):
+        // printf '{"event":"domain.status_changed"}\n' | openssl dgst -sha256 -hmac "It's a Secret to Everybody"
+        assert_eq!(
+            signer.sign(b"{\"event\":\"domain.status_changed\"}\n"),
+            "sha256=502cb83508f38ea585500e8ec9916f597e8b2116bc3c27bb3baf04d64bd5903d"
+        );
     }
 
     #[test]
