@@ -4,6 +4,7 @@
 //! phases) goes through [`parse`], so no later arithmetic on instants can overflow: the longest
 //! accepted duration, added to the latest instant the clock reaches, still fits a `DateTime`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -50,9 +51,13 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
 
 /// The latest instant the mock represents: timestamps keep four-digit years.
 pub fn latest_instant() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999Z")
-        .expect("a valid RFC 3339 instant")
-        .to_utc()
+    // Built once: every reading of the clock saturates at it.
+    static LATEST: LazyLock<DateTime<Utc>> = LazyLock::new(|| {
+        DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999Z")
+            .expect("a valid RFC 3339 instant")
+            .to_utc()
+    });
+    *LATEST
 }
 
 /// `at + by`, or [`latest_instant`] when that would be later (or overflow).
