@@ -1,6 +1,6 @@
-//! Every JSON success answer as a type: the handlers build these, serde writes them, and the
-//! OpenAPI document describes them from the same types (`schemars`, serialize contract), so what
-//! is served and what is documented cannot drift. The document closes every answer object
+//! Every JSON success answer (and the `current` profile's 401) as a type: the handlers build
+//! these, serde writes them, and the OpenAPI document describes them from the same types
+//! (`schemars`, serialize contract), so what is served and what is documented cannot drift. The document closes every answer object
 //! (`additionalProperties: false`), so a field added to or left out of an answer fails
 //! `tests/it/server/answers.rs` and Schemathesis (`.ci/schemathesis`) alike.
 //!
@@ -26,7 +26,8 @@ pub use journal::{
 pub(crate) use journal::{OUTCOMES, STATES};
 pub use rest::{
     ByProfile, Connected, Credentials, CredentialsAnswer, DomainPage, DomainUids, Envelope,
-    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, ObservedWorkspace,
-    PageTotals, Paged, Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal,
-    RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
+    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers,
+    ObservedWorkspace, PageTotals, Paged, Pagination, PaymentType, PricedRegistration,
+    PublicMailbox, Removal, RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet,
+    WorkspaceList,
 };

@@ -26,13 +26,13 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::transform::Transform;
 
 use super::answers::{
-    AdvanceAnswer, ApiDocument, BulkRedelivery, ByProfile, ClockView, Connected, Credentials, CredentialsAnswer,
-    DeliveryView, DomainPage, DomainUids, EntityAnswer, Envelope, Forced, Health, JournalPage,
-    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, OUTCOMES,
-    ObservedWorkspace, PageTotals, Paged, PricedRegistration, PublicMailbox, Readiness,
-    Redelivered, RemovalResult, ResetAnswer, RestWorkspace, STATES, SubscriberView, Triggered,
-    UidStatus,
-    WebhookSet, WorkspaceList, WorldSummary,
+    AdvanceAnswer, ApiDocument, BulkRedelivery, ByProfile, ClockView, Connected, Credentials,
+    CredentialsAnswer, DeliveryView, DomainPage, DomainUids, EntityAnswer, Envelope, Forced,
+    Health, JournalPage, LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes,
+    NameserverCheck, Nameservers, OUTCOMES, ObservedWorkspace, PageTotals, Paged,
+    PricedRegistration, PublicMailbox, Readiness, Redelivered, RemovalResult, ResetAnswer,
+    RestWorkspace, STATES, SubscriberView, Triggered, UidStatus, WebhookSet, WorkspaceList,
+    WorldSummary,
 };
 use crate::contract::{ClientIdRequest, ConsentRequest, EventType, Platform};
 
@@ -806,7 +806,11 @@ mod tests {
                 Answer::Prometheus => None,
             })
             .collect();
-        assert_eq!(untyped, Vec::<String>::new(), "answers described as any JSON");
+        assert_eq!(
+            untyped,
+            Vec::<String>::new(),
+            "answers described as any JSON"
+        );
         let schemas = document["components"]["schemas"].as_object().unwrap();
         for (name, schema) in schemas {
             if schema.get("properties").is_some()

@@ -22,10 +22,9 @@ use subtle::ConstantTimeEq;
 
 use super::answers::{
     ByProfile, Connected, Credentials, CredentialsAnswer, DomainPage, DomainUids, Envelope,
-    LiveUnauthorized,
-    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, ObservedWorkspace,
-    Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal, RemovalResult, Removed,
-    RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
+    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers,
+    ObservedWorkspace, Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal,
+    RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
 };
 use super::operations::{DEFAULT_PAGE_SIZE, MAX_BATCH, MAX_PAGE_SIZE};
 use super::problem::{ApiError, RestError};
@@ -83,8 +82,8 @@ impl FromRequest for Caller {
                 .is_some_and(|state| state.shape() == PayloadShape::Current);
             if current && matches!(error.0, ApiError::Unauthorized) {
                 // The live service's 401, as integrators captured it.
-                let answer = HttpResponse::Unauthorized()
-                    .json(LiveUnauthorized::new(error.0.to_string()));
+                let answer =
+                    HttpResponse::Unauthorized().json(LiveUnauthorized::new(error.0.to_string()));
                 actix_web::error::InternalError::from_response(error, answer).into()
             } else {
                 error.into()

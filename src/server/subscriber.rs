@@ -324,8 +324,10 @@ mod tests {
             )
         );
         s.apply(
-            serde_json::from_value(json!({"profile": "current", "url": "http://127.0.0.1:9/hook",
-                "retry_delays": "1s,2m", "mock_headers": false}))
+            serde_json::from_value(
+                json!({"profile": "current", "url": "http://127.0.0.1:9/hook",
+                "retry_delays": "1s,2m", "mock_headers": false}),
+            )
             .unwrap(),
         )
         .unwrap();

@@ -187,7 +187,7 @@ pub struct SubscriberView {
     pub auth_token: Option<Redacted>,
     /// Subscriber deadline (simulated time), e.g. `10s`.
     pub timeout: String,
-    /// Delays before each retry (simulated time), e.g. `["10s", "30s", "60s"]`.
+    /// Delays before each retry (simulated time), e.g. `["10s", "30s", "1m"]`.
     pub retry_delays: Vec<String>,
     /// Whether the mock-only `X-InboxKit-Mock-*` headers are added.
     pub mock_headers: bool,
