@@ -127,7 +127,7 @@ fn uid_list() -> Value {
 fn list_body() -> Value {
     object(
         json!({
-            "page": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             "keyword": {"type": "string"},
             "domain_name": {"type": "string", "description": "Mailbox lists only."},
