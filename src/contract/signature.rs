@@ -3,6 +3,7 @@
 //! HMAC-of-the-body scheme is this project's reading of the seed page (see the README).
 
 use hmac::{Hmac, KeyInit, Mac};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -11,7 +12,7 @@ use subtle::ConstantTimeEq;
 pub const SIGNATURE_PREFIX: &str = "sha256=";
 
 /// How the signature is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureScheme {

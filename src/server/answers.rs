@@ -1,11 +1,13 @@
-//! Every JSON success answer as a type: the handlers build these, serde writes them, and the
-//! OpenAPI document describes them from the same types (`schemars`, serialize contract), so what
-//! is served and what is documented cannot drift. The document closes every answer object
+//! Every JSON success answer (and the `current` profile's 401) as a type: the handlers build
+//! these, serde writes them, and the OpenAPI document describes them from the same types
+//! (`schemars`, serialize contract), so what is served and what is documented cannot drift. The document closes every answer object
 //! (`additionalProperties: false`), so a field added to or left out of an answer fails
 //! `tests/it/server/answers.rs` and Schemathesis (`.ci/schemathesis`) alike.
 //!
-//! - `control.rs`: the control API (`/_mock`: clock, triggers, world, entities);
-//! - `rest.rs`: the mock InboxKit REST API (`/v1/api`), in InboxKit's envelope, per profile;
+//! - `control.rs`: the control API (`/_mock`: clock, triggers, world, entities, subscriber
+//!   settings, the document);
+//! - `rest.rs`: the mock InboxKit REST API (`/v1/api`), in InboxKit's envelope, per profile,
+//!   and the live service's 401;
 //! - `journal.rs`: the delivery journal (`/_mock/deliveries`), as views of its records.
 
 mod control;
@@ -13,8 +15,9 @@ mod journal;
 mod rest;
 
 pub use control::{
-    AdvanceAnswer, ClockView, EntityAnswer, Forced, Health, Liveness, Opened, Readiness,
-    ReadyStatus, ResetAnswer, TeamView, Triggered, WorkspaceView, WorldSummary,
+    AdvanceAnswer, ApiDocument, ClockView, EntityAnswer, Forced, Health, Liveness, Opened,
+    Readiness, ReadyStatus, Redacted, ResetAnswer, SubscriberView, TeamView, Triggered,
+    WorkspaceView, WorldSummary,
 };
 pub use journal::{
     AttemptView, BulkRedelivery, DeliverySummary, DeliveryView, JournalPage, Redelivered,
@@ -23,7 +26,8 @@ pub use journal::{
 pub(crate) use journal::{OUTCOMES, STATES};
 pub use rest::{
     ByProfile, Connected, Credentials, CredentialsAnswer, DomainPage, DomainUids, Envelope,
-    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, ObservedWorkspace,
-    PageTotals, Paged, Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal,
-    RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
+    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers,
+    ObservedWorkspace, PageTotals, Paged, Pagination, PaymentType, PricedRegistration,
+    PublicMailbox, Removal, RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet,
+    WorkspaceList,
 };

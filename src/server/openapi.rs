@@ -11,7 +11,8 @@
 //! where the server refuses unknown fields); enums come from the vocabularies' own lists where
 //! they have one, and a test deserializes every other documented value into the real type.
 //! Errors are documented per API: RFC 7807 `application/problem+json` on `/_mock`, InboxKit's
-//! `{"error": true, "message": ...}` as `application/json` on `/v1/api`. Schemathesis runs
+//! `{"error": true, "message": ...}` as `application/json` on `/v1/api`, where a 401 is either
+//! that or, under the `current` profile, the live service's `{"code": 401, ...}`. Schemathesis runs
 //! against a live server in CI (`.ci/schemathesis`).
 
 use actix_web::HttpResponse;
@@ -25,12 +26,13 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::transform::Transform;
 
 use super::answers::{
-    AdvanceAnswer, BulkRedelivery, ByProfile, ClockView, Connected, Credentials, CredentialsAnswer,
-    DeliveryView, DomainPage, DomainUids, EntityAnswer, Envelope, Forced, Health, JournalPage,
-    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, OUTCOMES,
-    ObservedWorkspace, PageTotals, Paged, PricedRegistration, PublicMailbox, Readiness,
-    Redelivered, RemovalResult, ResetAnswer, RestWorkspace, STATES, Triggered, UidStatus,
-    WebhookSet, WorkspaceList, WorldSummary,
+    AdvanceAnswer, ApiDocument, BulkRedelivery, ByProfile, ClockView, Connected, Credentials,
+    CredentialsAnswer, DeliveryView, DomainPage, DomainUids, EntityAnswer, Envelope, Forced,
+    Health, JournalPage, LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes,
+    NameserverCheck, Nameservers, OUTCOMES, ObservedWorkspace, PageTotals, Paged,
+    PricedRegistration, PublicMailbox, Readiness, Redelivered, RemovalResult, ResetAnswer,
+    RestWorkspace, STATES, SubscriberView, Triggered, UidStatus, WebhookSet, WorkspaceList,
+    WorldSummary,
 };
 use crate::contract::{ClientIdRequest, ConsentRequest, EventType, Platform};
 
@@ -125,7 +127,7 @@ fn uid_list() -> Value {
 fn list_body() -> Value {
     object(
         json!({
-            "page": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             "keyword": {"type": "string"},
             "domain_name": {"type": "string", "description": "Mailbox lists only."},
@@ -379,6 +381,12 @@ fn operation_json(operation: &Operation, generator: &mut SchemaGenerator) -> Val
         );
     }
     responses.insert(status.to_string(), success);
+    if rest {
+        responses.insert(
+            "401".into(),
+            json!({"$ref": "#/components/responses/Unauthorized"}),
+        );
+    }
     responses.insert(
         "default".into(),
         if rest {
@@ -402,8 +410,8 @@ fn operation_json(operation: &Operation, generator: &mut SchemaGenerator) -> Val
 
 /// The schema of an operation's success answer, from the type its handler answers with (see
 /// `answers.rs`): answers whose shape follows the profile are a `oneOf` of both shapes
-/// (`answers::ByProfile` says why); only `GET /_mock/openapi.json` and `/_mock/subscriber`
-/// are left as any JSON.
+/// (`answers::ByProfile` says why); the document itself names only what every OpenAPI document
+/// has (`answers::ApiDocument`).
 fn answer_schema(generator: &mut SchemaGenerator, method: &str, path: &str) -> Schema {
     type Rest<T> = Envelope<T>;
     let mut schema = match (method, path) {
@@ -461,6 +469,8 @@ fn answer_schema(generator: &mut SchemaGenerator, method: &str, path: &str) -> S
         ("POST", "/_mock/client_id_requests") => generator.subschema_for::<ClientIdRequest>(),
         ("GET", "/_mock/{kind}/{uid}") => generator.subschema_for::<EntityAnswer>(),
         ("POST", "/_mock/{kind}/{uid}/transition") => generator.subschema_for::<Forced>(),
+        ("GET" | "PUT", "/_mock/subscriber") => generator.subschema_for::<SubscriberView>(),
+        ("GET", "/_mock/openapi.json") => generator.subschema_for::<ApiDocument>(),
         _ => Schema::default(),
     };
     schemars::transform::RecursiveTransform(closed).transform(&mut schema);
@@ -505,6 +515,7 @@ pub fn document() -> Value {
             );
         }
     }
+    let live_unauthorized = generator.subschema_for::<LiveUnauthorized>();
     let mut schemas = generator.take_definitions(true);
     schemas.insert(
         "Problem".into(),
@@ -548,6 +559,11 @@ pub fn document() -> Value {
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
                 "RestError": {"description": "InboxKit's error envelope.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RestError"}}}},
+                "Unauthorized": {"description": "The API key is missing or wrong. The body follows the payload profile: InboxKit's error envelope under `seed`, the live service's `{\"code\": 401, \"message\": ...}` under `current` (both are described: the profile changes at run time).",
+                    "content": {"application/json": {"schema": {"oneOf": [
+                        {"$ref": "#/components/schemas/RestError"},
+                        live_unauthorized,
+                    ]}}}},
             },
             "schemas": schemas,
         },
@@ -556,7 +572,7 @@ pub fn document() -> Value {
 
 /// `GET /_mock/openapi.json`.
 pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+    HttpResponse::Ok().json(ApiDocument(document()))
 }
 
 #[cfg(test)]
@@ -768,12 +784,15 @@ mod tests {
         let ids: BTreeSet<String> = OPERATIONS.iter().map(operation_id).collect();
         assert_eq!(ids.len(), OPERATIONS.len(), "operation ids are unique");
         assert_eq!(get["operationId"], "get_mock_deliveries_id");
+        let validator = answer_validator(&served, "GET", "/_mock/openapi.json", 200);
+        assert!(validator.is_valid(&served));
+        assert!(!validator.is_valid(&json!({"openapi": "3.1.0", "info": {"title": "x"}})));
     }
 
-    /// Every JSON success answer is typed but three whose content is not fixed here: the
-    /// document itself and the subscriber settings (read and changed).
+    /// Every JSON success answer is typed, and every answer object the document names is
+    /// closed but the error envelopes.
     #[actix_web::test]
-    async fn every_json_answer_but_three_is_typed_and_closed() {
+    async fn every_json_answer_is_typed_and_closed() {
         let document = document();
         let untyped: Vec<String> = OPERATIONS
             .iter()
@@ -781,18 +800,16 @@ mod tests {
                 Answer::Json(status) => {
                     let schema = &document["paths"][o.path][o.method.to_lowercase()]["responses"]
                         [status.to_string()]["content"]["application/json"]["schema"];
-                    (schema == &json!({})).then(|| format!("{} {}", o.method, o.path))
+                    let typed = schema.as_object().is_some_and(|s| !s.is_empty());
+                    (!typed).then(|| format!("{} {}", o.method, o.path))
                 }
                 Answer::Prometheus => None,
             })
             .collect();
         assert_eq!(
             untyped,
-            [
-                "GET /_mock/openapi.json",
-                "GET /_mock/subscriber",
-                "PUT /_mock/subscriber"
-            ]
+            Vec::<String>::new(),
+            "answers described as any JSON"
         );
         let schemas = document["components"]["schemas"].as_object().unwrap();
         for (name, schema) in schemas {
@@ -805,6 +822,15 @@ mod tests {
                     "{name} is open"
                 );
             }
+        }
+        for operation in OPERATIONS.iter().filter(|o| o.path.starts_with("/v1/api/")) {
+            let responses =
+                &document["paths"][operation.path][operation.method.to_lowercase()]["responses"];
+            assert_eq!(
+                responses["401"]["$ref"], "#/components/responses/Unauthorized",
+                "{} {} documents no 401",
+                operation.method, operation.path
+            );
         }
     }
 
@@ -859,12 +885,20 @@ mod tests {
                 "/_mock/client_id_requests".into(),
                 Some(json!({"domain_name": "a.io"})),
             ),
+            ("GET", "/_mock/subscriber".into(), None),
+            (
+                "PUT",
+                "/_mock/subscriber".into(),
+                Some(json!({"profile": "current", "url": "http://127.0.0.1:9/hook"})),
+            ),
+            ("GET", "/_mock/openapi.json".into(), None),
         ];
         let mut checked = 0;
         let mut consent = None;
         while let Some((method, path, body)) = (!calls.is_empty()).then(|| calls.remove(0)) {
             let request = match method {
                 "GET" => test::TestRequest::get(),
+                "PUT" => test::TestRequest::put(),
                 _ => test::TestRequest::post(),
             }
             .uri(&path);
@@ -915,6 +949,6 @@ mod tests {
             }
         }
         assert!(consent.is_some());
-        assert_eq!(checked, 14, "every typed answer was checked");
+        assert_eq!(checked, 17, "every typed answer was checked");
     }
 }

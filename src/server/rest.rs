@@ -9,8 +9,8 @@
 //! shapes integrators captured from the live service (top-level paging, register totals, flat
 //! credentials, removal results, `{"code":401,...}`, workspaces with their team and domain
 //! counts); under `seed` they keep the mock's earlier shapes (the seed page shows none).
-//! Every success answer is a type of `answers/rest.rs` (both shapes in a `ByProfile`), which the
-//! OpenAPI document describes.
+//! Every success answer, and the `current` 401, is a type of `answers/rest.rs` (both shapes in a
+//! `ByProfile`), which the OpenAPI document describes.
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
@@ -18,14 +18,13 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::answers::{
     ByProfile, Connected, Credentials, CredentialsAnswer, DomainPage, DomainUids, Envelope,
-    MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers, ObservedWorkspace,
-    Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal, RemovalResult, Removed,
-    RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
+    LiveUnauthorized, MailboxPage, MailboxStatusView, Mailboxes, NameserverCheck, Nameservers,
+    ObservedWorkspace, Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal,
+    RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
 };
 use super::operations::{DEFAULT_PAGE_SIZE, MAX_BATCH, MAX_PAGE_SIZE};
 use super::problem::{ApiError, RestError};
@@ -83,8 +82,8 @@ impl FromRequest for Caller {
                 .is_some_and(|state| state.shape() == PayloadShape::Current);
             if current && matches!(error.0, ApiError::Unauthorized) {
                 // The live service's 401, as integrators captured it.
-                let answer = HttpResponse::Unauthorized()
-                    .json(json!({"code": 401, "message": error.0.to_string()}));
+                let answer =
+                    HttpResponse::Unauthorized().json(LiveUnauthorized::new(error.0.to_string()));
                 actix_web::error::InternalError::from_response(error, answer).into()
             } else {
                 error.into()

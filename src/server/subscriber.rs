@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
 use url::Url;
 
+use super::answers::{Redacted, SubscriberView};
 use super::problem::ApiError;
 use crate::contract::profile::humantime_serde_compat;
 use crate::contract::{PayloadShape, Profile, Secret, SignatureScheme, Signer};
@@ -142,23 +142,24 @@ impl SubscriberSettings {
         Ok(())
     }
 
-    /// The settings as JSON with every secret redacted.
-    pub fn redacted(&self, builtin: Option<&Url>) -> Value {
-        json!({
-            "url": self.url.as_ref().map(Url::as_str),
-            "effective_url": self.url.as_ref().or(builtin).map(Url::as_str),
-            "uses_builtin_receiver": self.url.is_none() && builtin.is_some(),
-            "profile": self.profile,
-            "payload_shape": self.payload_shape,
-            "signature_scheme": self.signature_scheme,
-            "secret": REDACTED,
-            "api_key": REDACTED,
-            "send_authorization": self.send_authorization,
-            "auth_token": self.send_authorization.then_some(REDACTED),
-            "timeout": humantime::format_duration(self.timeout).to_string(),
-            "retry_delays": self.retry_delays.iter().map(|d| humantime::format_duration(*d).to_string()).collect::<Vec<_>>(),
-            "mock_headers": self.mock_headers,
-        })
+    /// The settings as `GET /_mock/subscriber` answers them, every secret redacted.
+    pub(crate) fn redacted(&self, builtin: Option<&Url>) -> SubscriberView {
+        let shown = |duration: &Duration| humantime::format_duration(*duration).to_string();
+        SubscriberView {
+            url: self.url.as_ref().map(Url::to_string),
+            effective_url: self.url.as_ref().or(builtin).map(Url::to_string),
+            uses_builtin_receiver: self.url.is_none() && builtin.is_some(),
+            profile: self.profile,
+            payload_shape: self.payload_shape,
+            signature_scheme: self.signature_scheme,
+            secret: Redacted::Redacted,
+            api_key: Redacted::Redacted,
+            send_authorization: self.send_authorization,
+            auth_token: self.send_authorization.then_some(Redacted::Redacted),
+            timeout: shown(&self.timeout),
+            retry_delays: self.retry_delays.iter().map(shown).collect(),
+            mock_headers: self.mock_headers,
+        }
     }
 }
 
@@ -258,6 +259,8 @@ mod optional_duration {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn settings() -> SubscriberSettings {
@@ -290,7 +293,7 @@ mod tests {
 
     #[test]
     fn secrets_never_show() {
-        let text = settings().redacted(None).to_string();
+        let text = serde_json::to_string(&settings().redacted(None)).unwrap();
         assert!(
             !text.contains("s3cret") && !text.contains("\"key\"") && !text.contains("tok\""),
             "{text}"
@@ -302,5 +305,42 @@ mod tests {
                 .apply(serde_json::from_value(json!({"url": "ftp://x"})).unwrap())
                 .is_err()
         );
+    }
+
+    /// The answer's exact text, field order included, as the settings view wrote it when it
+    /// was a `json!` literal: typing the answer changed no byte.
+    #[test]
+    fn the_view_keeps_its_wire_form() {
+        let mut s = settings();
+        let builtin: Url = "http://127.0.0.1:7/inbox".parse().unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.redacted(Some(&builtin))).unwrap(),
+            concat!(
+                r#"{"url":null,"effective_url":"http://127.0.0.1:7/inbox","uses_builtin_receiver":true,"#,
+                r#""profile":"seed","payload_shape":"seed","signature_scheme":"hmac-body","#,
+                r#""secret":"<redacted>","api_key":"<redacted>","send_authorization":true,"#,
+                r#""auth_token":"<redacted>","timeout":"10s","retry_delays":["10s","30s","1m"],"#,
+                r#""mock_headers":true}"#
+            )
+        );
+        s.apply(
+            serde_json::from_value(
+                json!({"profile": "current", "url": "http://127.0.0.1:9/hook",
+                "retry_delays": "1s,2m", "mock_headers": false}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&s.redacted(None)).unwrap(),
+            concat!(
+                r#"{"url":"http://127.0.0.1:9/hook","effective_url":"http://127.0.0.1:9/hook","#,
+                r#""uses_builtin_receiver":false,"profile":"current","payload_shape":"current","#,
+                r#""signature_scheme":"api-key-sha256","secret":"<redacted>","api_key":"<redacted>","#,
+                r#""send_authorization":false,"auth_token":null,"timeout":"30s","#,
+                r#""retry_delays":["1s","2m"],"mock_headers":false}"#
+            )
+        );
+        assert_eq!(serde_json::to_value(Redacted::Redacted).unwrap(), REDACTED);
     }
 }

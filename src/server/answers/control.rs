@@ -1,12 +1,16 @@
-//! The control API's answers (clock, triggers, world, entities).
+//! The control API's answers (clock, triggers, world, entities, subscriber settings, the
+//! document itself).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contract::{ClientIdRequest, ConsentRequest, Entity};
+use crate::contract::{
+    ClientIdRequest, ConsentRequest, Entity, PayloadShape, Profile, SignatureScheme,
+};
 use crate::server::state::Advanced;
 
 /// `GET /_mock/health`.
@@ -155,4 +159,80 @@ pub enum Opened {
     Consent(ConsentRequest),
     /// A client-ID request.
     ClientId(ClientIdRequest),
+}
+
+/// `GET` and `PUT /_mock/subscriber`: the subscriber settings, every secret redacted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SubscriberView {
+    /// The default subscriber URL set here; `null` when none is (workspaces without their own
+    /// URL then deliver to the built-in receiver).
+    pub url: Option<String>,
+    /// Where a workspace without its own URL delivers: `url`, else the built-in receiver's.
+    pub effective_url: Option<String>,
+    /// Whether such a workspace delivers to the built-in receiver.
+    pub uses_builtin_receiver: bool,
+    /// The profile the settings started from.
+    pub profile: Profile,
+    /// Body layout.
+    pub payload_shape: PayloadShape,
+    /// Signature scheme.
+    pub signature_scheme: SignatureScheme,
+    /// The webhook secret, never shown.
+    pub secret: Redacted,
+    /// The key hashed by `api-key-sha256`, never shown.
+    pub api_key: Redacted,
+    /// Whether `Authorization: Bearer` is sent.
+    pub send_authorization: bool,
+    /// The bearer token, never shown; `null` when it is not sent.
+    pub auth_token: Option<Redacted>,
+    /// Subscriber deadline (simulated time), e.g. `10s`.
+    pub timeout: String,
+    /// Delays before each retry (simulated time), e.g. `["10s", "30s", "1m"]`.
+    pub retry_delays: Vec<String>,
+    /// Whether the mock-only `X-InboxKit-Mock-*` headers are added.
+    pub mock_headers: bool,
+}
+
+/// A secret as answers show it: always `<redacted>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum Redacted {
+    /// The only value.
+    #[serde(rename = "<redacted>")]
+    Redacted,
+}
+
+/// `GET /_mock/openapi.json`: an OpenAPI 3.1 document. Its own schema names only what every
+/// such document has (`openapi`, `info`, `paths`) and leaves the rest open: the document is
+/// built as JSON by `server/openapi.rs`, whose tests check it in full.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct ApiDocument(pub Value);
+
+impl JsonSchema for ApiDocument {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "ApiDocument".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An OpenAPI 3.1 document.",
+            "type": "object",
+            "required": ["openapi", "info", "paths"],
+            "properties": {
+                "openapi": {"type": "string", "pattern": "^3\\.1\\.[0-9]+$"},
+                "info": {
+                    "type": "object",
+                    "required": ["title", "version"],
+                    "properties": {"title": {"type": "string"}, "version": {"type": "string"}},
+                    "additionalProperties": true,
+                },
+                "paths": {"type": "object"},
+            },
+            "additionalProperties": true,
+        })
+    }
 }

@@ -39,6 +39,29 @@ fn always_false(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"const": false})
 }
 
+/// The live service's 401 as integrators captured it, `{"code": 401, "message": ...}`: what a
+/// missing or wrong API key gets under the `current` profile (under `seed` it gets InboxKit's
+/// error envelope, `{"error": true, "message": ...}`, like every other REST error).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LiveUnauthorized {
+    /// Always 401.
+    #[schemars(schema_with = "always_401")]
+    code: u16,
+    /// What was wrong, in words.
+    pub message: String,
+}
+
+impl LiveUnauthorized {
+    /// The 401 with `message`.
+    pub fn new(message: String) -> Self {
+        LiveUnauthorized { code: 401, message }
+    }
+}
+
+fn always_401(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"const": 401})
+}
+
 /// An answer whose shape follows the payload profile: `seed` keeps the mock's earlier shapes,
 /// `current` the shapes integrators captured from the live service.
 ///
