@@ -9,6 +9,7 @@ use super::answers::{
     AdvanceAnswer, ClockView, EntityAnswer, Forced, Health, Liveness, Opened, Readiness,
     ReadyStatus, ResetAnswer, TeamView, Triggered, WorkspaceView, WorldSummary,
 };
+use super::body::JsonObject;
 use super::problem::ApiError;
 use super::state::{AppState, Phase};
 use super::subscriber::SubscriberUpdate;
@@ -100,7 +101,7 @@ struct Advance {
 /// each instant's attempts answered before the next; answers with what it did.
 async fn advance(
     state: web::Data<AppState>,
-    body: web::Json<Advance>,
+    body: JsonObject<Advance>,
 ) -> Result<HttpResponse, ApiError> {
     let by = duration::parse(&body.by).map_err(|e| ApiError::BadRequest(format!("`by`: {e}")))?;
     let advanced = state
@@ -123,7 +124,7 @@ struct Scale {
 
 async fn scale(
     state: web::Data<AppState>,
-    body: web::Json<Scale>,
+    body: JsonObject<Scale>,
 ) -> Result<HttpResponse, ApiError> {
     if body.scale > super::openapi::MAX_SCALE {
         let limit = super::openapi::MAX_SCALE;
@@ -180,7 +181,7 @@ struct Trigger {
 /// with optional field overrides applied before signing.
 async fn trigger(
     state: web::Data<AppState>,
-    body: web::Json<Trigger>,
+    body: JsonObject<Trigger>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     let body = body.into_inner();
@@ -261,7 +262,7 @@ async fn get_subscriber(state: web::Data<AppState>) -> HttpResponse {
 
 async fn put_subscriber(
     state: web::Data<AppState>,
-    body: web::Json<SubscriberUpdate>,
+    body: JsonObject<SubscriberUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let mut settings = state.settings();
     settings.apply(body.into_inner())?;
@@ -331,7 +332,7 @@ async fn open_consent(
 
 async fn open_client_id(
     state: web::Data<AppState>,
-    body: web::Json<OpenRequest>,
+    body: JsonObject<OpenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     open_request(&state, EntityKind::ClientIdRequest, body.into_inner()).await
 }
@@ -411,7 +412,7 @@ struct Force {
 async fn force_transition(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Json<Force>,
+    body: JsonObject<Force>,
 ) -> Result<HttpResponse, ApiError> {
     state.sender().check_room()?;
     let (plural, uid) = path.into_inner();

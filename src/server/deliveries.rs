@@ -11,6 +11,7 @@ use super::answers::{
     AttemptView, BulkRedelivery, DeliverySummary, DeliveryView, JournalPage, Redelivered,
     RedeliveryResult,
 };
+use super::body::JsonObject;
 use super::operations::MAX_JOURNAL_PAGE;
 use super::problem::ApiError;
 use super::state::AppState;
@@ -141,7 +142,7 @@ async fn redeliver_one(
 
 async fn redeliver_many(
     state: web::Data<AppState>,
-    body: web::Json<Query>,
+    body: JsonObject<Query>,
 ) -> Result<HttpResponse, ApiError> {
     state.intake()?;
     let filter = body.filter()?;

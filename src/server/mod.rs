@@ -10,6 +10,7 @@
 
 pub(crate) mod answers;
 pub mod auth;
+mod body;
 mod control;
 mod deliveries;
 #[cfg(feature = "state")]

@@ -26,6 +26,7 @@ use super::answers::{
     ObservedWorkspace, Pagination, PaymentType, PricedRegistration, PublicMailbox, Removal,
     RemovalResult, Removed, RestTeam, RestWorkspace, UidStatus, WebhookSet, WorkspaceList,
 };
+use super::body::JsonObject;
 use super::operations::{DEFAULT_PAGE_SIZE, MAX_BATCH, MAX_PAGE_SIZE};
 use super::problem::{ApiError, RestError};
 use super::state::{AppState, Change};
@@ -185,7 +186,7 @@ struct SetWebhook {
 async fn set_webhook(
     _: Caller,
     state: web::Data<AppState>,
-    body: web::Json<SetWebhook>,
+    body: JsonObject<SetWebhook>,
 ) -> Result<HttpResponse, RestError> {
     let body = body.into_inner();
     let url = parse_url(&body.webhook_url)?;
@@ -265,7 +266,7 @@ struct Register {
 async fn register_domains(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Register>,
+    body: JsonObject<Register>,
 ) -> Result<HttpResponse, RestError> {
     let domains = body.into_inner().domains;
     check_batch(domains.len(), "domains")?;
@@ -331,7 +332,7 @@ struct Connect {
 async fn connect_domains(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Connect>,
+    body: JsonObject<Connect>,
 ) -> Result<HttpResponse, RestError> {
     let domains = body.into_inner().domains;
     check_batch(domains.len(), "domains")?;
@@ -401,7 +402,7 @@ async fn act_on_domain(
 async fn domain_nameservers(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<DomainUid>,
+    body: JsonObject<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
     let domain = act_on_domain(caller, &state, &body.uid, |change, domain| {
         change.issue_nameservers(domain)
@@ -422,7 +423,7 @@ async fn domain_nameservers(
 async fn check_nameservers(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<DomainUid>,
+    body: JsonObject<DomainUid>,
 ) -> Result<HttpResponse, RestError> {
     let domain = act_on_domain(caller, &state, &body.uid, |change, domain| {
         change.check_nameservers(domain)
@@ -510,7 +511,7 @@ fn page(
 async fn list_domains(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ListBody>,
+    body: JsonObject<ListBody>,
 ) -> Result<HttpResponse, RestError> {
     let (domains, pagination) = list(caller, &state, &body, EntityKind::Domain)?;
     let domains = domains
@@ -613,7 +614,7 @@ fn resolve(
 async fn remove_domains(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Uids>,
+    body: JsonObject<Uids>,
 ) -> Result<HttpResponse, RestError> {
     let (uids, deleted, shape) = state
         .change(|change| {
@@ -680,7 +681,7 @@ struct Buy {
 async fn buy_mailboxes(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Buy>,
+    body: JsonObject<Buy>,
 ) -> Result<HttpResponse, RestError> {
     let orders = body.into_inner().mailboxes;
     check_batch(orders.len(), "mailboxes")?;
@@ -733,7 +734,7 @@ async fn buy_mailboxes(
 async fn list_mailboxes(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ListBody>,
+    body: JsonObject<ListBody>,
 ) -> Result<HttpResponse, RestError> {
     let (mailboxes, pagination) = list(caller, &state, &body, EntityKind::Mailbox)?;
     let mailboxes = mailboxes
@@ -762,7 +763,7 @@ async fn list_mailboxes(
 async fn mailbox_status(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Uids>,
+    body: JsonObject<Uids>,
 ) -> Result<HttpResponse, RestError> {
     let statuses = state.with_world(|world| {
         resolve(world, EntityKind::Mailbox, caller, &body.uids)?
@@ -781,7 +782,7 @@ async fn mailbox_status(
 async fn cancel_mailboxes(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Uids>,
+    body: JsonObject<Uids>,
 ) -> Result<HttpResponse, RestError> {
     let statuses = state
         .change(|change| {
@@ -821,7 +822,7 @@ fn uid_statuses(world: &World, entities: &[EntityRef]) -> Vec<UidStatus> {
 async fn uncancel_mailboxes(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<Uids>,
+    body: JsonObject<Uids>,
 ) -> Result<HttpResponse, RestError> {
     let statuses = state
         .change(|change| {

@@ -310,6 +310,41 @@ async fn a_trickled_body_is_cut_off_and_health_answers_meanwhile() {
     mock.stop().await;
 }
 
+/// Schemathesis found that serde reads a struct from an array (its fields by position): a body
+/// that is not a JSON object is a 400 on every route, as the document says.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    let mock = Mock::start(76).await;
+    for body in [
+        json!([]),
+        json!(["http://127.0.0.1:9/x"]),
+        json!(1),
+        json!(null),
+    ] {
+        let answer = mock.rest("POST", "/domains/list", Some(body.clone())).await;
+        assert_eq!(answer.status, 400, "domains/list {body}: {}", answer.body);
+        assert_eq!(answer.body["error"], true);
+        let message = answer.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("expected a JSON object"), "{message}");
+        let answer = mock
+            .control("POST", "/clock/advance", Some(body.clone()))
+            .await;
+        answer.assert_problem(400, "bad_request");
+    }
+    // The same routes still read objects.
+    assert_eq!(
+        mock.rest("POST", "/domains/list", Some(json!({})))
+            .await
+            .status,
+        200
+    );
+    let answer = mock
+        .control("POST", "/clock/advance", Some(json!({"by": "1m"})))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    mock.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_methods_get_405_and_head_works_wherever_get_does() {
     let mock = Mock::start(75).await;
