@@ -33,7 +33,7 @@ table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px soli
 @media (max-width:600px){body{margin:1em auto;padding:0 .5em;font-size:12px}td,th{padding:.2em .3em}\
 svg.chart text.tick:not(.bar),svg.chart text.axis-label{font-size:15px}}\
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\
-td.value{text-align:right;overflow-wrap:normal;font-variant-numeric:tabular-nums}td.metric,td.verdict{white-space:nowrap}.wide{overflow-x:auto;max-width:100%}\
+td.value{text-align:right;overflow-wrap:normal;font-variant-numeric:tabular-nums}td.metric,td.verdict{white-space:nowrap}tr.regressed td{background:#fde7ea}.wide{overflow-x:auto;max-width:100%}\
 .pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .banner{padding:.8em 1em;border-radius:4px;margin:1em 0}.banner.pass{background:#e6f4ea}.banner.fail{background:#fde7ea}\
 svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd;margin:.5em 0}\
@@ -639,7 +639,12 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
         };
         let _ = writeln!(
             page,
-            "<tr><td class=\"metric\">{}</td><td class=\"value\">{}</td><td class=\"value\">{}</td><td class=\"value{class}\">{}{direction}</td><td class=\"num\">{}</td><td class=\"verdict{}\">{}</td></tr>",
+            "<tr{}><td class=\"metric\">{}</td><td class=\"value\">{}</td><td class=\"value\">{}</td><td class=\"value{class}\">{}{direction}</td><td class=\"num\">{}</td><td class=\"verdict{}\">{}</td></tr>",
+            if row.regressed {
+                " class=\"regressed\""
+            } else {
+                ""
+            },
             row.metric.name(),
             escape(&value(row.baseline)),
             escape(&value(row.current)),
@@ -675,6 +680,31 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             &[("baseline", p99(baseline)), ("current", p99(current))],
             Scale::Linear,
         ));
+    }
+    // Delivered per second, when both runs counted how each second's events ended.
+    let counted = |r: &Report| r.stats.timeline.iter().any(|t| !t.ended.is_empty());
+    if seconds > 0 && counted(baseline) && counted(current) {
+        page.push_str("<h2>Delivered events per second over the run</h2>\n");
+        let xs: Vec<f64> = (0..seconds).map(|i| i as f64 + 0.5).collect();
+        let delivered = |r: &Report| {
+            r.stats
+                .timeline
+                .iter()
+                .map(|t| t.ended.delivered as f64)
+                .collect()
+        };
+        page.push_str(&line_chart(
+            "events delivered per second of both runs",
+            "second the events were planned in (s)",
+            "delivered (events/s)",
+            (&xs, seconds as f64),
+            &[
+                ("baseline", delivered(baseline)),
+                ("current", delivered(current)),
+            ],
+            Scale::Linear,
+        ));
+        page.push_str("<p class=\"note\">Each delivered event counts in the second its send was planned in, retries included. The table's <code>throughput</code> is delivered events over the time until every event was terminal, which retries at the end of a run lengthen.</p>\n");
     }
     page.push_str("</body></html>\n");
     page

@@ -395,6 +395,23 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
         throughput[3..],
         ["-50.0\u{a0}% worse", "5.0 %", "REGRESSED"]
     );
+    // Only the regressed row is highlighted; both runs' p99 and delivered events per second.
+    let highlighted: Vec<String> = select(&page, "table.compare tr.regressed td.metric")
+        .iter()
+        .map(text_of)
+        .collect();
+    assert_eq!(highlighted, ["throughput"]);
+    let charts: Vec<&str> = select(&page, "svg.chart")
+        .iter()
+        .filter_map(|c| c.value().attr("aria-label"))
+        .collect();
+    assert_eq!(
+        charts,
+        [
+            "response time p99 of both runs",
+            "events delivered per second of both runs"
+        ]
+    );
 
     // Throughput doubled is better (direction-aware), and a regression without a limit on it is
     // reported but does not fail.
@@ -602,7 +619,7 @@ async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
             "service time percentiles over time (log)"
         ]
     );
-    let seen = in_chromium(&diff, "report-diff", 1, false).await.unwrap();
+    let seen = in_chromium(&diff, "report-diff", 2, false).await.unwrap();
     assert!(
         seen["480"]["heading"].as_str().unwrap().ends_with("FAIL"),
         "{seen}"
