@@ -333,7 +333,7 @@ fn failed_deliveries(page: &mut String, s: &Stats, failures: &Failures) {
     let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
     let _ = writeln!(
         page,
-        "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials in headers are redacted; bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
+        "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials are redacted (in headers, and the mailbox passwords and secrets in request bodies); bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
         failures.kept.len(),
         failures.limit
     );
