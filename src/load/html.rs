@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use super::report::compare::{Comparison, percent, signed_percent};
 use super::report::failures::{Excerpt, FailedAttempt, FailedDelivery, Failures};
-use super::report::{PERCENTILES, Report, escape, format_value, summary_rows};
+use super::report::{
+    PERCENTILES, Report, escape, format_value, needs, summary_rows, verdict_figures,
+};
 use super::stats::{Ended, Micros, Second, Stats};
 use crate::delivery::{AttemptOutcome, TerminalState};
 use crate::scenario::Threshold;
@@ -28,8 +30,10 @@ const CLASS_COLORS: [&str; 6] = [
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em auto;max-width:60em;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0;max-width:100%}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}td{overflow-wrap:anywhere}\
-@media (max-width:600px){body{margin:1em auto;padding:0 .5em;font-size:12px}td,th{padding:.2em .3em}}\
-td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}.wide{overflow-x:auto;max-width:100%}\
+@media (max-width:600px){body{margin:1em auto;padding:0 .5em;font-size:12px}td,th{padding:.2em .3em}\
+svg.chart text.tick:not(.bar),svg.chart text.axis-label{font-size:15px}}\
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\
+td.value{text-align:right;overflow-wrap:normal;font-variant-numeric:tabular-nums}td.metric,td.verdict{white-space:nowrap}tr.regressed td{background:#fde7ea}.wide{overflow-x:auto;max-width:100%}\
 .pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .banner{padding:.8em 1em;border-radius:4px;margin:1em 0}.banner.pass{background:#e6f4ea}.banner.fail{background:#fde7ea}\
 svg.chart{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd;margin:.5em 0}\
@@ -68,9 +72,9 @@ pub fn render(report: &Report) -> String {
         .filter(|v| !v.pass)
         .map(|v| {
             format!(
-                "threshold <code>{}</code>: observed {}",
+                "threshold <code>{}</code>: {}",
                 escape(&v.threshold),
-                escape(&observed(v.observed, &v.threshold))
+                escape(&verdict_figures(v))
             )
         })
         .chain(
@@ -112,7 +116,7 @@ pub fn render(report: &Report) -> String {
                 escape(&v.threshold),
                 escape(&observed(v.observed, &v.threshold)),
                 if v.pass { "pass" } else { "fail" },
-                escape(v.reason.as_deref().unwrap_or("pass"))
+                escape(&threshold_verdict(v))
             );
         }
         page.push_str("</table>\n");
@@ -135,7 +139,7 @@ pub fn render(report: &Report) -> String {
     }
     let s = &report.stats;
     if s.events > 0 {
-        summary(&mut page, s);
+        summary(&mut page, s, &report.memory_lines());
         outcomes(&mut page, s);
     }
     if let Some(failures) = &s.failures {
@@ -202,8 +206,8 @@ fn failed_line(s: &Stats) -> Option<String> {
     })
 }
 
-/// The summary: counts with their units, and the time table.
-fn summary(page: &mut String, s: &Stats) {
+/// The summary: counts and memory with their units, and the time table.
+fn summary(page: &mut String, s: &Stats, memory: &[(Option<String>, String)]) {
     page.push_str("<h2>Summary</h2><table>\n");
     // Terminal states and attempt outcomes have tables of their own (below).
     for (label, value) in summary_rows(s)
@@ -215,6 +219,17 @@ fn summary(page: &mut String, s: &Stats) {
             "<tr><th>{}</th><td>{}</td></tr>",
             escape(label),
             escape(&value)
+        );
+    }
+    for (shard, line) in memory {
+        let label = shard
+            .as_ref()
+            .map_or("memory".into(), |s| format!("memory (shard {s})"));
+        let _ = writeln!(
+            page,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(&label),
+            escape(line)
         );
     }
     page.push_str("</table>\n<div class=\"wide\"><table><tr><th>time (ms)</th>");
@@ -318,7 +333,7 @@ fn failed_deliveries(page: &mut String, s: &Stats, failures: &Failures) {
     let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
     let _ = writeln!(
         page,
-        "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials in headers are redacted; bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
+        "<h2 id=\"failures\">Failed deliveries</h2>\n<p class=\"note\">The first {} of the {failed} deliveries that ended rejected or exhausted, by planned send time (at most {} are kept: <code>run --failed-deliveries N</code> or <code>[report] failed_deliveries</code>), grouped by the outcome of their last attempt. Credentials are redacted (in headers, and the mailbox passwords and secrets in request bodies); bodies are cut at 2 KiB (requests) and 1 KiB (responses).</p>",
         failures.kept.len(),
         failures.limit
     );
@@ -609,26 +624,35 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             "its thresholds FAIL"
         }
     );
-    page.push_str("<div class=\"wide\"><table><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>direction</th><th>limit</th><th>verdict</th></tr>\n");
+    // The direction goes with the change, so the verdict stays in view on a narrow screen.
+    page.push_str("<div class=\"wide\"><table class=\"compare\"><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>limit</th><th>verdict</th></tr>\n");
     for row in &comparison.rows {
         let value = |v: Option<f64>| v.map_or("-".into(), |v| format_value(row.metric, v));
         let class = match row.direction() {
-            "worse" => " class=\"fail\"",
-            "better" => " class=\"pass\"",
+            "worse" => " fail",
+            "better" => " pass",
             _ => "",
+        };
+        let direction = match row.direction() {
+            "-" => String::new(),
+            word => format!(" {word}"),
         };
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td{class}>{}</td><td class=\"num\">{}</td><td class=\"{}\">{}</td></tr>",
+            "<tr{}><td class=\"metric\">{}</td><td class=\"value\">{}</td><td class=\"value\">{}</td><td class=\"value{class}\">{}{direction}</td><td class=\"num\">{}</td><td class=\"verdict{}\">{}</td></tr>",
+            if row.regressed {
+                " class=\"regressed\""
+            } else {
+                ""
+            },
             row.metric.name(),
             escape(&value(row.baseline)),
             escape(&value(row.current)),
-            escape(&row.change().map_or("-".into(), signed_percent)),
-            row.direction(),
+            escape(&row.change().map_or("-".into(), signed_percent)).replace(' ', "&nbsp;"),
             escape(&row.limit.map_or("-".into(), percent)),
             match (row.limit, row.regressed) {
-                (_, true) => "fail",
-                (Some(_), false) => "pass",
+                (_, true) => " fail",
+                (Some(_), false) => " pass",
                 (None, _) => "",
             },
             match (row.limit, row.regressed) {
@@ -657,6 +681,31 @@ pub fn render_comparison(comparison: &Comparison, baseline: &Report, current: &R
             Scale::Linear,
         ));
     }
+    // Delivered per second, when both runs counted how each second's events ended.
+    let counted = |r: &Report| r.stats.timeline.iter().any(|t| !t.ended.is_empty());
+    if seconds > 0 && counted(baseline) && counted(current) {
+        page.push_str("<h2>Delivered events per second over the run</h2>\n");
+        let xs: Vec<f64> = (0..seconds).map(|i| i as f64 + 0.5).collect();
+        let delivered = |r: &Report| {
+            r.stats
+                .timeline
+                .iter()
+                .map(|t| t.ended.delivered as f64)
+                .collect()
+        };
+        page.push_str(&line_chart(
+            "events delivered per second of both runs",
+            "second the events were planned in (s)",
+            "delivered (events/s)",
+            (&xs, seconds as f64),
+            &[
+                ("baseline", delivered(baseline)),
+                ("current", delivered(current)),
+            ],
+            Scale::Linear,
+        ));
+        page.push_str("<p class=\"note\">Each delivered event counts in the second its send was planned in, retries included. The table's <code>throughput</code> is delivered events over the time until every event was terminal, which retries at the end of a run lengthen.</p>\n");
+    }
     page.push_str("</body></html>\n");
     page
 }
@@ -674,6 +723,18 @@ fn percentile_series(timeline: &[Second]) -> Vec<(&'static str, Vec<f64>)> {
     series.push(("p99", timeline.iter().map(|t| t.p99_ms).collect()));
     series.push(("max", timeline.iter().map(|t| t.max_ms).collect()));
     series
+}
+
+/// The verdict cell of a threshold: `pass`, or `FAIL` with what it needs (or why it could not
+/// be judged).
+fn threshold_verdict(v: &crate::scenario::threshold::Verdict) -> String {
+    if v.pass {
+        return "pass".into();
+    }
+    match (v.observed, v.threshold.parse::<Threshold>()) {
+        (Some(_), Ok(t)) => format!("FAIL: {}", needs(&t)),
+        _ => format!("FAIL: {}", v.reason.as_deref().unwrap_or("no samples")),
+    }
 }
 
 fn observed(value: Option<f64>, threshold: &str) -> String {
@@ -977,7 +1038,7 @@ fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) 
             let row = (i / every) % rows;
             let _ = writeln!(
                 svg,
-                "<text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"tick bar\" x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
                 bottom + 14.0 + 12.0 * row as f64,
                 escape(label)
             );

@@ -163,17 +163,59 @@ pub fn summary_rows(s: &Stats) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A value of `metric` with its unit: durations in ms, counts as integers, rates as numbers.
-pub fn format_value(metric: Metric, value: f64) -> String {
+/// The unit a value of `metric` is given in (after a space), empty for fractions.
+fn unit(metric: Metric) -> &'static str {
     match metric {
-        m if m.is_duration() => format!("{value:.3} ms"),
-        Metric::SuccessRate => format!("{value:.4}"),
-        Metric::Throughput => format!("{value:.1} events/s"),
-        Metric::AttemptsMean => format!("{value:.2}"),
-        Metric::RssGrowth => format!("{value:.3} ({:+.1} %)", value * 100.0),
-        _ if value.fract() == 0.0 && value.abs() < 1e15 => format!("{}", value as i64),
-        _ => format!("{value:.3}"),
+        m if m.is_duration() => " ms",
+        Metric::SuccessRate | Metric::RssGrowth => "",
+        Metric::Throughput => " events/s",
+        Metric::Attempts | Metric::AttemptsMax | Metric::AttemptsMean => " attempts",
+        Metric::LateStarts => " sends",
+        _ => " events",
     }
+}
+
+/// A value of `metric` with its unit: durations in ms, counts as integers of events, attempts
+/// or sends, rates in events/s, fractions as numbers (memory growth also as a percentage).
+pub fn format_value(metric: Metric, value: f64) -> String {
+    let unit = unit(metric);
+    match metric {
+        m if m.is_duration() => format!("{value:.3}{unit}"),
+        Metric::SuccessRate => format!("{value:.4}"),
+        Metric::Throughput => format!("{value:.1}{unit}"),
+        Metric::AttemptsMean => format!("{value:.2}{unit}"),
+        Metric::RssGrowth => format!("{value:.3} ({:+.1} %)", value * 100.0),
+        // One event, attempt or send: the unit in the singular.
+        _ if value == 1.0 => format!("1{}", unit.trim_end_matches('s')),
+        _ if value.fract() == 0.0 && value.abs() < 1e15 => format!("{}{unit}", value as i64),
+        _ => format!("{value:.3}{unit}"),
+    }
+}
+
+/// What a verdict observed, with units, and for a failure what the threshold needs, e.g.
+/// `observed 252.543 ms, needs < 150 ms`; a threshold without samples says so.
+pub fn verdict_figures(verdict: &Verdict) -> String {
+    let threshold = verdict.threshold.parse::<Threshold>().ok();
+    match (verdict.observed, threshold) {
+        (None, _) => verdict
+            .reason
+            .clone()
+            .unwrap_or_else(|| "no samples".into()),
+        (Some(v), None) => format!("observed {v:.3}"),
+        (Some(v), Some(t)) if verdict.pass => format!("observed {}", format_value(t.metric, v)),
+        (Some(v), Some(t)) => format!("observed {}, {}", format_value(t.metric, v), needs(&t)),
+    }
+}
+
+/// What a threshold needs, its limit in the metric's unit, e.g. `needs < 150 ms`.
+pub fn needs(threshold: &Threshold) -> String {
+    format!(
+        "needs {} {}{}",
+        // `metric op value`, as parsing checked.
+        threshold.text.split_whitespace().nth(1).unwrap_or("?"),
+        threshold.limit,
+        unit(threshold.metric)
+    )
 }
 
 impl Report {
@@ -199,6 +241,27 @@ impl Report {
             return BTreeMap::from([(shard, self.stats.rss_mib.clone())]);
         }
         self.memory.clone()
+    }
+
+    /// Each shard's resident memory in words with units (the shard named when there are
+    /// several), e.g. `RSS 26.8 MiB at start, 33.1 MiB at the end (+5.2 % since a tenth into
+    /// the run)`.
+    pub fn memory_lines(&self) -> Vec<(Option<String>, String)> {
+        let memory = self.memory_by_shard();
+        let several = memory.len() > 1;
+        memory
+            .iter()
+            .filter_map(|(shard, rss_mib)| {
+                let (first, last) = (rss_mib.first()?, rss_mib.last()?);
+                let growth = rss_growth(rss_mib).map_or(String::new(), |g| {
+                    format!(" ({:+.1} % since a tenth into the run)", g * 100.0)
+                });
+                Some((
+                    several.then(|| shard.clone()),
+                    format!("RSS {first:.1} MiB at start, {last:.1} MiB at the end{growth}"),
+                ))
+            })
+            .collect()
     }
 
     /// The largest memory growth of any shard (see [`Stats::rss_growth`]).
@@ -292,22 +355,9 @@ impl Report {
                 let _ = writeln!(out, "  {label:<11} {cells}");
             }
         }
-        let memory = self.memory_by_shard();
-        for (shard, rss_mib) in &memory {
-            let (Some(first), Some(last)) = (rss_mib.first(), rss_mib.last()) else {
-                continue;
-            };
-            let growth =
-                rss_growth(rss_mib).map_or("-".to_owned(), |g| format!("{:+.1} %", g * 100.0));
-            let whose = if memory.len() > 1 {
-                format!(" (shard {shard})")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                out,
-                "  memory      RSS {first:.1} MiB at start, {last:.1} MiB at the end; growth since a tenth in {growth}{whose}"
-            );
+        for (shard, line) in self.memory_lines() {
+            let whose = shard.map(|s| format!("shard {s}: ")).unwrap_or_default();
+            let _ = writeln!(out, "  memory      {whose}{line}");
         }
         if let Some(failures) = s.failures.as_ref().filter(|f| !f.kept.is_empty()) {
             let failed = s.count(TerminalState::Rejected) + s.count(TerminalState::Exhausted);
@@ -333,22 +383,12 @@ impl Report {
             }
         }
         for verdict in &self.verdicts {
-            let observed = verdict.observed.map_or("no samples".to_owned(), |v| {
-                match verdict.threshold.parse::<Threshold>() {
-                    Ok(t) => format_value(t.metric, v),
-                    Err(_) => format!("{v:.3}"),
-                }
-            });
             let _ = writeln!(
                 out,
-                "  {} {} (observed {observed}){}",
+                "  {} {} ({})",
                 if verdict.pass { "pass" } else { "FAIL" },
                 verdict.threshold,
-                verdict
-                    .reason
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
+                verdict_figures(verdict)
             );
         }
         let _ = write!(
@@ -432,6 +472,44 @@ mod tests {
         assert!(xml.contains("steps[0] &quot;x&quot;"));
         assert!(!report.passed());
     }
+
+    #[test]
+    fn every_figure_has_its_unit_and_one_is_singular() {
+        for (metric, value, shown) in [
+            (Metric::LatencyP99, 252.5431, "252.543 ms"),
+            (Metric::SuccessRate, 0.975, "0.9750"),
+            (Metric::Throughput, 44.04, "44.0 events/s"),
+            (Metric::Events, 600.0, "600 events"),
+            (Metric::Exhausted, 1.0, "1 event"),
+            (Metric::AttemptsMax, 4.0, "4 attempts"),
+            (Metric::AttemptsMax, 1.0, "1 attempt"),
+            (Metric::AttemptsMean, 1.0, "1.00 attempts"),
+            (Metric::LateStarts, 0.0, "0 sends"),
+            (Metric::RssGrowth, 0.052, "0.052 (+5.2 %)"),
+        ] {
+            assert_eq!(format_value(metric, value), shown, "{metric:?}");
+        }
+    }
+
+    #[test]
+    fn a_verdict_says_what_was_observed_and_what_was_needed_once() {
+        let check = |threshold: &str, observed: Option<f64>| {
+            verdict_figures(&threshold.parse::<Threshold>().unwrap().check(observed))
+        };
+        assert_eq!(
+            check("latency_p99 < 150ms", Some(252.543)),
+            "observed 252.543 ms, needs < 150 ms"
+        );
+        assert_eq!(
+            check("success_rate >= 0.99", Some(0.975)),
+            "observed 0.9750, needs >= 0.99"
+        );
+        assert_eq!(check("attempts_max <= 4", Some(4.0)), "observed 4 attempts");
+        assert_eq!(
+            check("attempts_max <= 4", None),
+            "no samples for attempts_max"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -471,8 +549,16 @@ mod merge_tests {
                 "the growing shard breaches rss_growth < 0.5"
             );
             let text = merged.text();
-            assert!(text.contains("+1.0 % (shard 1/2)"), "{text}");
-            assert!(text.contains("+100.0 % (shard 2/2)"), "{text}");
+            assert!(
+                text.contains("  memory      shard 1/2: RSS 100.0 MiB at start, 101.0 MiB at the end (+1.0 % since a tenth into the run)\n"),
+                "{text}"
+            );
+            assert!(
+                text.contains(
+                    "shard 2/2: RSS 100.0 MiB at start, 200.0 MiB at the end (+100.0 % since"
+                ),
+                "{text}"
+            );
         }
     }
 }

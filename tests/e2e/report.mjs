@@ -8,7 +8,9 @@
 // checks once the "logarithmic scale" switch is clicked (a radio button styled by CSS: the page
 // has no scripts), the linear ones then hidden; no element reaching past the page's width (no
 // horizontal scrolling of the page; a wide table may scroll inside its own box); no request
-// leaving the file. With `failures`: the report of a run whose deliveries failed must show the
+// leaving the file; a comparison's table (table.compare) within the page's width, its metric
+// names and verdicts each on one line; every chart's axis tick labels at least 10 px tall (the
+// SVG scales down on a narrow page, so the page enlarges them there). With `failures`: the report of a run whose deliveries failed must show the
 // outcomes-over-time chart (with its legend), a "Failed deliveries" section with its first
 // delivery open (an attempts table and the request body visible), and every link from an
 // outcome count must lead to an element of the page (following one brings it into view). Writes SCREENSHOT_PREFIX-1280.png, -480.png
@@ -56,7 +58,20 @@ function measure() {
     axisTitles: [...svg.querySelectorAll("text.axis-label")].filter(visible).map((t) => t.textContent),
     ticks: [...svg.querySelectorAll("text.tick")].filter(visible).length,
     legend: [...svg.querySelectorAll("g.legend text")].filter(visible).map((t) => t.textContent),
+    // The smallest axis tick label as drawn, in CSS px (bar labels aside).
+    tickPx: Math.min(...[...svg.querySelectorAll("text.tick:not(.bar)")].filter(visible)
+      .map((t) => Math.round(t.getBoundingClientRect().height * 10) / 10)),
   }));
+  // The comparison's table fits the page; metric names and verdicts are never broken.
+  const table = document.querySelector("table.compare");
+  const compare = table && {
+    fits: table.getBoundingClientRect().right <= pageWidth + 1,
+    broken: [...table.querySelectorAll("td.metric, td.verdict")].filter((td) => {
+      const range = document.createRange();
+      range.selectNodeContents(td);
+      return range.getClientRects().length > 1;
+    }).map((td) => td.textContent),
+  };
   const section = document.getElementById("failures");
   const first = document.querySelector("details.failure");
   const failures = section && {
@@ -79,6 +94,7 @@ function measure() {
     banner: document.querySelector(".banner")?.textContent,
     failures,
     outcomeLinks,
+    compare,
   };
 }
 
@@ -90,10 +106,14 @@ function check(seen, where) {
   if (seen.overflowing.length) {
     problems.push(`${where} elements reach past the page: ${seen.overflowing.join(", ")}`);
   }
+  if (seen.compare && (!seen.compare.fits || seen.compare.broken.length)) {
+    problems.push(`${where} the comparison table: ${JSON.stringify(seen.compare)}`);
+  }
   for (const chart of seen.charts) {
     if (chart.width < 200) problems.push(`${where} chart "${chart.title}" is ${chart.width} px wide`);
     if (chart.axisTitles.length !== 2) problems.push(`${where} chart "${chart.title}" axis titles: ${JSON.stringify(chart.axisTitles)}`);
     if (chart.ticks < 3) problems.push(`${where} chart "${chart.title}" has ${chart.ticks} visible tick labels`);
+    if (chart.tickPx < 10) problems.push(`${where} chart "${chart.title}" tick labels are ${chart.tickPx} px tall`);
   }
 }
 

@@ -97,9 +97,11 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
         .lines()
         .find(|l| l.starts_with("  FAIL latency_p99 > 1h (observed "))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(failed.contains(" ms): "), "{failed}");
+    // What was observed and what was needed, each once, in the metric's unit.
+    assert!(failed.ends_with(" ms, needs > 3600000 ms)"), "{failed}");
+    assert_eq!(failed.matches("observed").count(), 1, "{failed}");
     assert!(
-        out.contains("  pass attempts_max <= 4 (observed 1)\n"),
+        out.contains("  pass attempts_max <= 4 (observed 1 attempt)\n"),
         "{out}"
     );
     assert!(
@@ -140,7 +142,26 @@ async fn a_failing_run_reads_with_units_and_its_html_parses_with_charts() {
     assert!(h1.contains("FAIL"), "{h1}");
     let banner = text_of(&select(&page, "div.banner.fail")[0]);
     assert!(banner.contains("latency_p99 > 1h: observed"), "{banner}");
-    assert!(banner.contains(" ms"), "{banner}");
+    assert!(banner.contains(" ms, needs > 3600000 ms"), "{banner}");
+    // The thresholds table: the observed value with its unit, the verdict with what it needs.
+    let cells: Vec<String> = select(&page, "table tr")
+        .iter()
+        .find(|tr| text_of(tr).starts_with("latency_p99 > 1h"))
+        .unwrap()
+        .select(&Selector::parse("td").unwrap())
+        .map(|td| text_of(&td))
+        .collect();
+    assert!(cells[1].ends_with(" ms"), "{cells:?}");
+    assert_eq!(cells[2], "FAIL: needs > 3600000 ms");
+    // Memory, when sampled, is in the summary as in the text.
+    if let Some(memory) = out.lines().find_map(|l| l.strip_prefix("  memory      ")) {
+        let row = select(&page, "table tr")
+            .into_iter()
+            .find(|tr| text_of(tr).starts_with("memory"))
+            .map(|tr| text_of(&tr));
+        assert_eq!(row, Some(format!("memory{memory}")), "{out}");
+        assert!(memory.contains(" MiB at the end"), "{memory}");
+    }
     assert!(text.find("banner fail").unwrap() < text.find("<h2>").unwrap());
     // The summary is a table, not pasted terminal text (bodies of failed deliveries aside).
     assert!(select(&page, "pre:not(.body)").is_empty());
@@ -356,6 +377,41 @@ async fn a_baseline_comparison_gives_the_table_and_a_ci_verdict() {
     assert!(page.errors.is_empty(), "{:?}", page.errors);
     assert!(text_of(&select(&page, "h1")[0]).contains("REGRESSION"));
     assert!(text_of(&select(&page, "div.banner.fail")[0]).contains("throughput worse by 50.0 %"));
+    // A row: the metric, both values with their unit, the change with its direction, the limit
+    // and the verdict.
+    let throughput: Vec<String> = select(&page, "table.compare tr")
+        .iter()
+        .find(|tr| text_of(tr).starts_with("throughput"))
+        .unwrap()
+        .select(&Selector::parse("td").unwrap())
+        .map(|td| text_of(&td))
+        .collect();
+    assert_eq!(throughput.len(), 6, "{throughput:?}");
+    assert!(
+        throughput[1].ends_with(" events/s") && throughput[2].ends_with(" events/s"),
+        "{throughput:?}"
+    );
+    assert_eq!(
+        throughput[3..],
+        ["-50.0\u{a0}% worse", "5.0 %", "REGRESSED"]
+    );
+    // Only the regressed row is highlighted; both runs' p99 and delivered events per second.
+    let highlighted: Vec<String> = select(&page, "table.compare tr.regressed td.metric")
+        .iter()
+        .map(text_of)
+        .collect();
+    assert_eq!(highlighted, ["throughput"]);
+    let charts: Vec<&str> = select(&page, "svg.chart")
+        .iter()
+        .filter_map(|c| c.value().attr("aria-label"))
+        .collect();
+    assert_eq!(
+        charts,
+        [
+            "response time p99 of both runs",
+            "events delivered per second of both runs"
+        ]
+    );
 
     // Throughput doubled is better (direction-aware), and a regression without a limit on it is
     // reported but does not fail.
@@ -563,7 +619,7 @@ async fn in_chromium_the_reports_show_charts_with_axes_and_fit_the_page() {
             "service time percentiles over time (log)"
         ]
     );
-    let seen = in_chromium(&diff, "report-diff", 1, false).await.unwrap();
+    let seen = in_chromium(&diff, "report-diff", 2, false).await.unwrap();
     assert!(
         seen["480"]["heading"].as_str().unwrap().ends_with("FAIL"),
         "{seen}"

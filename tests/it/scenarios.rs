@@ -128,7 +128,7 @@ async fn a_breached_threshold_exits_99_and_shards_merge() {
     assert_eq!(code, 99, "{stdout}");
     assert!(stdout.contains("shards 1/2, 2/2"), "{stdout}");
     assert!(
-        stdout.contains("pass events >= 20 (observed 20)"),
+        stdout.contains("pass events >= 20 (observed 20 events)"),
         "{stdout}"
     );
 }

@@ -11,6 +11,7 @@ use crate::delivery::journal::Filter;
 use crate::delivery::{
     AttemptOutcome, AttemptRecord, DeliveryOutcome, DeliveryRecord, Journal, TerminalState,
 };
+use crate::recording::redact_credentials;
 
 /// Failed deliveries a report keeps when the scenario and the command line do not say.
 pub const DEFAULT_FAILED_DELIVERIES: usize = 20;
@@ -111,6 +112,20 @@ impl Excerpt {
             text: text[..end].to_owned(),
             bytes: text.len(),
             truncated: known_truncated || end < text.len(),
+        }
+    }
+}
+
+impl Excerpt {
+    /// A request body as a report keeps it: the mailbox credentials InboxKit sends in plain text
+    /// redacted (as `receive --record` does unless told to keep them), then cut at
+    /// [`REQUEST_BODY_EXCERPT`]; `bytes` stays the length that was sent.
+    pub fn of_request(body: &[u8]) -> Self {
+        let redacted = redact_credentials(body);
+        let kept = String::from_utf8_lossy(redacted.as_deref().unwrap_or(body));
+        Excerpt {
+            bytes: body.len(),
+            ..Excerpt::of(&kept, REQUEST_BODY_EXCERPT, false)
         }
     }
 }
@@ -309,7 +324,7 @@ pub(crate) fn from_record(
         state,
         method: "POST".into(),
         url: record.target.to_string(),
-        body: Excerpt::of(&record.body, REQUEST_BODY_EXCERPT, false),
+        body: Excerpt::of_request(record.body.as_bytes()),
         attempts: record.attempts.iter().map(attempt_of).collect(),
         journaled: true,
     }
@@ -333,7 +348,7 @@ pub(crate) fn from_outcome(
         state,
         method: "POST".into(),
         url: String::new(),
-        body: Excerpt::of(&String::from_utf8_lossy(body), REQUEST_BODY_EXCERPT, false),
+        body: Excerpt::of_request(body),
         attempts: outcome
             .attempts
             .iter()
@@ -434,6 +449,20 @@ mod tests {
             "earlier than the last kept"
         );
         assert_eq!(Failures::new(0, "1/1".into(), start).wants(at(1)), None);
+    }
+
+    #[test]
+    fn request_bodies_keep_no_mailbox_credentials() {
+        let body = br#"{"event":"mailbox.status_changed","data":{"mailbox":{"uid":"m1","password":"hunter2","app_password":"abcd efgh","secret":"JBSWY3DP"}}}"#;
+        let kept = Excerpt::of_request(body);
+        assert_eq!(
+            kept.text,
+            r#"{"event":"mailbox.status_changed","data":{"mailbox":{"uid":"m1","password":"<redacted>","app_password":"<redacted>","secret":"<redacted>"}}}"#
+        );
+        assert_eq!(kept.bytes, body.len());
+        assert!(!kept.truncated);
+        let domain = br#"{"event":"domain.status_changed","data":{"domain":{"uid":"d1"}}}"#;
+        assert_eq!(Excerpt::of_request(domain).text.as_bytes(), domain);
     }
 
     #[test]
