@@ -4,7 +4,6 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::Deserialize;
 
 use super::answers::{
@@ -20,8 +19,6 @@ use crate::delivery::{AttemptOutcome, AttemptRecord, DeliveryId, DeliveryState};
 
 /// Default page size of `GET /_mock/deliveries`.
 pub const DEFAULT_LIMIT: usize = 100;
-/// Manual attempts a bulk redelivery makes at once.
-const REDELIVERY_CONCURRENCY: usize = 16;
 
 /// Registers the journal routes (under `/_mock`).
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -148,9 +145,11 @@ async fn redeliver_many(
     let filter = body.filter()?;
     let (offset, limit) = body.page()?;
     let (page, matched) = state.sender().journal().list(&filter, offset, limit);
-    let results: Vec<RedeliveryResult> = futures::stream::iter(page.into_iter().map(|r| r.id))
-        .map(|id| {
-            let state = state.clone();
+    // Every attempt of the page at once, bounded only by the sender's attempts in flight: a
+    // subscriber that never answers costs the page one deadline, not one per few deliveries.
+    let results: Vec<RedeliveryResult> =
+        futures::future::join_all(page.into_iter().map(|record| {
+            let (state, id) = (state.clone(), record.id);
             async move {
                 match redeliver(&state, &id).await {
                     Ok(attempt) => RedeliveryResult::Sent {
@@ -163,9 +162,7 @@ async fn redeliver_many(
                     },
                 }
             }
-        })
-        .buffered(REDELIVERY_CONCURRENCY)
-        .collect()
+        }))
         .await;
     Ok(HttpResponse::Ok().json(BulkRedelivery {
         matched,

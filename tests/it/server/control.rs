@@ -215,6 +215,64 @@ async fn the_journal_filters_pages_and_redelivers() {
     mock.stop().await;
 }
 
+/// A bulk redelivery makes the page's attempts at once: 64 deliveries to a subscriber that never
+/// answers cost about one deadline (1 s), where 16 at a time cost four (schemathesis's bulk
+/// call once ran past its 20 s request timeout).
+#[tokio::test]
+async fn a_bulk_redelivery_to_a_silent_subscriber_takes_one_deadline() {
+    let mock = Mock::start(26).await;
+    for _ in 0..64 {
+        let sent = mock
+            .control(
+                "POST",
+                "/events",
+                Some(json!({"event": "domain.status_changed"})),
+            )
+            .await;
+        assert_eq!(sent.status, 202, "{sent:?}");
+    }
+    mock.wait_terminal(64).await;
+    let silent = crate::support::raw(|socket| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(socket);
+    })
+    .await;
+    let workspace = mock.workspace_id();
+    let set = mock
+        .rest(
+            "POST",
+            "/workspaces/webhook",
+            Some(json!({"uid": workspace, "webhook_url": silent})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{set:?}");
+    let put = mock
+        .control("PUT", "/subscriber", Some(json!({"timeout": "1s"})))
+        .await;
+    assert_eq!(put.status, 200, "{put:?}");
+    let started = std::time::Instant::now();
+    let many = mock
+        .control("POST", "/deliveries/redeliver", Some(json!({"limit": 100})))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(many.body["redelivered"], 64, "{many:?}");
+    let outcomes: Vec<&Value> = many.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["outcome"])
+        .collect();
+    assert!(
+        outcomes.iter().all(|o| **o == json!("timeout")),
+        "{outcomes:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "64 silent attempts took {took:?}"
+    );
+    mock.stop().await;
+}
+
 #[tokio::test]
 async fn subscriber_settings_change_at_run_time_and_hide_secrets() {
     let mock = Mock::start(25).await;
