@@ -38,7 +38,8 @@ pub fn uses_activation_email(platform: &Platform) -> bool {
 }
 
 /// The step a mailbox takes when its planned step to `planned` comes due: provisioning waits in
-/// `waiting_for_dns_propagation` until the domain is active with DNS propagated; platforms with
+/// `waiting_for_dns_propagation` until the domain is active with DNS propagated (and a mailbox
+/// forced there while it is goes on at once, unless it stopped being so); platforms with
 /// an activation email wait for it after `configuring_workspace`; a mailbox never becomes
 /// `active` on a domain that is not.
 pub fn resolve(world: &World, entity: EntityRef, planned: &'static str) -> Resolution {
@@ -50,6 +51,7 @@ pub fn resolve(world: &World, entity: EntityRef, planned: &'static str) -> Resol
         ("processing", "configuring_workspace") if !world.domain_ready(domain) => {
             Resolution::Go("waiting_for_dns_propagation")
         }
+        ("waiting_for_dns_propagation", _) if !world.domain_ready(domain) => Resolution::Hold,
         ("configuring_workspace", "configuring_dns")
             if uses_activation_email(&world.platform(entity)) =>
         {

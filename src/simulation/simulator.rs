@@ -642,6 +642,18 @@ impl Simulation {
                 Some((at + VARIANT_DNS_DELAY, Work::DnsComplete))
             }
             (EntityKind::Domain, "active") => Some((period_end(), Work::RenewalDue)),
+            // Forced to wait for DNS that already propagated: it goes on at once.
+            (EntityKind::Mailbox, "waiting_for_dns_propagation")
+                if self.world.domain_ready(self.world.domain_of(entity)) =>
+            {
+                Some((
+                    at,
+                    Work::Status(index_of(
+                        MailboxStatus::KNOWN,
+                        &MailboxStatus::ConfiguringWorkspace,
+                    )),
+                ))
+            }
             (EntityKind::Mailbox, "scheduled_for_cancellation") => Some((
                 period_end(),
                 Work::Status(index_of(MailboxStatus::KNOWN, &MailboxStatus::Cancelled)),

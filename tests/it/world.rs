@@ -626,6 +626,152 @@ async fn a_domain_that_stops_being_active_takes_its_mailboxes_with_it() {
     mock.stop().await;
 }
 
+/// Forces `uid`'s domain to `to` through the control API.
+async fn force_domain(mock: &Mock, uid: &str, to: &str) {
+    let forced = mock
+        .control(
+            "POST",
+            &format!("/domains/{uid}/transition"),
+            Some(json!({"to": to})),
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{forced:?}");
+    settle(mock).await;
+}
+
+/// The last webhook about `uid`.
+fn last_change(mock: &Mock, uid: &str) -> Value {
+    changes(mock, uid).pop().unwrap_or(Value::Null)
+}
+
+/// Liveness: a mailbox whose step to `active` came due while its domain was not active is held
+/// (README: "`active` | a minute after `finalizing_setup`, only while its domain is `active`
+/// (held otherwise)") and must follow once the domain is active again, however long that took,
+/// within that documented minute; never before.
+#[tokio::test]
+async fn a_held_mailbox_becomes_active_once_its_domain_is_active_again() {
+    let mock = Mock::start(41).await;
+    let domain = mock.register("held.io").await;
+    advance(&mock, "20m").await;
+    let mailbox = mock.buy("ada", "held.io").await;
+    // Bought at 15:50:45.123 (t0 + 20 min); `configuring_workspace` 2 min later.
+    advance(&mock, "150s").await;
+    assert_eq!(
+        entity(&last_change(&mock, &mailbox))["status"],
+        "configuring_workspace"
+    );
+    force_domain(&mock, &domain, "inactive").await;
+    // A minute per step: `finalizing_setup` at 15:56:45.123, `active` due at 15:57:45.123,
+    // while the domain is inactive. An hour later it still waits.
+    advance(&mock, "1h").await;
+    let held = statuses_of(&changes(&mock, &mailbox));
+    assert_eq!(
+        held,
+        [
+            "pending",
+            "processing",
+            "configuring_workspace",
+            "configuring_dns",
+            "configuring_dkim",
+            "configuring_auth",
+            "finalizing_setup"
+        ],
+        "no `active` while the domain is inactive"
+    );
+    assert_eq!(
+        listed_mailbox(&mock, &mailbox).await["status"],
+        "finalizing_setup"
+    );
+    let early = mock
+        .rest(
+            "GET",
+            &format!("/mailboxes/show-credentials?uid={mailbox}"),
+            None,
+        )
+        .await;
+    assert_eq!(early.status, 409, "{early:?}");
+
+    // Reactivated at 16:53:15.123; the mailbox's remaining step takes a minute.
+    force_domain(&mock, &domain, "active").await;
+    assert_eq!(
+        last_change(&mock, &domain)["timestamp"],
+        "2024-01-10T16:53:15.123Z"
+    );
+    advance(&mock, "1m").await;
+    let resumed = last_change(&mock, &mailbox);
+    assert_eq!(
+        entity(&resumed)["status"],
+        "active",
+        "the held mailbox follows its domain: {:?}",
+        statuses_of(&changes(&mock, &mailbox))
+    );
+    assert_eq!(entity(&resumed)["previous_status"], "finalizing_setup");
+    let at = resumed["timestamp"].as_str().unwrap();
+    assert!(
+        ("2024-01-10T16:53:15.123Z"..="2024-01-10T16:54:15.123Z").contains(&at),
+        "active within a minute of the domain's reactivation, not before: {at}"
+    );
+    assert_eq!(listed_mailbox(&mock, &mailbox).await["status"], "active");
+    let credentials = mock
+        .rest(
+            "GET",
+            &format!("/mailboxes/show-credentials?uid={mailbox}"),
+            None,
+        )
+        .await;
+    assert_eq!(credentials.status, 200, "{credentials:?}");
+    all_accepted(&mock);
+    mock.stop().await;
+}
+
+/// Liveness through a failure branch: a domain whose DNS propagation fails is `inactive` (an
+/// hour into propagation, README), its mailbox waits in `waiting_for_dns_propagation`; once the
+/// domain is reactivated the mailbox goes on at that instant and is `active` within the
+/// documented minute per remaining step (`configuring_workspace` to `active`: 5 min).
+#[tokio::test]
+async fn a_mailbox_waiting_for_a_failed_domain_follows_it_once_reactivated() {
+    let mock = with_rate(42, &["dns_propagation_failed"]).await;
+    let domain = mock.register("failing.io").await;
+    let mailbox = mock.buy("ada", "failing.io").await;
+    // Registered at 15:30:45.123, `waiting_for_dns_propagation` 2 min later, `inactive` an
+    // hour after that.
+    advance(&mock, "3h").await;
+    assert_eq!(
+        statuses_of(&changes(&mock, &domain)),
+        ["waiting_for_dns_propagation", "inactive"]
+    );
+    assert_eq!(
+        statuses_of(&changes(&mock, &mailbox)),
+        ["pending", "processing", "waiting_for_dns_propagation"]
+    );
+    force_domain(&mock, &domain, "active").await;
+    let reactivated = last_change(&mock, &domain);
+    assert_eq!(reactivated["timestamp"], "2024-01-10T18:30:45.123Z");
+    advance(&mock, "5m").await;
+    let tail = changes(&mock, &mailbox);
+    assert_eq!(
+        statuses_of(&tail)[2..],
+        [
+            "waiting_for_dns_propagation",
+            "configuring_workspace",
+            "configuring_dns",
+            "configuring_dkim",
+            "configuring_auth",
+            "finalizing_setup",
+            "active"
+        ]
+    );
+    assert_eq!(tail[3]["timestamp"], reactivated["timestamp"]);
+    assert!(
+        tail[8]["timestamp"].as_str().unwrap() <= "2024-01-10T18:35:45.123Z",
+        "{}",
+        tail[8]["timestamp"]
+    );
+    assert_eq!(listed_mailbox(&mock, &mailbox).await["status"], "active");
+    all_accepted(&mock);
+    mock.stop().await;
+}
+
 #[tokio::test]
 async fn rest_answers_take_the_observed_shapes_under_the_current_profile() {
     let mock = Mock::start_with(30, |config| {
