@@ -736,7 +736,12 @@ fn head(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> Result<He
                 owned.as_str()
             }
         };
-        let value = String::from_utf8_lossy(field.value);
+        // The usual case first: `from_utf8` checks ASCII a word at a time, the lossy decoder
+        // a chunk at a time.
+        let value = match std::str::from_utf8(field.value) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(field.value),
+        };
         match name {
             "transfer-encoding" => {
                 transfer_coded = true;

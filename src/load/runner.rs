@@ -228,7 +228,7 @@ async fn run_phases(
             let event = source.make(&event_type, stale, target.sender.clock().now());
             let bad_signature = source.rng.random::<f64>() < faults.bad_signatures;
             let duplicate = source.rng.random::<f64>() < faults.duplicates;
-            {
+            if stale || bad_signature || duplicate {
                 let mut stats = lock(&stats);
                 stats.stale_timestamps += u64::from(stale);
                 stats.bad_signature_events += u64::from(bad_signature);
