@@ -154,7 +154,8 @@ pub struct ConnectionPool {
 
 struct IdleConnections {
     /// Keyed by the origin's authority; oldest first.
-    by_origin: HashMap<String, VecDeque<Idle>>,
+    /// foldhash: looked up twice per request; keys are the subscribers' own authorities.
+    by_origin: HashMap<String, VecDeque<Idle>, foldhash::fast::RandomState>,
     /// When every origin was last swept of expired connections.
     swept: Instant,
 }
@@ -169,7 +170,7 @@ impl ConnectionPool {
     pub fn new(idle_timeout: Duration) -> Self {
         ConnectionPool {
             idle: Mutex::new(IdleConnections {
-                by_origin: HashMap::new(),
+                by_origin: HashMap::default(),
                 swept: Instant::now(),
             }),
             idle_timeout,
