@@ -200,8 +200,10 @@ impl ConnectionPool {
             Err(ReplyError::Closed(_)) if reused && !conn.heard => {
                 // The subscriber closed the reused connection as the request went out and sent
                 // not one byte back: the request was not answered, so it goes once more, on a
-                // new connection (hyper retries such a request too). Only once: a subscriber
-                // that closes fresh connections as well fails the attempt.
+                // new connection. Only once: a subscriber that closes fresh connections as well
+                // fails the attempt. A subscriber that only half-closed it (shut its writing
+                // side) may have read the request and acted on it: that one can arrive twice,
+                // which webhook consumers handle anyway (delivery is at least once).
                 conn = Box::pin(Conn::open(origin, request.connect_timeout)).await?;
                 conn.send(&wire, cap).await?
             }
@@ -263,10 +265,12 @@ impl ConnectionPool {
                 }
                 (entry, idle_for)
             };
-            // A connection answered a moment ago is taken without asking the socket (a
-            // syscall per request under load): if the subscriber closed it meanwhile, not a byte
-            // comes back and the request goes once more on a new connection (`round_trip`).
-            if idle_for < TRUSTED_IDLE || entry.conn.is_open() {
+            // Bytes left over after the last answer (a body longer than its length) would be
+            // read as the next answer: such a connection is never reused. One answered a moment
+            // ago is taken without asking the socket (a syscall per request under load): if the
+            // subscriber closed it meanwhile, not a byte comes back and the request goes once
+            // more on a new connection (`round_trip`).
+            if entry.conn.buffer.is_empty() && (idle_for < TRUSTED_IDLE || entry.conn.is_open()) {
                 return Some(entry.conn);
             }
         }
@@ -1050,6 +1054,27 @@ mod tests {
         );
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
         assert_eq!(pool.idle_count(), 4);
+    }
+
+    /// An answer with more body bytes than its `content-length`: the rest must never be read as
+    /// the next request's answer, however soon that request follows.
+    #[tokio::test]
+    async fn bytes_past_the_declared_length_are_never_read_as_the_next_answer() {
+        let (url, accepted, _) = server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 500 No\r\n\r\n",
+            false,
+        )
+        .await;
+        let pool = pool();
+        for _ in 0..3 {
+            let answer = post(&pool, &url, &headers()).await.unwrap();
+            assert_eq!((answer.status, &answer.body[..]), (200, &b"ok"[..]));
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3,
+            "a new connection each time"
+        );
     }
 
     /// The table is the RFC's `tchar` list, written out here a second time.

@@ -630,9 +630,12 @@ impl Sender {
             body,
         };
         let number = u32::try_from(record.attempts.len()).unwrap_or(u32::MAX - 1) + 1;
+        let state = record.state;
+        // Not held across the attempt: a record carries every attempt's answer.
+        drop(record);
         let made = self.inner.attempt(&delivery, number, Trigger::Manual).await;
-        let attempt = made.full(id, &record.event);
-        made.journal(&self.inner.journal, id, record.state, false);
+        let attempt = made.full(id, &delivery.event);
+        made.journal(&self.inner.journal, id, state, false);
         Ok(attempt)
     }
 

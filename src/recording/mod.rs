@@ -24,7 +24,7 @@ use crate::contract::headers::HeaderList;
 
 pub use reader::{LineError, NumberedRequest, Recording, load, read_lines};
 pub use recorder::Recorder;
-pub use redact::{CREDENTIAL_FIELDS, REDACTED, redact_credentials};
+pub use redact::{CREDENTIAL_FIELDS, REDACTED, credentials_in, redact_credentials};
 pub use verdicts::{SignatureKeys, SignatureVerdicts};
 
 /// Why a recording could not be written or read.

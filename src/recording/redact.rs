@@ -34,6 +34,23 @@ pub fn redact_credentials(body: &[u8]) -> Option<Vec<u8>> {
     redacted.then(|| serde_json::to_vec(&value).expect("JSON values serialize"))
 }
 
+/// The non-empty string credentials of `data.mailbox` in `body` (none when it is not JSON):
+/// what to hide in text that may echo the body, such as a subscriber's answer.
+pub fn credentials_in(body: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(mailbox) = value.get("data").and_then(|data| data.get("mailbox")) else {
+        return Vec::new();
+    };
+    CREDENTIAL_FIELDS
+        .iter()
+        .filter_map(|field| mailbox.get(field)?.as_str())
+        .filter(|credential| !credential.is_empty() && *credential != REDACTED)
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,6 +81,41 @@ mod tests {
         tags: Vec<String>,
     }
 
+    /// Like the request bodies: unknown fields refused, a field of either shape.
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        by: Either,
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        List(Vec<String>),
+    }
+
+    #[test]
+    fn serde_attributes_of_the_body_still_apply() {
+        let read = |text| serde_json::from_str::<Object<Strict>>(text).map(|object| object.0);
+        assert_eq!(
+            read(r#"{"by": "1m"}"#).unwrap(),
+            Strict {
+                by: Either::Text("1m".into())
+            }
+        );
+        assert_eq!(
+            read(r#"{"by": ["1m", "2m"]}"#).unwrap(),
+            Strict {
+                by: Either::List(vec!["1m".into(), "2m".into()])
+            }
+        );
+        let unknown = read(r#"{"by": "1m", "x": 1}"#).unwrap_err().to_string();
+        assert!(unknown.contains("unknown field `x`"), "{unknown}");
+        let missing = read("{}").unwrap_err().to_string();
+        assert!(missing.contains("missing field `by`"), "{missing}");
+    }
+
     fn read(text: &str) -> Result<Page, serde_json::Error> {
         serde_json::from_str::<Object<Page>>(text).map(|object| object.0)
     }

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Deserialize;
 
 use super::answers::{
@@ -19,6 +20,8 @@ use crate::delivery::{AttemptOutcome, AttemptRecord, DeliveryId, DeliveryState};
 
 /// Default page size of `GET /_mock/deliveries`.
 pub const DEFAULT_LIMIT: usize = 100;
+/// Manual attempts a bulk redelivery makes at once: a default page.
+const REDELIVERY_CONCURRENCY: usize = DEFAULT_LIMIT;
 
 /// Registers the journal routes (under `/_mock`).
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -110,12 +113,13 @@ async fn show(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpR
 
 /// One manual attempt of delivery `id`.
 async fn redeliver(state: &AppState, id: &DeliveryId) -> Result<AttemptRecord, ApiError> {
-    let record = state
+    let workspace = state
         .sender()
         .journal()
         .get(id)
+        .map(|record| state.workspace_of(&record))
         .ok_or_else(|| ApiError::UnknownDelivery(id.to_string()))?;
-    let subscriber = state.subscriber(state.workspace_of(&record));
+    let subscriber = state.subscriber(workspace);
     let attempt = state
         .sender()
         .redeliver(id, &subscriber)
@@ -145,11 +149,13 @@ async fn redeliver_many(
     let filter = body.filter()?;
     let (offset, limit) = body.page()?;
     let (page, matched) = state.sender().journal().list(&filter, offset, limit);
-    // Every attempt of the page at once, bounded only by the sender's attempts in flight: a
-    // subscriber that never answers costs the page one deadline, not one per few deliveries.
-    let results: Vec<RedeliveryResult> =
-        futures::future::join_all(page.into_iter().map(|record| {
-            let (state, id) = (state.clone(), record.id);
+    // A default page's attempts at once: a subscriber that never answers costs such a page one
+    // deadline, and a bulk call holds at most this many of the sender's permits (live
+    // deliveries and retries keep the rest).
+    let ids: Vec<DeliveryId> = page.into_iter().map(|record| record.id).collect();
+    let results: Vec<RedeliveryResult> = futures::stream::iter(ids)
+        .map(|id| {
+            let state = state.clone();
             async move {
                 match redeliver(&state, &id).await {
                     Ok(attempt) => RedeliveryResult::Sent {
@@ -162,7 +168,9 @@ async fn redeliver_many(
                     },
                 }
             }
-        }))
+        })
+        .buffered(REDELIVERY_CONCURRENCY)
+        .collect()
         .await;
     Ok(HttpResponse::Ok().json(BulkRedelivery {
         matched,

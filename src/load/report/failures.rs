@@ -11,7 +11,7 @@ use crate::delivery::journal::Filter;
 use crate::delivery::{
     AttemptOutcome, AttemptRecord, DeliveryOutcome, DeliveryRecord, Journal, TerminalState,
 };
-use crate::recording::redact_credentials;
+use crate::recording::{REDACTED, credentials_in, redact_credentials};
 
 /// Failed deliveries a report keeps when the scenario and the command line do not say.
 pub const DEFAULT_FAILED_DELIVERIES: usize = 20;
@@ -284,7 +284,17 @@ fn redacted(list: impl IntoIterator<Item = (String, String)>) -> Vec<(String, St
     .collect()
 }
 
-fn attempt_of(attempt: &AttemptRecord) -> FailedAttempt {
+/// `text` with every credential of the request replaced by [`REDACTED`]: a subscriber's answer
+/// may echo the body it was sent.
+fn without(credentials: &[String], text: &str) -> String {
+    credentials
+        .iter()
+        .fold(text.to_owned(), |text, credential| {
+            text.replace(credential.as_str(), REDACTED)
+        })
+}
+
+fn attempt_of(attempt: &AttemptRecord, credentials: &[String]) -> FailedAttempt {
     FailedAttempt {
         number: attempt.number,
         started_at: Some(attempt.started_at.to_string()),
@@ -298,7 +308,7 @@ fn attempt_of(attempt: &AttemptRecord) -> FailedAttempt {
             status: response.status,
             headers: redacted(response.headers.to_list()),
             body: Excerpt::of(
-                &response.body,
+                &without(credentials, &response.body),
                 RESPONSE_BODY_EXCERPT,
                 response.body_truncated,
             ),
@@ -325,7 +335,14 @@ pub(crate) fn from_record(
         method: "POST".into(),
         url: record.target.to_string(),
         body: Excerpt::of_request(record.body.as_bytes()),
-        attempts: record.attempts.iter().map(attempt_of).collect(),
+        attempts: {
+            let credentials = credentials_in(record.body.as_bytes());
+            record
+                .attempts
+                .iter()
+                .map(|attempt| attempt_of(attempt, &credentials))
+                .collect()
+        },
         journaled: true,
     }
 }
@@ -449,6 +466,33 @@ mod tests {
             "earlier than the last kept"
         );
         assert_eq!(Failures::new(0, "1/1".into(), start).wants(at(1)), None);
+    }
+
+    /// A subscriber that echoes what it was sent (httpbin, error pages quoting the payload) must
+    /// not bring the credentials back into the report through its answer.
+    #[test]
+    fn echoed_credentials_are_hidden_in_the_answers_too() {
+        use crate::delivery::fixtures;
+        let body = r#"{"event":"mailbox.status_changed","data":{"mailbox":{"uid":"m1","password":"hunter2-s3cret","secret":"JBSWY3DPEHPK3PXP"}}}"#;
+        let mut attempt = fixtures::attempt(
+            Some(500),
+            AttemptOutcome::Http5xx,
+            crate::delivery::journal::Trigger::Scheduled,
+        );
+        if let Some(response) = &mut attempt.response {
+            response.body = format!(r#"{{"error":"bad","json":{body}}}"#);
+        }
+        let record = DeliveryRecord {
+            body: body.into(),
+            ..fixtures::delivered("mailbox.status_changed", "m1", vec![attempt])
+        };
+        let failed = from_record(&record, "1/1".into(), 0, TerminalState::Exhausted);
+        let shown = serde_json::to_string(&failed).unwrap();
+        for secret in ["hunter2-s3cret", "JBSWY3DPEHPK3PXP"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let answer = &failed.attempts[0].response.as_ref().unwrap().body.text;
+        assert!(answer.contains(r#""password":"<redacted>""#), "{answer}");
     }
 
     #[test]

@@ -215,9 +215,9 @@ async fn the_journal_filters_pages_and_redelivers() {
     mock.stop().await;
 }
 
-/// A bulk redelivery makes the page's attempts at once: 64 deliveries to a subscriber that never
-/// answers cost about one deadline (1 s), where 16 at a time cost four (schemathesis's bulk
-/// call once ran past its 20 s request timeout).
+/// A bulk redelivery makes a default page's attempts at once: 64 deliveries to a subscriber
+/// that never answers cost about one deadline (1 s), where 16 at a time cost four
+/// (schemathesis's bulk call once ran past its 20 s request timeout).
 #[tokio::test]
 async fn a_bulk_redelivery_to_a_silent_subscriber_takes_one_deadline() {
     let mock = Mock::start(26).await;
@@ -267,7 +267,7 @@ async fn a_bulk_redelivery_to_a_silent_subscriber_takes_one_deadline() {
         "{outcomes:?}"
     );
     assert!(
-        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        took >= Duration::from_secs(1) && took < Duration::from_millis(3500),
         "64 silent attempts took {took:?}"
     );
     mock.stop().await;
