@@ -9,6 +9,8 @@
 //! - `load run`: what `inboxkit-mock run` does per send besides, making a fresh event (a
 //!   sampled envelope serialized) before delivering it.
 
+#[path = "support/event.rs"]
+mod support_event;
 #[path = "support/sink.rs"]
 mod support_sink;
 
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer};
+use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
 use inboxkit_mock::delivery::{
     DeliveryOrder, OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
 };
@@ -128,16 +130,7 @@ fn main() {
         });
         let mut faker = Faker::seeded(1);
         let account = faker.account();
-        let envelope = Sampler::default()
-            .envelope(
-                &EventType::DomainStatusChanged,
-                &mut faker,
-                &account,
-                PayloadShape::Seed,
-                chrono::Utc::now(),
-            )
-            .expect("known");
-        let event = OutgoingEvent::from_envelope(&envelope);
+        let event = support_event::domain_event(&mut Sampler::default(), &mut faker, &account);
         // Warm up: connections opened, pools and the journal's tables grown.
         measure(&sender, &subscriber, 2_000, {
             let event = event.clone();
@@ -157,16 +150,7 @@ fn main() {
         let (allocations, bytes, elapsed) = measure(&sender, &subscriber, count, move |_| {
             let mut source = source.lock().expect("source");
             let (faker, sampler) = &mut *source;
-            let envelope = sampler
-                .envelope(
-                    &EventType::DomainStatusChanged,
-                    faker,
-                    &account,
-                    PayloadShape::Seed,
-                    chrono::Utc::now(),
-                )
-                .expect("known");
-            OutgoingEvent::from_envelope(&envelope)
+            support_event::domain_event(sampler, faker, &account)
         })
         .await;
         println!(

@@ -29,6 +29,8 @@ mod cheap;
 mod clients;
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/event.rs"]
+mod support_event;
 #[path = "support/sink.rs"]
 mod support_sink;
 
@@ -39,14 +41,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer, headers};
+use inboxkit_mock::contract::{Secret, SignatureScheme, Signer, headers};
 use inboxkit_mock::delivery::{
     DeliveryOrder, OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber, TerminalState,
 };
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::receiver::{ReceiverConfig, RunningReceiver};
 use inboxkit_mock::simulation::Clock;
-use inboxkit_mock::simulation::sample::sample_envelope;
+use inboxkit_mock::simulation::sample::Sampler;
 
 use cheap::Cheap;
 use clients::{ClientRun, Load, Request};
@@ -65,15 +67,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn event() -> OutgoingEvent {
     let mut faker = Faker::seeded(1);
     let account = faker.account();
-    let envelope = sample_envelope(
-        &EventType::DomainStatusChanged,
-        &mut faker,
-        &account,
-        PayloadShape::Seed,
-        chrono::Utc::now(),
-    )
-    .expect("known");
-    OutgoingEvent::from_envelope(&envelope)
+    support_event::domain_event(&mut Sampler::default(), &mut faker, &account)
 }
 
 /// Where deliveries go.

@@ -7,6 +7,8 @@
 //! delivery is kept (the journal's capacity is N), each with one attempt, the seed profile's
 //! full header set (Authorization and the mock headers included).
 
+#[path = "support/event.rs"]
+mod support_event;
 #[path = "support/sink.rs"]
 mod support_sink;
 
@@ -15,11 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use inboxkit_mock::contract::{EventType, PayloadShape, Secret, SignatureScheme, Signer};
-use inboxkit_mock::delivery::{OutgoingEvent, RetryPolicy, Sender, SenderOptions, Subscriber};
+use inboxkit_mock::contract::{Secret, SignatureScheme, Signer};
+use inboxkit_mock::delivery::{RetryPolicy, Sender, SenderOptions, Subscriber};
 use inboxkit_mock::model::Faker;
 use inboxkit_mock::simulation::Clock;
-use inboxkit_mock::simulation::sample::sample_envelope;
+use inboxkit_mock::simulation::sample::Sampler;
 use tokio::net::TcpListener;
 
 /// Counts live heap bytes.
@@ -66,18 +68,6 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
-fn event(faker: &mut Faker, account: &inboxkit_mock::contract::Account) -> OutgoingEvent {
-    let envelope = sample_envelope(
-        &EventType::DomainStatusChanged,
-        faker,
-        account,
-        PayloadShape::Seed,
-        chrono::Utc::now(),
-    )
-    .expect("known");
-    OutgoingEvent::from_envelope(&envelope)
-}
-
 fn main() {
     let count: usize = std::env::args()
         .skip(1)
@@ -110,9 +100,11 @@ fn main() {
         });
         let mut faker = Faker::seeded(1);
         let account = faker.account();
+        let mut sampler = Sampler::default();
+        let mut event = || support_event::domain_event(&mut sampler, &mut faker, &account);
         // Warm up the connection pool and the runtime, outside the measurement.
         for _ in 0..256 {
-            sender.submit(subscriber.clone(), event(&mut faker, &account));
+            sender.submit(subscriber.clone(), event());
         }
         sender.drain().await;
         sender.journal().clear();
@@ -120,9 +112,9 @@ fn main() {
         let started = Instant::now();
         let mut body_bytes = 0usize;
         for _ in 0..count {
-            let event = event(&mut faker, &account);
-            body_bytes += event.body().len();
-            sender.submit(subscriber.clone(), event);
+            let next = event();
+            body_bytes += next.body().len();
+            sender.submit(subscriber.clone(), next);
             if sender.journal().counters().in_progress() > 10_000 {
                 tokio::task::yield_now().await;
             }

@@ -10,7 +10,6 @@ use std::ops::Deref;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures::FutureExt;
-use futures::future::LocalBoxFuture;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer, MapAccess, Visitor};
 
 /// A JSON request body that must be an object, read as `T` (under the app's `JsonConfig`:
@@ -33,8 +32,8 @@ impl<T> Deref for JsonObject<T> {
     }
 }
 
-/// `T`, deserialized from a JSON object only.
-struct Object<T>(T);
+/// `T`, deserialized from a JSON object only (named by [`JsonObject`]'s extractor future).
+pub struct Object<T>(T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -58,14 +57,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// What [`web::Json`] reads the body as, then unwrapped: no allocation of its own per request.
+type ReadJson<T> = <web::Json<Object<T>> as FromRequest>::Future;
+type Unwrap<T> = fn(Result<web::Json<Object<T>>, actix_web::Error>) -> ReadResult<T>;
+type ReadResult<T> = Result<JsonObject<T>, actix_web::Error>;
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = futures::future::Map<ReadJson<T>, Unwrap<T>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        web::Json::<Object<T>>::from_request(request, payload)
-            .map(|body| body.map(|body| JsonObject(body.into_inner().0)))
-            .boxed_local()
+        let unwrap: Unwrap<T> = |body| body.map(|body| JsonObject(body.into_inner().0));
+        web::Json::<Object<T>>::from_request(request, payload).map(unwrap)
     }
 }
 

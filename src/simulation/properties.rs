@@ -307,6 +307,23 @@ struct Run {
 }
 
 impl Run {
+    /// [`Run::new`] from a property's draws: which of [`CODES`] are on, and whether the shape is
+    /// `current`.
+    fn drawn(seed: u64, on: &[bool], current: bool) -> Self {
+        let codes: Vec<&'static str> = CODES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| **on)
+            .map(|(code, _)| *code)
+            .collect();
+        let shape = if current {
+            PayloadShape::Current
+        } else {
+            PayloadShape::Seed
+        };
+        Run::new(seed, &codes, shape)
+    }
+
     /// A fresh world from `seed` with `codes` on (each at rate 1), announcing in `shape`.
     fn new(seed: u64, codes: &[&'static str], shape: PayloadShape) -> Self {
         let mut failures = FailureRates::default();
@@ -518,9 +535,7 @@ proptest! {
         current in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let codes: Vec<&'static str> =
-            CODES.iter().zip(&codes).filter(|(_, on)| **on).map(|(code, _)| *code).collect();
-        let mut run = Run::new(seed, &codes, if current { PayloadShape::Current } else { PayloadShape::Seed });
+        let mut run = Run::drawn(seed, &codes, current);
         for action in &actions {
             run.step(action)?;
         }
@@ -544,9 +559,7 @@ proptest! {
         current in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let codes: Vec<&'static str> =
-            CODES.iter().zip(&codes).filter(|(_, on)| **on).map(|(code, _)| *code).collect();
-        let mut run = Run::new(seed, &codes, if current { PayloadShape::Current } else { PayloadShape::Seed });
+        let mut run = Run::drawn(seed, &codes, current);
         // The domain first gets the 17 minutes its registration typically takes (README).
         for action in [Action::Register(0), Action::Tick(17 * 60)].iter().chain(&actions) {
             run.step(action)?;

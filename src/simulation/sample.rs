@@ -74,6 +74,19 @@ fn walk_path<E, S>(
     }
 }
 
+/// Takes every step of a request's typical path (a request's report costs little: always made);
+/// the last step's report.
+fn walk_request<R>(
+    request: &mut R,
+    advance: impl Fn(&mut R, &RequestStatus) -> Result<Change, IllegalTransition>,
+) -> Option<Change> {
+    REQUEST
+        .typical_path(&RequestStatus::Queued)
+        .into_iter()
+        .map(|step| advance(request, &step.to).expect("typical steps are allowed"))
+        .last()
+}
+
 /// A plausible entity of `event`'s kind that has just taken the last step of its typical path
 /// (a domain becoming `active`, a mailbox becoming `active`, a request `completed`).
 /// `None` for an event type the contract does not list.
@@ -123,25 +136,13 @@ fn walk_typical(
         }
         EventType::ConsentRequestStatusChanged => {
             let mut request = faker.consent_request();
-            let change = REQUEST
-                .typical_path(&RequestStatus::Queued)
-                .into_iter()
-                .map(|step| {
-                    advance_consent(&mut request, &step.to).expect("typical steps are allowed")
-                })
-                .last();
+            let change = walk_request(&mut request, advance_consent);
             (Entity::ConsentRequest(request), change)
         }
         EventType::ClientIdRequestStatusChanged => {
             let domain = faker.domain_name();
             let mut request = faker.client_id_request(&domain);
-            let change = REQUEST
-                .typical_path(&RequestStatus::Queued)
-                .into_iter()
-                .map(|step| {
-                    advance_client_id(&mut request, &step.to).expect("typical steps are allowed")
-                })
-                .last();
+            let change = walk_request(&mut request, advance_client_id);
             (Entity::ClientIdRequest(request), change)
         }
         EventType::Other(_) => return None,

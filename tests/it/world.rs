@@ -13,7 +13,7 @@ use inboxkit_mock::receiver::Verdict;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::server::{Mock, WAIT};
+use crate::server::{Answer, Mock, WAIT};
 
 /// Waits until nothing waits to be announced and every delivery submitted so far is terminal.
 async fn settle(mock: &Mock) {
@@ -121,6 +121,16 @@ async fn listed_domain(mock: &Mock, uid: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// `GET /mailboxes/show-credentials` for mailbox `uid`.
+async fn show_credentials(mock: &Mock, uid: &str) -> Answer {
+    mock.rest(
+        "GET",
+        &format!("/mailboxes/show-credentials?uid={uid}"),
+        None,
+    )
+    .await
+}
+
 /// The listed mailbox with `uid`.
 async fn listed_mailbox(mock: &Mock, uid: &str) -> Value {
     let list = mock
@@ -162,13 +172,7 @@ async fn a_mailbox_waits_for_its_domain_and_gets_credentials_once_provisioned() 
             );
         }
     }
-    let early = mock
-        .rest(
-            "GET",
-            &format!("/mailboxes/show-credentials?uid={mailbox}"),
-            None,
-        )
-        .await;
+    let early = show_credentials(&mock, &mailbox).await;
     assert_eq!(early.status, 409, "{early:?}");
 
     advance(&mock, "1h").await;
@@ -214,13 +218,7 @@ async fn a_mailbox_waits_for_its_domain_and_gets_credentials_once_provisioned() 
         ]),
         "every field that changed"
     );
-    let credentials = mock
-        .rest(
-            "GET",
-            &format!("/mailboxes/show-credentials?uid={mailbox}"),
-            None,
-        )
-        .await;
+    let credentials = show_credentials(&mock, &mailbox).await;
     assert_eq!(credentials.status, 200, "{credentials:?}");
     assert_eq!(
         credentials.body["credentials"]["password"],
@@ -682,13 +680,7 @@ async fn a_held_mailbox_becomes_active_once_its_domain_is_active_again() {
         listed_mailbox(&mock, &mailbox).await["status"],
         "finalizing_setup"
     );
-    let early = mock
-        .rest(
-            "GET",
-            &format!("/mailboxes/show-credentials?uid={mailbox}"),
-            None,
-        )
-        .await;
+    let early = show_credentials(&mock, &mailbox).await;
     assert_eq!(early.status, 409, "{early:?}");
 
     // Reactivated at 16:53:15.123; the mailbox's remaining step takes a minute.
@@ -712,13 +704,7 @@ async fn a_held_mailbox_becomes_active_once_its_domain_is_active_again() {
         "active within a minute of the domain's reactivation, not before: {at}"
     );
     assert_eq!(listed_mailbox(&mock, &mailbox).await["status"], "active");
-    let credentials = mock
-        .rest(
-            "GET",
-            &format!("/mailboxes/show-credentials?uid={mailbox}"),
-            None,
-        )
-        .await;
+    let credentials = show_credentials(&mock, &mailbox).await;
     assert_eq!(credentials.status, 200, "{credentials:?}");
     all_accepted(&mock);
     mock.stop().await;
@@ -809,13 +795,7 @@ async fn rest_answers_take_the_observed_shapes_under_the_current_profile() {
     advance(&mock, "20m").await;
     let mailbox = mock.buy("ada", "a.io").await;
     advance(&mock, "1h").await;
-    let credentials = mock
-        .rest(
-            "GET",
-            &format!("/mailboxes/show-credentials?uid={mailbox}"),
-            None,
-        )
-        .await;
+    let credentials = show_credentials(&mock, &mailbox).await;
     assert_eq!(
         credentials.body["email"], "ada@a.io",
         "flat: {credentials:?}"
