@@ -214,14 +214,16 @@ async fn run_phases(
         run_start,
     ));
     let sampler = tokio::spawn(sample_memory(stats.clone()));
+    let alarm = Alarm::start();
     let mut phase_start = run_start;
     for (phase, segments) in phases.iter().zip(&scaled) {
         let in_flight = Arc::new(Semaphore::new(phase.max_in_flight.max(1)));
         let mut held: Option<OutgoingEvent> = None;
-        let mut ticks = ticker(phase_start, segments.clone());
-        while let Some(planned_at) = ticks.recv().await {
+        for offset in planned_offsets(segments) {
+            let planned_at = phase_start + offset;
+            alarm.wait_until(planned_at).await;
             // The slot is taken before the event is made: above capacity, the sends waiting for
-            // one are instants in the ticker's queue, not events and tasks piling up in memory.
+            // one are the plan's next offsets, not events and tasks piling up in memory.
             let slot = take_slot(&in_flight).await;
             let event_type = source.pick(&phase.mix);
             let stale = source.rng.random::<f64>() < faults.stale_timestamps;
@@ -354,28 +356,48 @@ async fn take_slot(in_flight: &Arc<Semaphore>) -> (OwnedSemaphorePermit, bool) {
     }
 }
 
-/// The shortest sleep of the ticker: sends planned closer together than this (rates above
+/// The shortest wait for a send: sends planned closer together than this (rates above
 /// 10,000/s) are released together, each at most this much late, instead of one sleep (a system
 /// call and two context switches) per send.
 const TICK_QUANTUM: Duration = Duration::from_micros(100);
 
-/// Sends each planned send time when it comes, from a thread of its own: the OS sleeps there
-/// to within tens of microseconds, where the async timer rounds to whole milliseconds.
-fn ticker(start: Instant, segments: Vec<Segment>) -> tokio::sync::mpsc::UnboundedReceiver<Instant> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let start = start.into_std();
-    std::thread::spawn(move || {
-        for offset in planned_offsets(&segments) {
-            let planned = start + offset;
-            if let Some(wait) = planned.checked_duration_since(std::time::Instant::now()) {
-                std::thread::sleep(wait.max(TICK_QUANTUM));
+/// Wakes the load loop at planned send times, from a thread of its own: the OS sleeps there to
+/// within tens of microseconds, where the async timer rounds to whole milliseconds. Asked only
+/// when the loop is early: a loop that is behind its plan (above capacity) never waits, and
+/// costs no thread switch per send.
+struct Alarm {
+    requests: std::sync::mpsc::Sender<(std::time::Instant, tokio::sync::oneshot::Sender<()>)>,
+}
+
+impl Alarm {
+    /// Starts the alarm's thread; it ends when the alarm is dropped.
+    fn start() -> Self {
+        let (requests, asked) =
+            std::sync::mpsc::channel::<(std::time::Instant, tokio::sync::oneshot::Sender<()>)>();
+        std::thread::spawn(move || {
+            for (at, ring) in asked {
+                if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let _ = ring.send(());
             }
-            if tx.send(Instant::from_std(planned)).is_err() {
-                return;
-            }
+        });
+        Alarm { requests }
+    }
+
+    /// Returns at `planned` (at least [`TICK_QUANTUM`] from now), or at once if it has passed.
+    async fn wait_until(&self, planned: Instant) {
+        let now = Instant::now();
+        if planned <= now {
+            return;
         }
-    });
-    rx
+        let at = now + (planned - now).max(TICK_QUANTUM);
+        let (ring, rung) = tokio::sync::oneshot::channel();
+        if self.requests.send((at.into_std(), ring)).is_err() || rung.await.is_err() {
+            // The thread is gone (it cannot be while the alarm lives): the async timer instead.
+            tokio::time::sleep_until(at).await;
+        }
+    }
 }
 
 /// Samples this process's resident memory once a second into the stats.
