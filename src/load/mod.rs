@@ -1,6 +1,7 @@
 //! Load: the open-model schedule, the runner, statistics and reports.
 
 pub mod html;
+mod maker;
 pub mod report;
 pub mod runner;
 pub mod schedule;

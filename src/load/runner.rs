@@ -4,21 +4,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::TimeDelta;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use super::maker::{self, EventSource, Plan, PlannedSend};
 use super::report::failures::Failures;
 use super::schedule::{Segment, planned_offsets};
 use super::stats::Stats;
-use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
+use crate::contract::{EventType, PayloadShape};
 use crate::delivery::{OutgoingEvent, Sender, Subscriber};
-use crate::model::Faker;
 use crate::scenario::SenderFaults;
-use crate::simulation::sample::Sampler;
 
 /// Default bound on deliveries in flight during load.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
@@ -99,51 +95,6 @@ pub struct Progress {
     pub finished: AtomicU64,
 }
 
-/// Makes the events of a load run from a seeded generator.
-struct EventSource {
-    sampler: Sampler,
-    faker: Faker,
-    account: Account,
-    shape: PayloadShape,
-    rng: StdRng,
-}
-
-impl EventSource {
-    fn pick(&mut self, mix: &[(EventType, f64)]) -> EventType {
-        let total: f64 = mix.iter().map(|(_, w)| w).sum();
-        let mut point = self.rng.random::<f64>() * total;
-        for (event, weight) in mix {
-            if point < *weight {
-                return event.clone();
-            }
-            point -= weight;
-        }
-        mix.last()
-            .map_or(EventType::DomainStatusChanged, |(e, _)| e.clone())
-    }
-
-    fn make(
-        &mut self,
-        event: &EventType,
-        stale: bool,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> OutgoingEvent {
-        let at = if stale {
-            now - TimeDelta::hours(1)
-        } else {
-            now
-        };
-        let mut envelope = self
-            .sampler
-            .envelope(event, &mut self.faker, &self.account, self.shape, at)
-            .expect("mixes hold known event types");
-        if stale {
-            envelope.timestamp = format_timestamp(at);
-        }
-        OutgoingEvent::from_envelope(&envelope)
-    }
-}
-
 /// Runs `phases` one after the other against `target`; returns what was measured.
 pub async fn run(
     target: LoadTarget,
@@ -178,14 +129,6 @@ async fn run_phases(
 ) -> Stats {
     let share = 1.0 / f64::from(shard.count);
     let shard_seed = seed.wrapping_add(u64::from(shard.index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut faker = Faker::seeded(shard_seed);
-    let mut source = EventSource {
-        sampler: Sampler::default(),
-        account: faker.account(),
-        faker,
-        shape: target.shape,
-        rng: StdRng::seed_from_u64(shard_seed ^ 0xA5A5),
-    };
     let scaled: Vec<Vec<Segment>> = phases
         .iter()
         .map(|p| {
@@ -214,22 +157,43 @@ async fn run_phases(
         run_start,
     ));
     let sampler = tokio::spawn(sample_memory(stats.clone()));
-    let alarm = Alarm::start();
-    let mut phase_start = run_start;
-    for (phase, segments) in phases.iter().zip(&scaled) {
-        let in_flight = Arc::new(Semaphore::new(phase.max_in_flight.max(1)));
-        let mut held: Option<OutgoingEvent> = None;
-        for offset in planned_offsets(segments) {
-            let planned_at = phase_start + offset;
-            alarm.wait_until(planned_at).await;
-            // The slot is taken before the event is made: above capacity, the sends waiting for
-            // one are the plan's next offsets, not events and tasks piling up in memory.
+    let mut sends = maker::start(
+        Plan {
+            phases: phases.to_vec(),
+            segments: scaled.clone(),
+            faults: faults.clone(),
+            clock: target.sender.clock().clone(),
+            start: run_start,
+        },
+        EventSource::seeded(shard_seed, target.shape),
+    );
+    // The current phase's index and in-flight bound, and the send held back (reordered).
+    let mut phase: Option<(usize, Arc<Semaphore>)> = None;
+    let mut held: Option<OutgoingEvent> = None;
+    while let Some(batch) = sends.recv().await {
+        for send in batch {
+            let in_flight = match &phase {
+                Some((index, in_flight)) if *index == send.phase => in_flight.clone(),
+                _ => {
+                    let bound = phases[send.phase].max_in_flight.max(1);
+                    let in_flight = Arc::new(Semaphore::new(bound));
+                    phase = Some((send.phase, in_flight.clone()));
+                    in_flight
+                }
+            };
+            let PlannedSend {
+                at: planned_at,
+                event,
+                stale,
+                bad_signature,
+                duplicate,
+                hold,
+                last_in_phase,
+                ..
+            } = send;
+            // The slot is taken before the send: above capacity, the sends waiting for one are
+            // the maker's few batches, not events and tasks piling up in memory.
             let slot = take_slot(&in_flight).await;
-            let event_type = source.pick(&phase.mix);
-            let stale = source.rng.random::<f64>() < faults.stale_timestamps;
-            let event = source.make(&event_type, stale, target.sender.clock().now());
-            let bad_signature = source.rng.random::<f64>() < faults.bad_signatures;
-            let duplicate = source.rng.random::<f64>() < faults.duplicates;
             if stale || bad_signature || duplicate {
                 let mut stats = lock(&stats);
                 stats.stale_timestamps += u64::from(stale);
@@ -244,31 +208,15 @@ async fn run_phases(
             if duplicate {
                 target.sender.submit(subscriber.clone(), event.clone());
             }
-            if held.is_none() && source.rng.random::<f64>() < faults.reorder {
+            let second = (planned_at - run_start).as_secs() as usize;
+            if hold {
                 lock(&stats).reordered += 1;
                 held = Some(event);
-                continue;
-            }
-            let second = (planned_at - run_start).as_secs() as usize;
-            spawn_send(
-                &tasks,
-                &target.sender,
-                subscriber.clone(),
-                event,
-                planned_at,
-                second,
-                slot,
-                &stats,
-                &progress,
-            );
-            // A held event goes out right after the next one; its lag counts from this
-            // release, since the hold itself is deliberate.
-            if let Some(event) = held.take() {
-                let slot = take_slot(&in_flight).await;
+            } else {
                 spawn_send(
                     &tasks,
                     &target.sender,
-                    target.subscriber.clone(),
+                    subscriber,
                     event,
                     planned_at,
                     second,
@@ -277,25 +225,34 @@ async fn run_phases(
                     &progress,
                 );
             }
+            // A held event goes out right after the next one (or after its phase's last); its
+            // lag counts from this release, since the hold itself is deliberate.
+            if (!hold || last_in_phase)
+                && let Some(event) = held.take()
+            {
+                let slot = take_slot(&in_flight).await;
+                let (released, second) = if hold {
+                    let now = Instant::now();
+                    (now, (now - run_start).as_secs() as usize)
+                } else {
+                    (planned_at, second)
+                };
+                spawn_send(
+                    &tasks,
+                    &target.sender,
+                    target.subscriber.clone(),
+                    event,
+                    released,
+                    second,
+                    slot,
+                    &stats,
+                    &progress,
+                );
+            }
         }
-        if let Some(event) = held.take() {
-            let slot = take_slot(&in_flight).await;
-            let second = (Instant::now() - run_start).as_secs() as usize;
-            spawn_send(
-                &tasks,
-                &target.sender,
-                target.subscriber.clone(),
-                event,
-                Instant::now(),
-                second,
-                slot,
-                &stats,
-                &progress,
-            );
-        }
-        phase_start += segments.iter().map(|s| s.length).sum::<Duration>();
-        tokio::time::sleep_until(phase_start).await;
     }
+    let load_end = run_start + scaled.iter().flatten().map(|s| s.length).sum::<Duration>();
+    tokio::time::sleep_until(load_end).await;
     tasks.close();
     tasks.wait().await;
     target.sender.drain().await;
@@ -352,50 +309,6 @@ async fn take_slot(in_flight: &Arc<Semaphore>) -> (OwnedSemaphorePermit, bool) {
         Err(_) => {
             let permit = in_flight.clone().acquire_owned().await;
             (permit.expect("never closed"), true)
-        }
-    }
-}
-
-/// The shortest wait for a send: sends planned closer together than this (rates above
-/// 10,000/s) are released together, each at most this much late, instead of one sleep (a system
-/// call and two context switches) per send.
-const TICK_QUANTUM: Duration = Duration::from_micros(100);
-
-/// Wakes the load loop at planned send times, from a thread of its own: the OS sleeps there to
-/// within tens of microseconds, where the async timer rounds to whole milliseconds. Asked only
-/// when the loop is early: a loop that is behind its plan (above capacity) never waits, and
-/// costs no thread switch per send.
-struct Alarm {
-    requests: std::sync::mpsc::Sender<(std::time::Instant, tokio::sync::oneshot::Sender<()>)>,
-}
-
-impl Alarm {
-    /// Starts the alarm's thread; it ends when the alarm is dropped.
-    fn start() -> Self {
-        let (requests, asked) =
-            std::sync::mpsc::channel::<(std::time::Instant, tokio::sync::oneshot::Sender<()>)>();
-        std::thread::spawn(move || {
-            for (at, ring) in asked {
-                if let Some(wait) = at.checked_duration_since(std::time::Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let _ = ring.send(());
-            }
-        });
-        Alarm { requests }
-    }
-
-    /// Returns at `planned` (at least [`TICK_QUANTUM`] from now), or at once if it has passed.
-    async fn wait_until(&self, planned: Instant) {
-        let now = Instant::now();
-        if planned <= now {
-            return;
-        }
-        let at = now + (planned - now).max(TICK_QUANTUM);
-        let (ring, rung) = tokio::sync::oneshot::channel();
-        if self.requests.send((at.into_std(), ring)).is_err() || rung.await.is_err() {
-            // The thread is gone (it cannot be while the alarm lives): the async timer instead.
-            tokio::time::sleep_until(at).await;
         }
     }
 }

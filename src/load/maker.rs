@@ -1,0 +1,307 @@
+//! Makes a load run's sends on a thread of its own: paces the plan, draws each send's faults and
+//! makes its event (the costliest part of a send that is not the delivery itself), while the
+//! runtime only delivers.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::runner::PhasePlan;
+use super::schedule::{Segment, planned_offsets};
+use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
+use crate::delivery::OutgoingEvent;
+use crate::model::Faker;
+use crate::scenario::SenderFaults;
+use crate::simulation::Clock;
+use crate::simulation::sample::Sampler;
+
+/// The shortest wait for a send: sends planned closer together than this (rates above
+/// 10,000/s) are made together, each at most this much late, instead of one sleep (a system
+/// call and two context switches) per send.
+const TICK_QUANTUM: Duration = Duration::from_micros(100);
+
+/// Sends handed over at once when the maker is behind its plan: one thread switch per batch,
+/// not per send.
+const BATCH: usize = 32;
+
+/// Batches the maker may be ahead of the deliveries. Small: an event is stamped when it is made,
+/// so one that waits here for a free slot reaches its subscriber that much older.
+const BATCHES_AHEAD: usize = 2;
+
+/// One send, as planned and made.
+pub(super) struct PlannedSend {
+    /// Index of its phase.
+    pub phase: usize,
+    /// When the plan wanted it sent.
+    pub at: Instant,
+    /// The event.
+    pub event: OutgoingEvent,
+    /// Its timestamp is an hour old, on purpose.
+    pub stale: bool,
+    /// Signed with the wrong key, on purpose.
+    pub bad_signature: bool,
+    /// Sent twice, on purpose.
+    pub duplicate: bool,
+    /// Held back and sent right after the next send, on purpose.
+    pub hold: bool,
+    /// The phase's last send: one still held back goes right after it.
+    pub last_in_phase: bool,
+}
+
+/// What the maker draws from: the seeded generators of one shard.
+pub(super) struct EventSource {
+    sampler: Sampler,
+    faker: Faker,
+    account: Account,
+    shape: PayloadShape,
+    rng: StdRng,
+}
+
+impl EventSource {
+    /// The generators of a shard seeded with `seed`.
+    pub fn seeded(seed: u64, shape: PayloadShape) -> Self {
+        let mut faker = Faker::seeded(seed);
+        EventSource {
+            sampler: Sampler::default(),
+            account: faker.account(),
+            faker,
+            shape,
+            rng: StdRng::seed_from_u64(seed ^ 0xA5A5),
+        }
+    }
+
+    fn pick(&mut self, mix: &[(EventType, f64)]) -> EventType {
+        let total: f64 = mix.iter().map(|(_, w)| w).sum();
+        let mut point = self.rng.random::<f64>() * total;
+        for (event, weight) in mix {
+            if point < *weight {
+                return event.clone();
+            }
+            point -= weight;
+        }
+        mix.last()
+            .map_or(EventType::DomainStatusChanged, |(e, _)| e.clone())
+    }
+
+    fn make(
+        &mut self,
+        event: &EventType,
+        stale: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> OutgoingEvent {
+        let at = if stale {
+            now - TimeDelta::hours(1)
+        } else {
+            now
+        };
+        let mut envelope = self
+            .sampler
+            .envelope(event, &mut self.faker, &self.account, self.shape, at)
+            .expect("mixes hold known event types");
+        if stale {
+            envelope.timestamp = format_timestamp(at);
+        }
+        OutgoingEvent::from_envelope(&envelope)
+    }
+
+    /// The next send of a phase: its event and faults, drawn in a fixed order so that a seed
+    /// gives the same run. `holding` tells whether an earlier send is held back already.
+    fn next(
+        &mut self,
+        phase: &PhasePlan,
+        faults: &SenderFaults,
+        clock: &Clock,
+        holding: bool,
+    ) -> (OutgoingEvent, [bool; 4]) {
+        let event_type = self.pick(&phase.mix);
+        let stale = self.rng.random::<f64>() < faults.stale_timestamps;
+        let event = self.make(&event_type, stale, clock.now());
+        let bad_signature = self.rng.random::<f64>() < faults.bad_signatures;
+        let duplicate = self.rng.random::<f64>() < faults.duplicates;
+        let hold = !holding && self.rng.random::<f64>() < faults.reorder;
+        (event, [stale, bad_signature, duplicate, hold])
+    }
+}
+
+/// What the maker thread needs: the plan, the faults, and the clock that stamps events.
+pub(super) struct Plan {
+    /// The phases, in order.
+    pub phases: Vec<PhasePlan>,
+    /// Each phase's segments, scaled to this shard.
+    pub segments: Vec<Vec<Segment>>,
+    /// Faults drawn for each send.
+    pub faults: SenderFaults,
+    /// Stamps the events.
+    pub clock: Clock,
+    /// When the first phase starts.
+    pub start: Instant,
+}
+
+/// Starts the maker thread: it makes every send of `plan` at its planned time (at once when it
+/// is behind) and hands them over in order. It ends after the last send, or when the receiver
+/// is dropped.
+pub(super) fn start(plan: Plan, mut source: EventSource) -> mpsc::Receiver<Vec<PlannedSend>> {
+    let (sends, received) = mpsc::channel(BATCHES_AHEAD);
+    std::thread::spawn(move || {
+        let Plan {
+            phases,
+            segments,
+            faults,
+            clock,
+            start,
+        } = plan;
+        let start = start.into_std();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut phase_start = start;
+        for (index, (phase, segments)) in phases.iter().zip(&segments).enumerate() {
+            let mut holding = false;
+            let mut offsets = planned_offsets(segments).peekable();
+            while let Some(offset) = offsets.next() {
+                let planned = phase_start + offset;
+                let now = std::time::Instant::now();
+                if planned > now {
+                    // Early: what is made goes out first, then the thread sleeps.
+                    if !batch.is_empty() && sends.blocking_send(std::mem::take(&mut batch)).is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep((planned - now).max(TICK_QUANTUM));
+                }
+                let (event, [stale, bad_signature, duplicate, hold]) =
+                    source.next(phase, &faults, &clock, holding);
+                // A held send goes out right after the next one.
+                holding = hold;
+                batch.push(PlannedSend {
+                    phase: index,
+                    at: Instant::from_std(planned),
+                    event,
+                    stale,
+                    bad_signature,
+                    duplicate,
+                    hold,
+                    last_in_phase: offsets.peek().is_none(),
+                });
+                if batch.len() == BATCH
+                    && sends
+                        .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            phase_start += segments.iter().map(|s| s.length).sum::<Duration>();
+        }
+        if !batch.is_empty() {
+            let _ = sends.blocking_send(batch);
+        }
+    });
+    received
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(rate: f64, length: Duration, faults: SenderFaults, clock: Clock) -> Plan {
+        let segments = vec![Segment {
+            from: rate,
+            to: rate,
+            length,
+        }];
+        Plan {
+            phases: vec![PhasePlan {
+                name: "p".into(),
+                segments: segments.clone(),
+                mix: vec![(EventType::DomainStatusChanged, 1.0)],
+                max_in_flight: 10,
+            }],
+            segments: vec![segments],
+            faults,
+            clock,
+            start: Instant::now(),
+        }
+    }
+
+    async fn all(mut sends: mpsc::Receiver<Vec<PlannedSend>>) -> Vec<PlannedSend> {
+        let mut all = Vec::new();
+        while let Some(batch) = sends.recv().await {
+            all.extend(batch);
+        }
+        all
+    }
+
+    fn paused_clock() -> Clock {
+        let clock = Clock::starting_at(chrono::DateTime::UNIX_EPOCH, 1.0).unwrap();
+        clock.pause();
+        clock
+    }
+
+    #[tokio::test]
+    async fn every_other_send_is_held_when_all_are_reordered_and_the_last_is_released() {
+        let faults = SenderFaults {
+            reorder: 1.0,
+            ..SenderFaults::default()
+        };
+        let plan = plan(5_000.0, Duration::from_millis(1), faults, paused_clock());
+        let sends = all(start(plan, EventSource::seeded(1, PayloadShape::Seed))).await;
+        let holds: Vec<bool> = sends.iter().map(|s| s.hold).collect();
+        assert_eq!(holds, [true, false, true, false, true]);
+        let lasts: Vec<bool> = sends.iter().map(|s| s.last_in_phase).collect();
+        assert_eq!(lasts, [false, false, false, false, true]);
+    }
+
+    #[tokio::test]
+    async fn a_seed_makes_the_same_sends_and_another_seed_others() {
+        let make = |seed| {
+            let plan = plan(
+                20_000.0,
+                Duration::from_millis(5),
+                SenderFaults::default(),
+                paused_clock(),
+            );
+            all(start(
+                plan,
+                EventSource::seeded(seed, PayloadShape::Current),
+            ))
+        };
+        let bodies = |sends: Vec<PlannedSend>| -> Vec<_> {
+            sends.into_iter().map(|s| s.event.body().clone()).collect()
+        };
+        let (first, again, other) = (
+            bodies(make(7).await),
+            bodies(make(7).await),
+            bodies(make(8).await),
+        );
+        assert_eq!(first.len(), 100);
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+    }
+
+    #[tokio::test]
+    async fn sends_are_made_at_their_planned_times_not_ahead() {
+        // 20 sends 10 ms apart: each is made (stamped) no earlier than planned.
+        let clock = Clock::real();
+        let plan = plan(
+            100.0,
+            Duration::from_millis(200),
+            SenderFaults::default(),
+            clock,
+        );
+        let start_at = plan.start;
+        let mut sends = start(plan, EventSource::seeded(3, PayloadShape::Seed));
+        let mut count = 0;
+        while let Some(batch) = sends.recv().await {
+            for send in batch {
+                let received = Instant::now();
+                assert!(received >= send.at, "send {count} came before its time");
+                assert!(send.at >= start_at);
+                count += 1;
+            }
+        }
+        assert_eq!(count, 20);
+    }
+}
