@@ -146,7 +146,7 @@ pub(super) struct Plan {
 /// is dropped.
 pub(super) fn start(plan: Plan, mut source: EventSource) -> mpsc::Receiver<Vec<PlannedSend>> {
     let (sends, received) = mpsc::channel(BATCHES_AHEAD);
-    std::thread::spawn(move || {
+    let making = move || {
         let Plan {
             phases,
             segments,
@@ -198,7 +198,11 @@ pub(super) fn start(plan: Plan, mut source: EventSource) -> mpsc::Receiver<Vec<P
         if !batch.is_empty() {
             let _ = sends.blocking_send(batch);
         }
-    });
+    };
+    std::thread::Builder::new()
+        .name("load-maker".into())
+        .spawn(making)
+        .expect("a thread can be started");
     received
 }
 

@@ -169,7 +169,7 @@ async fn run_phases(
     );
     // The current phase's index and in-flight bound, and the send held back (reordered).
     let mut phase: Option<(usize, Arc<Semaphore>)> = None;
-    let mut held: Option<OutgoingEvent> = None;
+    let mut held: Option<(Arc<Subscriber>, OutgoingEvent)> = None;
     while let Some(batch) = sends.recv().await {
         for send in batch {
             let in_flight = match &phase {
@@ -211,7 +211,7 @@ async fn run_phases(
             let second = (planned_at - run_start).as_secs() as usize;
             if hold {
                 lock(&stats).reordered += 1;
-                held = Some(event);
+                held = Some((subscriber, event));
             } else {
                 spawn_send(
                     &tasks,
@@ -228,7 +228,7 @@ async fn run_phases(
             // A held event goes out right after the next one (or after its phase's last); its
             // lag counts from this release, since the hold itself is deliberate.
             if (!hold || last_in_phase)
-                && let Some(event) = held.take()
+                && let Some((subscriber, event)) = held.take()
             {
                 let slot = take_slot(&in_flight).await;
                 let (released, second) = if hold {
@@ -240,7 +240,7 @@ async fn run_phases(
                 spawn_send(
                     &tasks,
                     &target.sender,
-                    target.subscriber.clone(),
+                    subscriber,
                     event,
                     released,
                     second,

@@ -77,6 +77,23 @@ async fn duplicates_and_reordering_keep_every_event_terminal() {
     assert!(stdout.contains("exhausted 0"), "{stdout}");
 }
 
+/// A mis-signed event stays mis-signed when it is also held back: the reference receiver
+/// rejects every one, reordered or not.
+#[tokio::test]
+async fn held_back_events_keep_their_wrong_signature() {
+    let path = temp("mis-signed.toml");
+    std::fs::write(
+        &path,
+        "name = \"mis-signed\"\n[world]\nseed = 9\n[faults]\nbad_signatures = 1.0\nreorder = 0.5\n[[load]]\nrate = 200\nduration = \"0.5s\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
+    assert_ne!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("100 events (100 mis-signed"), "{stdout}");
+    assert!(!stdout.contains(" 0 reordered"), "{stdout}");
+    assert!(stdout.contains("delivered 0, rejected 100"), "{stdout}");
+}
+
 #[tokio::test]
 async fn an_invalid_scenario_exits_65_naming_the_place() {
     let path = temp("bad.toml");
