@@ -141,10 +141,31 @@ pub(super) struct Plan {
     pub start: Instant,
 }
 
+/// The maker thread, seen from the runtime: its sends in order, in batches.
+pub(super) struct Maker {
+    sends: mpsc::Receiver<Vec<PlannedSend>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Maker {
+    /// The next batch of sends; `None` once the last was handed over. A panic of the maker
+    /// thread is raised here, so that a run never ends early as if its plan were done.
+    pub async fn next(&mut self) -> Option<Vec<PlannedSend>> {
+        let batch = self.sends.recv().await;
+        if batch.is_none()
+            && let Some(thread) = self.thread.take()
+            && let Err(panic) = thread.join()
+        {
+            std::panic::resume_unwind(panic);
+        }
+        batch
+    }
+}
+
 /// Starts the maker thread: it makes every send of `plan` at its planned time (at once when it
-/// is behind) and hands them over in order. It ends after the last send, or when the receiver
+/// is behind) and hands them over in order. It ends after the last send, or when the [`Maker`]
 /// is dropped.
-pub(super) fn start(plan: Plan, mut source: EventSource) -> mpsc::Receiver<Vec<PlannedSend>> {
+pub(super) fn start(plan: Plan, mut source: EventSource) -> Maker {
     let (sends, received) = mpsc::channel(BATCHES_AHEAD);
     let making = move || {
         let Plan {
@@ -199,11 +220,14 @@ pub(super) fn start(plan: Plan, mut source: EventSource) -> mpsc::Receiver<Vec<P
             let _ = sends.blocking_send(batch);
         }
     };
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("load-maker".into())
         .spawn(making)
         .expect("a thread can be started");
-    received
+    Maker {
+        sends: received,
+        thread: Some(thread),
+    }
 }
 
 #[cfg(test)]
@@ -230,9 +254,9 @@ mod tests {
         }
     }
 
-    async fn all(mut sends: mpsc::Receiver<Vec<PlannedSend>>) -> Vec<PlannedSend> {
+    async fn all(mut sends: Maker) -> Vec<PlannedSend> {
         let mut all = Vec::new();
-        while let Some(batch) = sends.recv().await {
+        while let Some(batch) = sends.next().await {
             all.extend(batch);
         }
         all
@@ -256,6 +280,24 @@ mod tests {
         assert_eq!(holds, [true, false, true, false, true]);
         let lasts: Vec<bool> = sends.iter().map(|s| s.last_in_phase).collect();
         assert_eq!(lasts, [false, false, false, false, true]);
+    }
+
+    /// The scenario parser only lets known event types into a mix; should one get through, the
+    /// maker's panic reaches the run instead of ending it early as if the plan were done.
+    #[tokio::test]
+    async fn a_panic_of_the_maker_reaches_the_run() {
+        let mut plan = plan(
+            1_000.0,
+            Duration::from_millis(5),
+            SenderFaults::default(),
+            paused_clock(),
+        );
+        plan.phases[0].mix = vec![(EventType::Other("made.up".into()), 1.0)];
+        let run = tokio::spawn(all(start(plan, EventSource::seeded(1, PayloadShape::Seed))));
+        match run.await {
+            Err(error) => assert!(error.is_panic()),
+            Ok(sends) => panic!("the run ended with {} sends", sends.len()),
+        }
     }
 
     #[tokio::test]
@@ -298,7 +340,7 @@ mod tests {
         let start_at = plan.start;
         let mut sends = start(plan, EventSource::seeded(3, PayloadShape::Seed));
         let mut count = 0;
-        while let Some(batch) = sends.recv().await {
+        while let Some(batch) = sends.next().await {
             for send in batch {
                 let received = Instant::now();
                 assert!(received >= send.at, "send {count} came before its time");

@@ -170,7 +170,7 @@ async fn run_phases(
     // The current phase's index and in-flight bound, and the send held back (reordered).
     let mut phase: Option<(usize, Arc<Semaphore>)> = None;
     let mut held: Option<(Arc<Subscriber>, OutgoingEvent)> = None;
-    while let Some(batch) = sends.recv().await {
+    while let Some(batch) = sends.next().await {
         for send in batch {
             let in_flight = match &phase {
                 Some((index, in_flight)) if *index == send.phase => in_flight.clone(),
