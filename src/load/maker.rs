@@ -24,13 +24,20 @@ use crate::simulation::sample::Sampler;
 /// call and two context switches) per send.
 const TICK_QUANTUM: Duration = Duration::from_micros(100);
 
-/// Sends handed over at once when the maker is behind its plan: one thread switch per batch,
-/// not per send.
+/// Most sends handed over at once when the maker is behind its plan: one thread switch per
+/// batch, not per send.
 const BATCH: usize = 32;
 
-/// Batches the maker may be ahead of the deliveries. Small: an event is stamped when it is made,
-/// so one that waits here for a free slot reaches its subscriber that much older.
+/// Batches the maker may be ahead of the deliveries. Small: an event is stamped when it is made.
 const BATCHES_AHEAD: usize = 2;
+
+/// A phase's batch: [`BATCH`], or an eighth of its in-flight slots when that is smaller. Above
+/// capacity a send waits in the hand-over (at most three batches: the one being handed out and
+/// [`BATCHES_AHEAD`]) until slots free up, and reaches its subscriber that much older than its
+/// timestamp: with batches this size, less than half an answer's time.
+fn batch_size(phase: &PhasePlan) -> usize {
+    (phase.max_in_flight / 8).clamp(1, BATCH)
+}
 
 /// One send, as planned and made.
 pub(super) struct PlannedSend {
@@ -176,21 +183,23 @@ pub(super) fn start(plan: Plan, mut source: EventSource) -> Maker {
             start,
         } = plan;
         let start = start.into_std();
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::new();
         let mut phase_start = start;
         for (index, (phase, segments)) in phases.iter().zip(&segments).enumerate() {
+            let size = batch_size(phase);
             let mut holding = false;
             let mut offsets = planned_offsets(segments).peekable();
             while let Some(offset) = offsets.next() {
                 let planned = phase_start + offset;
-                let now = std::time::Instant::now();
-                if planned > now {
+                if planned > std::time::Instant::now() {
                     // Early: what is made goes out first, then the thread sleeps.
                     if !batch.is_empty() && sends.blocking_send(std::mem::take(&mut batch)).is_err()
                     {
                         return;
                     }
-                    std::thread::sleep((planned - now).max(TICK_QUANTUM));
+                    if let Some(wait) = planned.checked_duration_since(std::time::Instant::now()) {
+                        std::thread::sleep(wait.max(TICK_QUANTUM));
+                    }
                 }
                 let (event, [stale, bad_signature, duplicate, hold]) =
                     source.next(phase, &faults, &clock, holding);
@@ -206,11 +215,7 @@ pub(super) fn start(plan: Plan, mut source: EventSource) -> Maker {
                     hold,
                     last_in_phase: offsets.peek().is_none(),
                 });
-                if batch.len() == BATCH
-                    && sends
-                        .blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                        .is_err()
-                {
+                if batch.len() >= size && sends.blocking_send(std::mem::take(&mut batch)).is_err() {
                     return;
                 }
             }
@@ -328,8 +333,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sends_are_made_at_their_planned_times_not_ahead() {
-        // 20 sends 10 ms apart: each is made (stamped) no earlier than planned.
+    async fn sends_are_handed_over_at_their_planned_times_not_ahead() {
+        // 20 sends 10 ms apart: none is handed over before its planned time.
         let clock = Clock::real();
         let plan = plan(
             100.0,

@@ -104,7 +104,7 @@ pub async fn run(
     shard: Shard,
     progress: Arc<Progress>,
 ) -> Stats {
-    // The loop that makes and spawns every send runs on a runtime worker, not on the caller's
+    // The loop that spawns every send runs on a runtime worker, not on the caller's
     // thread (the CLI's `block_on`): a task spawned from a worker joins its local queue, where
     // one spawned from outside the runtime wakes a sleeping worker each time.
     let (phases, faults) = (phases.to_vec(), faults.clone());
@@ -212,6 +212,8 @@ async fn run_phases(
             if hold {
                 lock(&stats).reordered += 1;
                 held = Some((subscriber, event));
+                // Its slot is taken again when it is released.
+                drop(slot);
             } else {
                 spawn_send(
                     &tasks,

@@ -94,6 +94,29 @@ async fn held_back_events_keep_their_wrong_signature() {
     assert!(stdout.contains("delivered 0, rejected 100"), "{stdout}");
 }
 
+/// A phase whose last send is held back releases it even with one in-flight slot: the slot of
+/// a held send is free while it waits.
+#[tokio::test]
+async fn a_held_back_last_send_is_released_with_one_slot() {
+    let path = temp("one-slot.toml");
+    std::fs::write(
+        &path,
+        "name = \"one-slot\"\n[world]\nseed = 4\n[faults]\nreorder = 1.0\n[[load]]\nrate = 200\nduration = \"25ms\"\nmax_in_flight = 1\n",
+    )
+    .unwrap();
+    let args = ["run", path.to_str().unwrap()];
+    let run = run_cli(&args, b"");
+    let (code, stdout, stderr) = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("the run ends");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("5 events (0 mis-signed, 0 duplicates, 3 reordered"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("delivered 5,"), "{stdout}");
+}
+
 #[tokio::test]
 async fn an_invalid_scenario_exits_65_naming_the_place() {
     let path = temp("bad.toml");
