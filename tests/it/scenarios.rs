@@ -106,7 +106,7 @@ async fn a_held_back_last_send_is_released_with_one_slot() {
     .unwrap();
     let args = ["run", path.to_str().unwrap()];
     let run = run_cli(&args, b"");
-    let (code, stdout, stderr) = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+    let (code, stdout, stderr) = tokio::time::timeout(std::time::Duration::from_secs(10), run)
         .await
         .expect("the run ends");
     assert_eq!(code, 0, "{stdout}{stderr}");
