@@ -673,6 +673,36 @@ fn a_mailbox_held_in_finalizing_setup_follows_its_domain_back_to_active() {
     assert_eq!(checked, 0, "its domain is not active");
 }
 
+/// Every status a domain can be forced into from `active`, not only `inactive`, holds its
+/// provisioning mailboxes back: none announces `active` while the domain is not (the invariant
+/// is checked after every step).
+#[test]
+fn no_mailbox_becomes_active_on_a_domain_in_any_other_status() {
+    let mut forced = Vec::new();
+    for status in DomainStatus::KNOWN
+        .iter()
+        .filter(|s| **s != DomainStatus::Active)
+    {
+        // Forced 2.5 min into the mailbox's provisioning; its `active` comes due meanwhile.
+        let actions = [
+            Action::Buy(0, 0, 0),
+            Action::Tick(150),
+            Action::ForceDomain(0, domain_status(status)),
+            Action::Tick(3600),
+        ];
+        let (run, _) = liveness_after(&actions).unwrap_or_else(|e| panic!("{status:?}: {e}"));
+        let world = run.sim.world();
+        let domain = run.domain(0).expect("registered");
+        if world.status(domain) == status.as_str() {
+            forced.push(status.as_str());
+            let mailbox = run.mailbox(0).expect("bought");
+            assert_ne!(world.status(mailbox), "active", "on a domain {status:?}");
+        }
+    }
+    // Not only `inactive` is reachable from `active`, or this test would repeat the one above.
+    assert!(forced.len() >= 3, "{forced:?}");
+}
+
 #[test]
 fn a_mailbox_forced_to_wait_for_dns_that_already_propagated_goes_on() {
     let waiting = mailbox_status(&MailboxStatus::WaitingForDnsPropagation);
