@@ -31,10 +31,11 @@ const BATCH: usize = 32;
 /// Batches the maker may be ahead of the deliveries. Small: an event is stamped when it is made.
 const BATCHES_AHEAD: usize = 2;
 
-/// A phase's batch: [`BATCH`], or an eighth of its in-flight slots when that is smaller. Above
-/// capacity a send waits in the hand-over (at most three batches: the one being handed out and
-/// [`BATCHES_AHEAD`]) until slots free up, and reaches its subscriber that much older than its
-/// timestamp: with batches this size, less than half an answer's time.
+/// A phase's batch: [`BATCH`], or an eighth of its in-flight slots when that is smaller (at
+/// least one). Above capacity a send may wait in the hand-over until slots free up, behind at
+/// most four batches (the one being handed out, [`BATCHES_AHEAD`] queued, and the one the maker
+/// holds while it waits), and reaches its subscriber that much older than its timestamp: about
+/// half an answer's time with 8 slots or more, up to 4 answers' time with a single slot.
 fn batch_size(phase: &PhasePlan) -> usize {
     (phase.max_in_flight / 8).clamp(1, BATCH)
 }
@@ -161,17 +162,20 @@ impl Maker {
         let batch = self.sends.recv().await;
         if batch.is_none()
             && let Some(thread) = self.thread.take()
-            && let Err(panic) = thread.join()
         {
-            std::panic::resume_unwind(panic);
+            // The channel closes as the thread's work ends, a moment before the thread does.
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if let Ok(Err(panic)) = joined {
+                std::panic::resume_unwind(panic);
+            }
         }
         batch
     }
 }
 
 /// Starts the maker thread: it makes every send of `plan` at its planned time (at once when it
-/// is behind) and hands them over in order. It ends after the last send, or when the [`Maker`]
-/// is dropped.
+/// is behind) and hands them over in order. It ends after the last send, or at its next
+/// hand-over once the [`Maker`] is dropped.
 pub(super) fn start(plan: Plan, mut source: EventSource) -> Maker {
     let (sends, received) = mpsc::channel(BATCHES_AHEAD);
     let making = move || {
