@@ -10,8 +10,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::runner::PhasePlan;
-use super::schedule::{Segment, planned_offsets};
+use super::schedule::{PhasePlan, Segment, planned_offsets};
 use crate::contract::{Account, EventType, PayloadShape, format_timestamp};
 use crate::delivery::OutgoingEvent;
 use crate::model::Faker;

@@ -1,4 +1,5 @@
-//! Load: the open-model schedule, the runner, statistics and reports.
+//! Load: the open-model schedule, the maker thread that makes the sends, the runner that
+//! delivers them, statistics and reports.
 
 pub mod html;
 mod maker;
@@ -8,5 +9,6 @@ pub mod schedule;
 pub(crate) mod stats;
 
 pub use report::{Report, StepResult};
-pub use runner::{LoadTarget, PhasePlan, Progress, Shard};
+pub use runner::{LoadTarget, Progress, Shard};
+pub use schedule::PhasePlan;
 pub use stats::Stats;

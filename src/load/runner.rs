@@ -10,27 +10,14 @@ use tokio_util::task::TaskTracker;
 
 use super::maker::{self, EventSource, Plan, PlannedSend};
 use super::report::failures::Failures;
-use super::schedule::{Segment, planned_offsets};
+use super::schedule::{PhasePlan, Segment, planned_offsets};
 use super::stats::Stats;
-use crate::contract::{EventType, PayloadShape};
+use crate::contract::PayloadShape;
 use crate::delivery::{OutgoingEvent, Sender, Subscriber};
 use crate::scenario::SenderFaults;
 
 /// Default bound on deliveries in flight during load.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
-
-/// One phase, ready to run.
-#[derive(Debug, Clone)]
-pub struct PhasePlan {
-    /// Name in reports.
-    pub name: String,
-    /// Rate segments.
-    pub segments: Vec<Segment>,
-    /// Event types and weights.
-    pub mix: Vec<(EventType, f64)>,
-    /// Deliveries in flight at once.
-    pub max_in_flight: usize,
-}
 
 /// Which slice of a scenario this process runs: shard `index` of `count` (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,21 @@
 
 use std::time::Duration;
 
+use crate::contract::EventType;
+
+/// One phase, ready to run.
+#[derive(Debug, Clone)]
+pub struct PhasePlan {
+    /// Name in reports.
+    pub name: String,
+    /// Rate segments.
+    pub segments: Vec<Segment>,
+    /// Event types and weights.
+    pub mix: Vec<(EventType, f64)>,
+    /// Deliveries in flight at once.
+    pub max_in_flight: usize,
+}
+
 /// One stretch of a phase: the rate moves linearly from `from` to `to` over `length`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Segment {
