@@ -21,6 +21,13 @@ fn temp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A scenario file `name` holding `text`, in the temporary folder.
+fn written(name: &str, text: &str) -> PathBuf {
+    let path = temp(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[tokio::test]
 async fn the_1k_per_second_load_runs_short_and_passes() {
     let out = temp("load.json");
@@ -81,12 +88,10 @@ async fn duplicates_and_reordering_keep_every_event_terminal() {
 /// rejects every one, reordered or not.
 #[tokio::test]
 async fn held_back_events_keep_their_wrong_signature() {
-    let path = temp("mis-signed.toml");
-    std::fs::write(
-        &path,
+    let path = written(
+        "mis-signed.toml",
         "name = \"mis-signed\"\n[world]\nseed = 9\n[faults]\nbad_signatures = 1.0\nreorder = 0.5\n[[load]]\nrate = 200\nduration = \"0.5s\"\n",
-    )
-    .unwrap();
+    );
     let (code, stdout, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
     assert_ne!(code, 2, "{stdout}{stderr}");
     assert!(stdout.contains("100 events (100 mis-signed"), "{stdout}");
@@ -98,12 +103,10 @@ async fn held_back_events_keep_their_wrong_signature() {
 /// a held send is free while it waits.
 #[tokio::test]
 async fn a_held_back_last_send_is_released_with_one_slot() {
-    let path = temp("one-slot.toml");
-    std::fs::write(
-        &path,
+    let path = written(
+        "one-slot.toml",
         "name = \"one-slot\"\n[world]\nseed = 4\n[faults]\nreorder = 1.0\n[[load]]\nrate = 200\nduration = \"25ms\"\nmax_in_flight = 1\n",
-    )
-    .unwrap();
+    );
     let args = ["run", path.to_str().unwrap()];
     let run = run_cli(&args, b"");
     let (code, stdout, stderr) = tokio::time::timeout(std::time::Duration::from_secs(10), run)
@@ -119,8 +122,10 @@ async fn a_held_back_last_send_is_released_with_one_slot() {
 
 #[tokio::test]
 async fn an_invalid_scenario_exits_65_naming_the_place() {
-    let path = temp("bad.toml");
-    std::fs::write(&path, "name = \"bad\"\nthresholds = [\"happiness > 1\"]\n").unwrap();
+    let path = written(
+        "bad.toml",
+        "name = \"bad\"\nthresholds = [\"happiness > 1\"]\n",
+    );
     let (code, _, stderr) = run_cli(&["run", path.to_str().unwrap()], b"").await;
     assert_eq!(code, 65, "{stderr}");
     assert!(
@@ -131,12 +136,10 @@ async fn an_invalid_scenario_exits_65_naming_the_place() {
 
 #[tokio::test]
 async fn a_breached_threshold_exits_99_and_shards_merge() {
-    let path = temp("strict.toml");
-    std::fs::write(
-        &path,
+    let path = written(
+        "strict.toml",
         "name = \"strict\"\nthresholds = [\"latency_max < 1us\", \"events >= 20\"]\n[world]\nseed = 3\n[[load]]\nrate = 40\nduration = \"0.5s\"\n",
-    )
-    .unwrap();
+    );
     let mut outs = Vec::new();
     for shard in ["1/2", "2/2"] {
         let out = temp(&format!("shard-{}.json", &shard[..1]));
@@ -217,12 +220,10 @@ async fn the_lifecycle_scenarios_pass_step_by_step() {
 
 #[tokio::test]
 async fn a_failed_expectation_names_what_arrived() {
-    let path = temp("expect.toml");
-    std::fs::write(
-        &path,
+    let path = written(
+        "expect.toml",
         "name = \"expect\"\n[[steps]]\nregister_domain = { as = \"d\" }\n[[steps]]\nadvance = \"2m\"\n[[steps]]\nexpect = { entity = \"$d\", statuses = [\"active\"], within = \"300ms\" }\n",
-    )
-    .unwrap();
+    );
     let (code, stdout, _) = run_cli(&["run", path.to_str().unwrap()], b"").await;
     assert_eq!(code, 99, "{stdout}");
     assert!(
@@ -291,9 +292,8 @@ fn assert_exit_matches_verdict(code: i32, stdout: &str) {
 
 /// A scenario of steps only, with no key of its own.
 fn steps_only() -> PathBuf {
-    let path = temp("steps-only.toml");
-    std::fs::write(
-        &path,
+    written(
+        "steps-only.toml",
         r#"name = "steps-only"
 [[steps]]
 register_domain = { as = "domain" }
@@ -303,8 +303,6 @@ advance = "17m"
 expect = { entity = "$domain", statuses = ["waiting_for_dns_propagation", "active"], state = "delivered", within = "10s" }
 "#,
     )
-    .unwrap();
-    path
 }
 
 fn verifying_receiver(secret: &str) -> RunningReceiver {
