@@ -47,16 +47,23 @@ pub(super) struct PlannedSend {
     pub at: Instant,
     /// The event.
     pub event: OutgoingEvent,
-    /// Its timestamp is an hour old, on purpose.
-    pub stale: bool,
-    /// Signed with the wrong key, on purpose.
-    pub bad_signature: bool,
-    /// Sent twice, on purpose.
-    pub duplicate: bool,
-    /// Held back and sent right after the next send, on purpose.
-    pub hold: bool,
+    /// What it does wrong on purpose.
+    pub faults: Drawn,
     /// The phase's last send: one still held back goes right after it.
     pub last_in_phase: bool,
+}
+
+/// The faults drawn for one send: what it does wrong on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Drawn {
+    /// Its timestamp is an hour old.
+    pub stale: bool,
+    /// Signed with the wrong key.
+    pub bad_signature: bool,
+    /// Sent twice.
+    pub duplicate: bool,
+    /// Held back and sent right after the next send.
+    pub hold: bool,
 }
 
 /// What the maker draws from: the seeded generators of one shard.
@@ -123,14 +130,20 @@ impl EventSource {
         faults: &SenderFaults,
         clock: &Clock,
         holding: bool,
-    ) -> (OutgoingEvent, [bool; 4]) {
+    ) -> (OutgoingEvent, Drawn) {
         let event_type = self.pick(&phase.mix);
         let stale = self.rng.random::<f64>() < faults.stale_timestamps;
         let event = self.make(&event_type, stale, clock.now());
         let bad_signature = self.rng.random::<f64>() < faults.bad_signatures;
         let duplicate = self.rng.random::<f64>() < faults.duplicates;
         let hold = !holding && self.rng.random::<f64>() < faults.reorder;
-        (event, [stale, bad_signature, duplicate, hold])
+        let drawn = Drawn {
+            stale,
+            bad_signature,
+            duplicate,
+            hold,
+        };
+        (event, drawn)
     }
 }
 
@@ -204,18 +217,14 @@ pub(super) fn start(plan: Plan, mut source: EventSource) -> Maker {
                         std::thread::sleep(wait.max(TICK_QUANTUM));
                     }
                 }
-                let (event, [stale, bad_signature, duplicate, hold]) =
-                    source.next(phase, &faults, &clock, holding);
+                let (event, drawn) = source.next(phase, &faults, &clock, holding);
                 // A held send goes out right after the next one.
-                holding = hold;
+                holding = drawn.hold;
                 batch.push(PlannedSend {
                     phase: index,
                     at: Instant::from_std(planned),
                     event,
-                    stale,
-                    bad_signature,
-                    duplicate,
-                    hold,
+                    faults: drawn,
                     last_in_phase: offsets.peek().is_none(),
                 });
                 if batch.len() >= size && sends.blocking_send(std::mem::take(&mut batch)).is_err() {
@@ -284,7 +293,7 @@ mod tests {
         };
         let plan = plan(5_000.0, Duration::from_millis(1), faults, paused_clock());
         let sends = all(start(plan, EventSource::seeded(1, PayloadShape::Seed))).await;
-        let holds: Vec<bool> = sends.iter().map(|s| s.hold).collect();
+        let holds: Vec<bool> = sends.iter().map(|s| s.faults.hold).collect();
         assert_eq!(holds, [true, false, true, false, true]);
         let lasts: Vec<bool> = sends.iter().map(|s| s.last_in_phase).collect();
         assert_eq!(lasts, [false, false, false, false, true]);

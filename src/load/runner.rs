@@ -8,7 +8,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use super::maker::{self, EventSource, Plan, PlannedSend};
+use super::maker::{self, Drawn, EventSource, Plan, PlannedSend};
 use super::report::failures::Failures;
 use super::schedule::{PhasePlan, Segment, planned_offsets};
 use super::stats::Stats;
@@ -171,10 +171,13 @@ async fn run_phases(
             let PlannedSend {
                 at: planned_at,
                 event,
-                stale,
-                bad_signature,
-                duplicate,
-                hold,
+                faults:
+                    Drawn {
+                        stale,
+                        bad_signature,
+                        duplicate,
+                        hold,
+                    },
                 last_in_phase,
                 ..
             } = send;
