@@ -80,58 +80,9 @@ pub struct JournalPage<'a> {
     pub deliveries: Vec<DeliverySummary<'a>>,
 }
 
-/// A delivery in a listing: its record without the body and attempts.
+/// What a listing and a full view of a delivery share: its record without the body and attempts.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DeliverySummary<'a> {
-    /// Delivery id.
-    pub id: &'a str,
-    /// Event type.
-    pub event: &'a str,
-    /// The entity's uid, when the body has one.
-    pub entity_uid: Option<&'a str>,
-    /// The entity's new status, when the body has one.
-    pub status: Option<&'a str>,
-    /// The entity's previous status, when the body has one.
-    pub previous_status: Option<&'a str>,
-    /// Subscriber URL.
-    pub target: &'a str,
-    /// Simulated creation time.
-    #[schemars(schema_with = "instant")]
-    pub created_at: Timestamp,
-    /// Current state.
-    #[schemars(schema_with = "state")]
-    pub state: DeliveryState,
-    /// Attempts made, manual ones included.
-    pub attempts: usize,
-    /// The last attempt's outcome.
-    #[schemars(schema_with = "optional_outcome")]
-    pub last_outcome: Option<AttemptOutcome>,
-    /// The last attempt's latency (ms).
-    pub last_latency_ms: Option<f64>,
-}
-
-impl<'a> From<&'a DeliveryRecord> for DeliverySummary<'a> {
-    fn from(record: &'a DeliveryRecord) -> Self {
-        let last = record.last_attempt();
-        DeliverySummary {
-            id: record.id.as_str(),
-            event: &record.event,
-            entity_uid: record.entity_uid.as_deref(),
-            status: record.status.as_deref(),
-            previous_status: record.previous_status.as_deref(),
-            target: &record.target,
-            created_at: record.created_at,
-            state: record.state,
-            attempts: record.attempts.len(),
-            last_outcome: last.map(|a| a.outcome),
-            last_latency_ms: last.map(|a| a.latency_ms),
-        }
-    }
-}
-
-/// `GET /_mock/deliveries/{id}`: one delivery with every attempt, as the journal holds it.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct DeliveryView<'a> {
+pub struct DeliveryHead<'a> {
     /// Delivery id.
     pub id: &'a str,
     /// Event type (the body's `event`).
@@ -150,14 +101,38 @@ pub struct DeliveryView<'a> {
     /// Current state.
     #[schemars(schema_with = "state")]
     pub state: DeliveryState,
-    /// The exact request body.
-    pub body: &'a str,
-    /// Every attempt, scheduled and manual, in order.
-    pub attempts: Vec<AttemptView<'a>>,
 }
 
-impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+/// A delivery in a listing: its head, the number of attempts and how the last one went.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeliverySummary<'a> {
+    /// Id, event, entity, target, creation time and state.
+    #[serde(flatten)]
+    pub head: DeliveryHead<'a>,
+    /// Attempts made, manual ones included.
+    pub attempts: usize,
+    /// The last attempt's outcome.
+    #[schemars(schema_with = "optional_outcome")]
+    pub last_outcome: Option<AttemptOutcome>,
+    /// The last attempt's latency (ms).
+    pub last_latency_ms: Option<f64>,
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliverySummary<'a> {
     fn from(record: &'a DeliveryRecord) -> Self {
+        let last = record.last_attempt();
+        DeliverySummary {
+            head: DeliveryHead::of(record).0,
+            attempts: record.attempts.len(),
+            last_outcome: last.map(|a| a.outcome),
+            last_latency_ms: last.map(|a| a.latency_ms),
+        }
+    }
+}
+
+impl<'a> DeliveryHead<'a> {
+    /// The head of `record`, with the body and attempts it leaves out.
+    fn of(record: &'a DeliveryRecord) -> (Self, &'a str, &'a [AttemptRecord]) {
         let DeliveryRecord {
             id,
             event,
@@ -170,7 +145,7 @@ impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
             body,
             attempts,
         } = record;
-        DeliveryView {
+        let head = DeliveryHead {
             id: id.as_str(),
             event,
             entity_uid: entity_uid.as_deref(),
@@ -179,6 +154,28 @@ impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
             target,
             created_at: *created_at,
             state: *state,
+        };
+        (head, body, attempts)
+    }
+}
+
+/// `GET /_mock/deliveries/{id}`: one delivery with every attempt, as the journal holds it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeliveryView<'a> {
+    /// Id, event, entity, target, creation time and state.
+    #[serde(flatten)]
+    pub head: DeliveryHead<'a>,
+    /// The exact request body.
+    pub body: &'a str,
+    /// Every attempt, scheduled and manual, in order.
+    pub attempts: Vec<AttemptView<'a>>,
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+    fn from(record: &'a DeliveryRecord) -> Self {
+        let (head, body, attempts) = DeliveryHead::of(record);
+        DeliveryView {
+            head,
             body,
             attempts: attempts.iter().map(AttemptView::from).collect(),
         }
